@@ -1,0 +1,41 @@
+"""sklearn_entropylens: Entropy-Lens as scikit-learn estimators.
+
+Entropy-Lens (Ali, Caso, Irwin, Lio; arXiv 2502.16570) reads a frozen causal language model through the
+logit lens and records, for every block and generated token, the entropy of the next-token
+distribution. The per-layer entropy profiles fingerprint model families, tasks, output formats and
+answer correctness.
+"""
+
+from ._adapters import SUPPORTED_MODEL_TYPES, UnsupportedArchitectureError
+from ._cache import get_profile_counters, reset_profile_counters
+from ._models import (
+    BUNDLED_MODELS,
+    DEFAULT_MODEL,
+    ModelLoadError,
+    clear_model_cache,
+    load_model,
+    model_cache_dir,
+    register_model,
+)
+from ._persistence import dump, get_trusted_types, load
+from ._profile import EntropyProfileTransformer
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "BUNDLED_MODELS",
+    "DEFAULT_MODEL",
+    "EntropyProfileTransformer",
+    "ModelLoadError",
+    "SUPPORTED_MODEL_TYPES",
+    "UnsupportedArchitectureError",
+    "clear_model_cache",
+    "dump",
+    "get_profile_counters",
+    "get_trusted_types",
+    "load",
+    "load_model",
+    "model_cache_dir",
+    "register_model",
+    "reset_profile_counters",
+]

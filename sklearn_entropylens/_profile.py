@@ -283,23 +283,27 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
             store = _cache.ProfileStore(location, self._profile_settings())
         n_layers = len(self.layers_)
         entropies = np.empty((len(prompts), self.n_tokens, n_layers), dtype=np.float64)
-        missing, keys = [], []
+        # Identical greedy prompts share one profile; sampled repeats differ by their occurrence number.
+        pending = {}
         for index, prompt in enumerate(prompts):
-            key = None
+            identity = (prompt, occurrences[index] if sampling else None)
+            if identity in pending:
+                pending[identity].append(index)
+                continue
             if store is not None:
-                key = store.key(prompt, occurrences[index] if sampling else None)
-                cached = store.get(key)
+                cached = store.get(store.key(*identity))
                 if cached is not None and cached.shape == entropies.shape[1:]:
                     entropies[index] = cached
                     _cache.count("cache_hits", 1)
                     continue
                 _cache.count("cache_misses", 1)
-            missing.append(index)
-            keys.append(key)
-        if missing:
+            pending[identity] = [index]
+        if pending:
+            identities = list(pending)
+            firsts = [pending[identity][0] for identity in identities]
             token_ids = encode_prompts(
                 loaded,
-                [prompts[i] for i in missing],
+                [prompt for prompt, _ in identities],
                 n_tokens=self.n_tokens,
                 chat_template=self.chat_template,
                 truncation=self.truncation,
@@ -311,15 +315,15 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
                 alpha=self.alpha,
                 include_embedding=self.include_embedding,
                 temperature=self.temperature,
-                seeds=None if seeds is None else [seeds[i] for i in missing],
+                seeds=None if seeds is None else [seeds[i] for i in firsts],
                 batch_size=self.batch_size,
                 progress=self.progress,
             )
-            _cache.count("computed", len(missing))
-            entropies[missing] = computed
-            if store is not None:
-                for key, profile in zip(keys, computed):
-                    store.put(key, profile)
+            _cache.count("computed", len(identities))
+            for identity, profile in zip(identities, computed):
+                entropies[pending[identity]] = profile
+                if store is not None:
+                    store.put(store.key(*identity), profile)
         return entropies
 
     def transform(self, X):

@@ -1,6 +1,9 @@
 import importlib.util
 import os
 
+# Tests never reach a model hub: fail fast instead of retrying the network.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
 import pytest
 
 from sklearn_entropylens._testing import register_tiny_model

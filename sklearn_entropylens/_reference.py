@@ -42,7 +42,9 @@ def entropy_bruteforce(logits, alpha=1.0):
 
 
 @torch.inference_mode()
-def reference_profiles(loaded, token_ids, n_tokens, *, alpha=1.0, model=None, continuations=None):
+def reference_profiles(
+    loaded, token_ids, n_tokens, *, alpha=1.0, model=None, continuations=None, exact=True, cache_all_activations=False
+):
     """Entropy profiles the slow, reference way, one prompt at a time.
 
     Parameters
@@ -60,6 +62,12 @@ def reference_profiles(loaded, token_ids, n_tokens, *, alpha=1.0, model=None, co
     continuations : ndarray of shape (n_prompts, n_tokens) or None, default=None
         Force these generated tokens (teacher forcing) instead of greedy choices, so that two
         computations are compared on the same sequence.
+    exact : bool, default=True
+        True: float64 logits and :func:`entropy_bruteforce`. False: the reference's own arithmetic,
+        float32 ``softmax`` then ``-sum(p * log(p + 1e-20))`` (Shannon only), as benchmarked.
+    cache_all_activations : bool, default=False
+        Copy the output of every module at every step, as the reference's ``run_with_cache`` without
+        a ``names_filter`` does (it keeps every hook's activation, then reads one position of one).
 
     Returns
     -------
@@ -73,12 +81,29 @@ def reference_profiles(loaded, token_ids, n_tokens, *, alpha=1.0, model=None, co
     model = loaded.model if model is None else model
     adapter = get_adapter(model)
     device = next(model.parameters()).device
+    activations, handles = [], []
+    if cache_all_activations:
+        def keep(module, args, output):
+            for value in output if isinstance(output, (tuple, list)) else (output,):
+                if torch.is_tensor(value):
+                    activations.append(value.detach().clone())
+
+        handles = [module.register_forward_hook(keep) for module in model.modules()]
+    try:
+        return _reference_loop(model, adapter, device, token_ids, n_tokens, alpha, continuations, exact, activations)
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def _reference_loop(model, adapter, device, token_ids, n_tokens, alpha, continuations, exact, activations):
     n_layers = adapter.n_layers
     all_entropies, all_tokens = [], []
     for index, ids in enumerate(token_ids):
         sequence = list(ids)
         residuals, tokens = [], []
         for step in range(n_tokens):
+            activations.clear()
             output = model(input_ids=torch.tensor([sequence], device=device), output_hidden_states=True)
             hidden = output.hidden_states
             # hidden[1 .. L-1] are raw block outputs; hidden[L] is already final-normed.
@@ -91,7 +116,12 @@ def reference_profiles(loaded, token_ids, n_tokens, *, alpha=1.0, model=None, co
             sequence.append(token)
         stacked = torch.stack(residuals)  # (T, L, d)
         normed = torch.cat([adapter.normalize(stacked[:, :-1]), stacked[:, -1:]], dim=1)
-        logits = adapter.cap(adapter.unembedding(normed).to(torch.float64))  # (T, L, V)
-        all_entropies.append(entropy_bruteforce(logits, alpha))
+        if exact:
+            logits = adapter.cap(adapter.unembedding(normed).to(torch.float64))  # (T, L, V)
+            all_entropies.append(entropy_bruteforce(logits, alpha))
+        else:
+            probabilities = torch.softmax(adapter.cap(adapter.unembedding(normed)).float(), dim=-1)
+            entropy = -(probabilities * torch.log(probabilities + 1e-20)).sum(-1)
+            all_entropies.append(entropy.double().numpy())
         all_tokens.append(tokens)
     return np.stack(all_entropies), np.asarray(all_tokens)

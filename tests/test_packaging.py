@@ -1,0 +1,42 @@
+import pathlib
+import re
+
+import sklearn_entropylens
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _readme_commands():
+    return re.findall(r"```bash\n(.+?)\n```", (ROOT / "README.md").read_text())
+
+
+def test_readme_opens_with_two_commands_and_ci_runs_the_second():
+    commands = _readme_commands()
+    assert len(commands) >= 2
+    readme = (ROOT / "README.md").read_text()
+    assert readme.index(commands[1]) < readme.index("## ")
+    ci_lines = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line and not line.startswith("#")]
+    assert commands[1] in ci_lines
+
+
+def test_public_api_is_reexported():
+    for name in sklearn_entropylens.__all__:
+        assert hasattr(sklearn_entropylens, name)
+    assert sklearn_entropylens.EntropyProfileTransformer.__module__ == "sklearn_entropylens._profile"
+
+
+def test_demo_runs_on_a_tiny_model(tmp_path, capsys, tiny_llama):
+    from sklearn_entropylens.__main__ import main
+
+    output = tmp_path / "profiles.csv"
+    assert main(["--model", tiny_llama, "--n-tokens", "2", "--output", str(output)]) == 0
+    assert output.read_text().startswith("prompt,entropy_layer01")
+    assert "mean profile" in capsys.readouterr().out
+
+
+def test_demo_reports_an_unknown_model_in_one_line(capsys):
+    from sklearn_entropylens.__main__ import main
+
+    assert main(["--model", "no-such-model-anywhere", "--n-tokens", "2"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: Could not load 'no-such-model-anywhere'") and error.count("\n") == 1

@@ -66,7 +66,7 @@ class ProfileStore:
 
     def __init__(self, location, settings):
         digest = joblib.hash({"format": CACHE_FORMAT, **settings})
-        self.directory = pathlib.Path(location) / "sklearn_entropylens" / "profiles" / digest
+        self.directory = pathlib.Path(location).expanduser() / "sklearn_entropylens" / "profiles" / digest
 
     @staticmethod
     def key(prompt, occurrence=None):

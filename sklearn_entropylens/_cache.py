@@ -19,7 +19,7 @@ _COUNTERS = dict.fromkeys(_COUNTER_NAMES, 0)
 _LOCK = threading.Lock()
 
 # Bump when the stored layout or the engine's numbers change, so stale entries are not reused.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 
 def count(name, amount):

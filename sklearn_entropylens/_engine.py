@@ -23,12 +23,17 @@ import numpy as np
 import torch
 
 from ._adapters import block_input, block_output
-from ._statistics import StreamingEntropy
+from ._statistics import LensStatistics
 
 # Rows per lens tile (buffered residual vectors) and vocabulary columns per tile. On CPU a tile of
 # about 2,000 x 1,024 fp32 logits stays in cache while it is reduced and keeps the GEMM near peak.
 _CPU_TILE = (2048, 1024)
 _GPU_TILE = (8192, 16384)
+# The model's own logits are kept for the positions buffered between two lens passes (they are the
+# reference of the KL, rank and overlap statistics); whole-row lens logits for the top-p statistics are
+# computed a few prompts at a time. Both stay within these bounds.
+_FINAL_BUFFER_BYTES = 256 * 2**20
+_WHOLE_ROW_BYTES = 256 * 2**20
 
 
 def _tile_shape(device):
@@ -124,10 +129,16 @@ def lens_entropy(adapter, hidden, alpha, vocab_chunk):
         Entropies in nats.
     """
     normed = adapter.normalize(hidden)
+    accumulator = LensStatistics((normed.shape[0],), ("entropy",), alpha=alpha, device=normed.device)
+    _stream_lens(adapter, normed, accumulator, vocab_chunk)
+    return accumulator.result()["entropy"]
+
+
+def _stream_lens(adapter, normed, accumulator, vocab_chunk):
+    """Feed ``softcap(unembed(normed))`` to an accumulator in tiles of ``vocab_chunk`` columns."""
     weight = adapter.unembedding.weight
     bias = getattr(adapter.unembedding, "bias", None)
     n_rows, vocab_size = normed.shape[0], weight.shape[0]
-    accumulator = StreamingEntropy(n_rows, alpha, device=normed.device)
     tile = torch.empty(n_rows, min(vocab_chunk, vocab_size), dtype=normed.dtype, device=normed.device)
     for start in range(0, vocab_size, vocab_chunk):
         rows = weight[start : start + vocab_chunk]
@@ -137,8 +148,130 @@ def lens_entropy(adapter, hidden, alpha, vocab_chunk):
         torch.mm(normed, rows.t(), out=logits)
         if bias is not None:
             logits += bias[start : start + vocab_chunk]
-        accumulator.update(adapter.cap(logits))
-    return accumulator.result()
+        accumulator.update(adapter.cap(logits), start)
+
+
+def _target_logits(adapter, normed, targets):
+    """Lens logits of the final top-1 tokens: ``normed`` (P, K, B, d), ``targets`` (P, B) -> (P, K, B)."""
+    weight = adapter.unembedding.weight[targets]  # (P, B, d)
+    logits = torch.einsum("pkbd,pbd->pkb", normed.float(), weight.float())
+    bias = getattr(adapter.unembedding, "bias", None)
+    if bias is not None:
+        logits += bias[targets][:, None, :].float()
+    return adapter.cap(logits)
+
+
+def _overlap(membership, previous):
+    """``|S ∩ S_prev| / |S_prev|`` for boolean memberships of the same shape, along the last axis."""
+    shared = (membership & previous).sum(dim=-1, dtype=torch.float64)
+    return shared / previous.sum(dim=-1, dtype=torch.float64)
+
+
+def lens_statistics(adapter, residuals, final_logits, *, statistics, alpha, top_p, vocab_chunk, max_block_bytes):
+    """Statistics of the lens of buffered residuals and of the final layer, for several positions.
+
+    Parameters
+    ----------
+    adapter : LensAdapter
+        The model's final norm and unembedding.
+    residuals : torch.Tensor of shape (positions, n_lens, batch, d_model)
+        Raw residual streams of the lens layers (every layer but the last).
+    final_logits : torch.Tensor of shape (positions, batch, vocab_size)
+        The model's own output logits (the last layer), float32.
+    statistics : tuple of str
+        Statistic names; ``top_p_overlap`` of lens layer 0 is left to the caller (no predecessor).
+    alpha, top_p : float
+        Renyi order and candidate-set mass.
+    vocab_chunk : int
+        Columns per tile when whole rows are not needed.
+    max_block_bytes : int
+        Bound on the whole-row logits held at once for the top-p statistics.
+
+    Returns
+    -------
+    values : dict of str -> torch.Tensor of shape (positions, n_lens + 1, batch)
+        Float64 statistics, the final layer last. For ``top_p_overlap`` entry ``k`` compares layer ``k``
+        with layer ``k - 1``; entry 0 is NaN.
+    """
+    n_positions, n_lens, batch, _ = residuals.shape
+    device = residuals.device
+    wants = set(statistics)
+    targets = final_logits.argmax(dim=-1)  # (P, B)
+    extra = {}
+    final_log_probs = None
+    if "kl_to_final" in wants:
+        final_log_probs = torch.log_softmax(final_logits, dim=-1)
+        final_probabilities = final_log_probs.exp()
+        extra["final_probabilities"] = final_probabilities[:, None]
+        extra["final_negative_entropy"] = (final_probabilities.double() * final_log_probs.double()).sum(-1)[:, None]
+    normed = adapter.normalize(residuals)
+    if "final_token_rank" in wants or "top1_agreement" in wants:
+        extra["targets"] = targets[:, None]
+        extra["target_logits"] = _target_logits(adapter, normed, targets)
+    lens_names = tuple(name for name in statistics if name != "top_p_overlap")
+    if "top_p_overlap" in wants and "top_p_size" not in wants:
+        lens_names += ("top_p_size",)
+
+    values = {}
+    whole_rows = any(name in wants for name in ("top_p_size", "top_p_overlap"))
+    if not whole_rows:
+        accumulator = LensStatistics((n_positions, n_lens, batch), lens_names, alpha=alpha, device=device, **extra)
+        _stream_lens(adapter, normed.reshape(-1, normed.shape[-1]), accumulator, vocab_chunk)
+        lens_values = accumulator.result()
+        final_values = _final_statistics(final_logits, statistics, alpha, None)[0]
+        for name in statistics:
+            values[name] = torch.cat([lens_values[name], final_values[name][:, None, :]], dim=1)
+        return values
+
+    # Whole rows: one position and a slice of the batch at a time, all its layers together, so that the
+    # candidate sets of consecutive layers can be compared.
+    vocab_size = final_logits.shape[-1]
+    per_prompt = (n_lens + 1) * vocab_size * 4
+    step = max(1, min(batch, max_block_bytes // per_prompt))
+    out = {name: torch.empty((n_positions, n_lens + 1, batch), dtype=torch.float64) for name in statistics}
+    for position in range(n_positions):
+        for first in range(0, batch, step):
+            members = slice(first, min(batch, first + step))
+            width = members.stop - members.start
+            block_extra = {key: value[position : position + 1, :, members] for key, value in extra.items()}
+            accumulator = LensStatistics(
+                (1, n_lens, width), lens_names, alpha=alpha, device=device, top_p=top_p, **block_extra
+            )
+            rows = normed[position, :, members].reshape(-1, normed.shape[-1])
+            _stream_lens(adapter, rows, accumulator, vocab_size)
+            lens_values = accumulator.result()
+            final_values, final_membership = _final_statistics(
+                final_logits[position : position + 1, members], statistics, alpha, top_p
+            )
+            for name in statistics:
+                if name == "top_p_overlap":
+                    continue
+                out[name][position, :n_lens, members] = lens_values[name][0].cpu()
+                out[name][position, n_lens, members] = final_values[name][0].cpu()
+            if "top_p_overlap" in wants:
+                membership = torch.cat(
+                    [accumulator.membership.reshape(n_lens, width, vocab_size), final_membership.reshape(1, width, vocab_size)]
+                )
+                overlap = torch.full((n_lens + 1, width), math.nan, dtype=torch.float64)
+                overlap[1:] = _overlap(membership[1:], membership[:-1]).cpu()
+                out["top_p_overlap"][position, :, members] = overlap
+    return out
+
+
+def _final_statistics(final_logits, statistics, alpha, top_p):
+    """Statistics of the model's own distribution, of shape ``final_logits.shape[:-1]``."""
+    shape = final_logits.shape[:-1]
+    names = tuple(name for name in statistics if name in ("entropy", "top_p_size", "top_p_overlap"))
+    names = tuple(dict.fromkeys("top_p_size" if name == "top_p_overlap" else name for name in names))
+    accumulator = LensStatistics(shape, names, alpha=alpha, device=final_logits.device, top_p=top_p)
+    rows = final_logits.reshape(-1, final_logits.shape[-1])
+    accumulator.update(rows.clone() if "entropy" in names else rows, 0)
+    values = accumulator.result()
+    # The final layer is its own reference.
+    values["kl_to_final"] = torch.zeros(shape, dtype=torch.float64)
+    values["final_token_rank"] = torch.ones(shape, dtype=torch.float64)
+    values["top1_agreement"] = torch.ones(shape, dtype=torch.float64)
+    return values, accumulator.membership
 
 
 class _ResidualRecorder:
@@ -183,7 +316,7 @@ def _next_tokens(logits, temperature, generators):
 
 
 @torch.inference_mode()
-def _profile_batch(loaded, batch_ids, *, n_tokens, alpha, include_embedding, temperature, seeds):
+def _profile_batch(loaded, batch_ids, *, n_tokens, alpha, include_embedding, temperature, seeds, statistics, top_p):
     model, adapter, device = loaded.model, loaded.adapter, loaded.device
     batch = len(batch_ids)
     width = max(len(ids) for ids in batch_ids)
@@ -197,13 +330,17 @@ def _profile_batch(loaded, batch_ids, *, n_tokens, alpha, include_embedding, tem
     input_ids, attention_mask = input_ids.to(device), attention_mask.to(device)
     position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
 
-    n_lens = adapter.n_layers - 1 + int(include_embedding)
+    # The overlap of block 1's candidate set is taken with the embedding layer's, recorded for that.
+    record_embedding = include_embedding or "top_p_overlap" in statistics
+    n_lens = adapter.n_layers - 1 + int(record_embedding)
+    vocab_size = adapter.vocab_size
     row_tile, vocab_chunk = _tile_shape(device)
-    slots = max(1, min(n_tokens, math.ceil(row_tile / max(1, n_lens * batch))))
+    slots = math.ceil(row_tile / max(1, n_lens * batch))
+    slots = max(1, min(n_tokens, slots, _FINAL_BUFFER_BYTES // (batch * vocab_size * 4)))
     hidden_size = _hidden_size(model)
     buffer = torch.empty((slots, n_lens, batch, hidden_size), dtype=loaded.dtype, device=device)
-    lens_entropies = torch.empty((n_tokens, n_lens, batch), dtype=torch.float64)
-    final_entropies = torch.empty((n_tokens, batch), dtype=torch.float64)
+    final_buffer = torch.empty((slots, batch, vocab_size), dtype=torch.float32, device=device)
+    values = {name: torch.empty((n_tokens, n_lens + 1, batch), dtype=torch.float64) for name in statistics}
     tokens = torch.empty((batch, n_tokens), dtype=torch.long)
     generators = None
     if temperature > 0:
@@ -212,22 +349,28 @@ def _profile_batch(loaded, batch_ids, *, n_tokens, alpha, include_embedding, tem
     extra = {"use_cache": True}
     if "logits_to_keep" in loaded.forward_parameters:
         extra["logits_to_keep"] = 1
-    recorder = _ResidualRecorder(adapter, include_embedding, buffer)
+    recorder = _ResidualRecorder(adapter, record_embedding, buffer)
     try:
         output = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, **extra)
         flushed = 0
         for step in range(n_tokens):
-            logits = output.logits[:, -1].float()
-            chosen = _next_tokens(logits, temperature, generators)
+            slot = step - flushed
+            final_buffer[slot].copy_(output.logits[:, -1])
+            chosen = _next_tokens(final_buffer[slot], temperature, generators)
             tokens[:, step] = chosen.cpu()
-            final = StreamingEntropy(batch, alpha, device=device)
-            final.update(logits)
-            final_entropies[step] = final.result().double().cpu()
-            if (step + 1) % slots == 0 or step == n_tokens - 1:
-                filled = step + 1 - flushed
-                rows = buffer[:filled].reshape(-1, hidden_size)
-                entropy = lens_entropy(adapter, rows, alpha, vocab_chunk)
-                lens_entropies[flushed : step + 1] = entropy.double().cpu().reshape(filled, n_lens, batch)
+            if slot + 1 == slots or step == n_tokens - 1:
+                computed = lens_statistics(
+                    adapter,
+                    buffer[: slot + 1],
+                    final_buffer[: slot + 1],
+                    statistics=statistics,
+                    alpha=alpha,
+                    top_p=top_p,
+                    vocab_chunk=vocab_chunk,
+                    max_block_bytes=_WHOLE_ROW_BYTES,
+                )
+                for name, value in computed.items():
+                    values[name][flushed : step + 1] = value.cpu()
                 flushed = step + 1
             if step == n_tokens - 1:
                 break
@@ -243,9 +386,14 @@ def _profile_batch(loaded, batch_ids, *, n_tokens, alpha, include_embedding, tem
             )
     finally:
         recorder.remove()
-    # (n_tokens, layers, batch) -> (batch, n_tokens, layers), the final block last.
-    profile = torch.cat([lens_entropies, final_entropies[:, None, :]], dim=1).permute(2, 0, 1)
-    return profile.numpy(), tokens.numpy()
+    dropped = int(record_embedding and not include_embedding)
+    out = {}
+    for name, value in values.items():
+        if name == "top_p_overlap" and include_embedding:
+            value[:, 0] = 1.0  # the embedding layer has no predecessor: a set overlaps itself fully
+        # (n_tokens, layers, batch) -> (batch, n_tokens, layers)
+        out[name] = value[:, dropped:].permute(2, 0, 1).numpy()
+    return out, tokens.numpy()
 
 
 def _hidden_size(model):
@@ -268,8 +416,10 @@ def profile_token_ids(
     seeds=None,
     batch_size=8,
     progress=False,
+    statistics=("entropy",),
+    top_p=0.6,
 ):
-    """Per-position, per-layer logit-lens entropies of generated continuations.
+    """Per-position, per-layer logit-lens statistics of generated continuations.
 
     Parameters
     ----------
@@ -280,7 +430,7 @@ def profile_token_ids(
     n_tokens : int
         Profiled positions per prompt.
     alpha : float, default=1.0
-        Renyi order (1 = Shannon).
+        Renyi order of the entropy (1 = Shannon).
     include_embedding : bool, default=False
         Add layer 0, the residual stream entering the first block.
     temperature : float, default=0.0
@@ -291,11 +441,15 @@ def profile_token_ids(
         Prompts per forward pass.
     progress : bool, default=False
         Show a tqdm progress bar over prompts.
+    statistics : tuple of str, default=("entropy",)
+        Statistics among :data:`~sklearn_entropylens._statistics.STATISTICS`.
+    top_p : float, default=0.6
+        Mass of the candidate sets of the top-p statistics.
 
     Returns
     -------
-    entropies : ndarray of shape (n_prompts, n_tokens, n_layers)
-        Entropies in nats; layers are ``[0,] 1, ..., L``.
+    values : dict of str -> ndarray of shape (n_prompts, n_tokens, n_layers)
+        Each statistic (entropies and KL in nats); layers are ``[0,] 1, ..., L``.
     tokens : ndarray of shape (n_prompts, n_tokens)
         The generated token ids (token ``t`` is chosen from position ``t``).
     """
@@ -303,7 +457,7 @@ def profile_token_ids(
 
     n_prompts = len(token_ids)
     n_layers = loaded.n_layers + int(include_embedding)
-    entropies = np.empty((n_prompts, n_tokens, n_layers), dtype=np.float64)
+    values = {name: np.empty((n_prompts, n_tokens, n_layers), dtype=np.float64) for name in statistics}
     tokens = np.empty((n_prompts, n_tokens), dtype=np.int64)
     if seeds is None:
         seeds = [0] * n_prompts
@@ -321,13 +475,18 @@ def profile_token_ids(
                 include_embedding=include_embedding,
                 temperature=temperature,
                 seeds=[seeds[i] for i in members],
+                statistics=tuple(statistics),
+                top_p=top_p,
             )
-            entropies[members], tokens[members] = profile, generated
+            for name in statistics:
+                values[name][members] = profile[name]
+            tokens[members] = generated
             bar.update(len(members))
-    if not np.isfinite(entropies).all():
-        bad = int(np.flatnonzero(~np.isfinite(entropies).all(axis=(1, 2)))[0])
-        raise FloatingPointError(
-            f"The model produced non-finite logits (first for prompt {bad}) with dtype {loaded.dtype}; "
-            "float16 overflows in some models: use dtype='float32' or 'bfloat16'."
-        )
-    return entropies, tokens
+    for name, value in values.items():
+        if not np.isfinite(value).all():
+            bad = int(np.flatnonzero(~np.isfinite(value).all(axis=(1, 2)))[0])
+            raise FloatingPointError(
+                f"The model produced non-finite logits (first for prompt {bad}, in {name}) with dtype "
+                f"{loaded.dtype}; float16 overflows in some models: use dtype='float32' or 'bfloat16'."
+            )
+    return values, tokens

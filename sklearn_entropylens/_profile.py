@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_is_fitted, check_memory
 from . import _cache
 from ._engine import encode_prompts, profile_token_ids
 from ._models import DEFAULT_MODEL, load_model
-from ._statistics import check_alpha, convert_units
+from ._statistics import STATISTICS, TOP_P_STATISTICS, check_alpha, check_statistics, check_top_p, convert_units
 from ._validation import check_bool, check_int, check_prompts
 
 _AGGREGATES = ("mean", "concat")
@@ -45,12 +45,32 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
         (positions, layers) matrix flattened row-major (feature ``t * n_layers + l``). An int ``w``:
         ``w`` equal windows of consecutive positions, each averaged, flattened window-major as in the
         reference implementation; ``w`` must divide ``n_tokens``.
+    statistics : str or list of str, default="entropy"
+        Per-layer statistics, computed in the same streaming pass; features of several statistics are
+        concatenated statistic-major (every feature of the first, then of the second, ...):
+
+        - ``"entropy"``: Shannon or Renyi entropy (``alpha``) of the layer's distribution;
+        - ``"kl_to_final"``: KL(final-layer distribution || layer distribution), in nats;
+        - ``"final_token_rank"``: rank, in the layer's distribution, of the final layer's top-1 token
+          (1 = top): 1 + the number of tokens with a higher logit;
+        - ``"top1_agreement"``: 1 where the layer's top-1 token is the final one, else 0;
+        - ``"top_p_size"``: size of the smallest set of most probable tokens holding ``top_p`` of the
+          probability;
+        - ``"top_p_overlap"``: ``|S_l & S_(l-1)| / |S_(l-1)|`` for those sets in consecutive layers;
+          block 1 is compared with the embedding layer, and the embedding layer itself (if included)
+          gets 1.
+
+        The final layer's KL is 0, its rank and agreement 1.
     alpha : float, default=1.0
-        Renyi order: 1 is Shannon entropy, ``numpy.inf`` min-entropy, 0 Hartley (``log V``).
+        Renyi order of ``"entropy"``: 1 is Shannon, ``numpy.inf`` min-entropy, 0 Hartley (``log V``).
+    top_p : float, default=0.6
+        Probability mass of the candidate sets of ``"top_p_size"`` and ``"top_p_overlap"`` (the
+        paper's 0.6).
     log_base : float or None, default=None
-        Logarithm base of the features: None for nats, 2 for bits.
+        Logarithm base of the entropy and KL features: None for nats, 2 for bits.
     normalize : bool, default=False
-        Divide by ``log V`` (the entropy of the uniform distribution), giving values in [0, 1].
+        Divide the entropy features by ``log V`` (the entropy of the uniform distribution), giving
+        values in [0, 1].
     include_embedding : bool, default=False
         Add layer 0, the residual stream entering the first block (the embeddings).
     temperature : float, default=0.0
@@ -91,6 +111,8 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
         Size of the unembedding's vocabulary ``V``.
     layers_ : ndarray of shape (n_profile_layers,)
         Layer index of each profiled layer: ``1 .. L``, with 0 first if ``include_embedding``.
+    statistics_ : tuple of str
+        The statistics, in the order of their blocks of features.
     sampling_seed_ : int or None
         Base seed of sampled continuations; None for greedy decoding.
 
@@ -125,7 +147,9 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
         revision=None,
         n_tokens=32,
         aggregate="mean",
+        statistics="entropy",
         alpha=1.0,
+        top_p=0.6,
         log_base=None,
         normalize=False,
         include_embedding=False,
@@ -143,7 +167,9 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
         self.revision = revision
         self.n_tokens = n_tokens
         self.aggregate = aggregate
+        self.statistics = statistics
         self.alpha = alpha
+        self.top_p = top_p
         self.log_base = log_base
         self.normalize = normalize
         self.include_embedding = include_embedding
@@ -168,7 +194,9 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
                 raise ValueError(
                     f"aggregate={windows} windows must divide n_tokens={n_tokens} into equal windows."
                 )
+        check_statistics(self.statistics)
         check_alpha(self.alpha)
+        check_top_p(self.top_p)
         if self.log_base is not None:
             if (
                 isinstance(self.log_base, bool)
@@ -221,6 +249,7 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
         self.n_layers_ = loaded.n_layers
         self.vocab_size_ = loaded.vocab_size
         self.layers_ = np.arange(0 if self.include_embedding else 1, loaded.n_layers + 1)
+        self.statistics_ = check_statistics(self.statistics)
         self.sampling_seed_ = None
         if self.temperature > 0:
             self.sampling_seed_ = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
@@ -233,7 +262,9 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
             "revision": self.model_revision_,
             "dtype": self.dtype_,
             "n_tokens": int(self.n_tokens),
+            "statistics": list(self.statistics_),
             "alpha": float(self.alpha),
+            "top_p": float(self.top_p) if set(self.statistics_) & set(TOP_P_STATISTICS) else None,
             "include_embedding": bool(self.include_embedding),
             "temperature": float(self.temperature),
             "seed": self.sampling_seed_,
@@ -254,8 +285,8 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
         ]
         return occurrences, seeds
 
-    def entropy_matrices(self, X):
-        """Raw per-position, per-layer entropies in nats, before aggregation.
+    def statistic_matrices(self, X):
+        """Raw per-position, per-layer statistics, before aggregation and unit conversion.
 
         Parameters
         ----------
@@ -264,8 +295,9 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        entropies : ndarray of shape (n_samples, n_tokens, n_profile_layers)
-            Entropy of layer ``layers_[l]`` at position ``t``, in nats.
+        values : dict of str -> ndarray of shape (n_samples, n_tokens, n_profile_layers)
+            For each name of ``statistics_``, the value of layer ``layers_[l]`` at position ``t``
+            (entropies and KL in nats).
         """
         check_is_fitted(self)
         prompts = check_prompts(X)
@@ -282,7 +314,8 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
         if location is not None:
             store = _cache.ProfileStore(location, self._profile_settings())
         n_layers = len(self.layers_)
-        entropies = np.empty((len(prompts), self.n_tokens, n_layers), dtype=np.float64)
+        # (samples, statistics, positions, layers): one cache entry per prompt holds every statistic.
+        stacked = np.empty((len(prompts), len(self.statistics_), self.n_tokens, n_layers), dtype=np.float64)
         # Identical greedy prompts share one profile; sampled repeats differ by their occurrence number.
         pending = {}
         for index, prompt in enumerate(prompts):
@@ -292,8 +325,8 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
                 continue
             if store is not None:
                 cached = store.get(store.key(*identity))
-                if cached is not None and cached.shape == entropies.shape[1:]:
-                    entropies[index] = cached
+                if cached is not None and cached.shape == stacked.shape[1:]:
+                    stacked[index] = cached
                     _cache.count("cache_hits", 1)
                     continue
                 _cache.count("cache_misses", 1)
@@ -318,16 +351,37 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
                 seeds=None if seeds is None else [seeds[i] for i in firsts],
                 batch_size=self.batch_size,
                 progress=self.progress,
+                statistics=self.statistics_,
+                top_p=float(self.top_p),
             )
             _cache.count("computed", len(identities))
-            for identity, profile in zip(identities, computed):
-                entropies[pending[identity]] = profile
+            profiles = np.stack([computed[name] for name in self.statistics_], axis=1)
+            for identity, profile in zip(identities, profiles):
+                stacked[pending[identity]] = profile
                 if store is not None:
                     store.put(store.key(*identity), profile)
-        return entropies
+        return {name: stacked[:, k] for k, name in enumerate(self.statistics_)}
+
+    def entropy_matrices(self, X):
+        """Raw per-position, per-layer entropies in nats, before aggregation.
+
+        Parameters
+        ----------
+        X : iterable of str
+            Prompts.
+
+        Returns
+        -------
+        entropies : ndarray of shape (n_samples, n_tokens, n_profile_layers)
+            Entropy of layer ``layers_[l]`` at position ``t``, in nats.
+        """
+        check_is_fitted(self)
+        if "entropy" not in self.statistics_:
+            raise ValueError(f"entropy_matrices needs 'entropy' among statistics, got {self.statistics_}.")
+        return self.statistic_matrices(X)["entropy"]
 
     def transform(self, X):
-        """Entropy-profile features of prompts.
+        """Profile features of prompts.
 
         Parameters
         ----------
@@ -337,18 +391,28 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
         Returns
         -------
         X_new : ndarray of shape (n_samples, n_features_out)
-            Aggregated entropies, float64, in the units set by ``log_base`` and ``normalize``.
+            Aggregated statistics, float64, statistic-major; entropy and KL in the units set by
+            ``log_base`` (and entropy by ``normalize``).
         """
-        entropies = convert_units(
-            self.entropy_matrices(X), log_base=self.log_base, normalize=self.normalize, vocab_size=self.vocab_size_
-        )
-        n_samples, n_tokens, n_layers = entropies.shape
+        blocks = []
+        for name, values in self.statistic_matrices(X).items():
+            if name == "entropy":
+                values = convert_units(
+                    values, log_base=self.log_base, normalize=self.normalize, vocab_size=self.vocab_size_
+                )
+            elif name == "kl_to_final":
+                values = convert_units(values, log_base=self.log_base)
+            blocks.append(self._aggregate(values))
+        return np.hstack(blocks)
+
+    def _aggregate(self, values):
+        n_samples, n_tokens, n_layers = values.shape
         if self.aggregate == "mean":
-            return entropies.mean(axis=1)
+            return values.mean(axis=1)
         if self.aggregate == "concat":
-            return entropies.reshape(n_samples, n_tokens * n_layers)
+            return values.reshape(n_samples, n_tokens * n_layers)
         windows = int(self.aggregate)
-        return entropies.reshape(n_samples, windows, n_tokens // windows, n_layers).mean(axis=2).reshape(n_samples, -1)
+        return values.reshape(n_samples, windows, n_tokens // windows, n_layers).mean(axis=2).reshape(n_samples, -1)
 
     def get_feature_names_out(self, input_features=None):
         """Names of the output features.
@@ -361,21 +425,22 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
         Returns
         -------
         feature_names_out : ndarray of str objects
-            ``entropy_layerLL`` for ``"mean"``, ``entropy_posTT_layerLL`` for ``"concat"`` and
-            ``entropy_winW_layerLL`` for windows, in the column order of :meth:`transform`.
+            ``<statistic>_layerLL`` for ``"mean"``, ``<statistic>_posTT_layerLL`` for ``"concat"`` and
+            ``<statistic>_winW_layerLL`` for windows, in the column order of :meth:`transform`
+            (for example ``entropy_layer07`` or ``kl_to_final_pos03_layer12``).
         """
         check_is_fitted(self)
         width = max(2, len(str(int(self.layers_[-1]))))
         layers = [f"layer{int(layer):0{width}d}" for layer in self.layers_]
         if self.aggregate == "mean":
-            names = [f"entropy_{layer}" for layer in layers]
+            cells = layers
         elif self.aggregate == "concat":
             digits = max(2, len(str(self.n_tokens - 1)))
-            names = [f"entropy_pos{t:0{digits}d}_{layer}" for t in range(self.n_tokens) for layer in layers]
+            cells = [f"pos{t:0{digits}d}_{layer}" for t in range(self.n_tokens) for layer in layers]
         else:
             digits = len(str(int(self.aggregate) - 1))
-            names = [f"entropy_win{w:0{digits}d}_{layer}" for w in range(int(self.aggregate)) for layer in layers]
-        return np.asarray(names, dtype=object)
+            cells = [f"win{w:0{digits}d}_{layer}" for w in range(int(self.aggregate)) for layer in layers]
+        return np.asarray([f"{name}_{cell}" for name in self.statistics_ for cell in cells], dtype=object)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -42,10 +42,70 @@ def entropy_bruteforce(logits, alpha=1.0):
 
 
 @torch.inference_mode()
+def statistics_bruteforce(logits, statistics, *, alpha=1.0, top_p=0.6):
+    """Every lens statistic of a stack of layers, from float64 probabilities and full sorts.
+
+    Parameters
+    ----------
+    logits : array-like of shape (..., n_layers, vocab_size)
+        Logits of consecutive layers; the last layer is the final one (the reference of the KL and
+        rank statistics).
+    statistics : sequence of str
+        Names among :data:`~sklearn_entropylens._statistics.STATISTICS`.
+    alpha : float, default=1.0
+        Renyi order of ``"entropy"``.
+    top_p : float, default=0.6
+        Mass of the candidate sets.
+
+    Returns
+    -------
+    values : dict of str -> ndarray of shape (..., n_layers)
+        ``top_p_overlap`` of the first layer, which has no predecessor, is 1.
+    """
+    z = torch.as_tensor(np.asarray(logits, dtype=np.float64))
+    log_p = torch.log_softmax(z, dim=-1)
+    p = log_p.exp()
+    final_log_p, final_p = log_p[..., -1:, :], p[..., -1:, :]
+    target = z[..., -1:, :].argmax(dim=-1, keepdim=True)  # (..., 1, 1)
+    target_logit = torch.take_along_dim(z, target.expand(*z.shape[:-1], 1), dim=-1)
+    rank = 1 + (z > target_logit).sum(-1)
+    order = torch.argsort(p, dim=-1, descending=True)
+    cumulative = torch.take_along_dim(p, order, dim=-1).cumsum(-1)
+    sizes = torch.clamp((cumulative < top_p).sum(-1) + 1, max=p.shape[-1])
+    if top_p >= 1:
+        sizes = torch.full_like(sizes, p.shape[-1])  # every token has positive probability
+    membership = torch.zeros_like(p, dtype=torch.bool)
+    membership.scatter_(-1, order, torch.arange(p.shape[-1]) < sizes[..., None])
+    overlap = torch.ones(sizes.shape, dtype=torch.float64)
+    shared = (membership[..., 1:, :] & membership[..., :-1, :]).sum(-1)
+    overlap[..., 1:] = shared / sizes[..., :-1]
+    values = {
+        "entropy": entropy_bruteforce(z.numpy(), alpha),
+        "kl_to_final": (final_p * (final_log_p - log_p)).sum(-1).numpy(),
+        "final_token_rank": rank.double().numpy(),
+        "top1_agreement": (rank == 1).double().numpy(),
+        "top_p_size": sizes.double().numpy(),
+        "top_p_overlap": overlap.numpy(),
+    }
+    return {name: values[name] for name in statistics}
+
+
+@torch.inference_mode()
 def reference_profiles(
-    loaded, token_ids, n_tokens, *, alpha=1.0, model=None, continuations=None, exact=True, cache_all_activations=False
+    loaded,
+    token_ids,
+    n_tokens,
+    *,
+    alpha=1.0,
+    statistics=("entropy",),
+    top_p=0.6,
+    include_embedding=False,
+    model=None,
+    continuations=None,
+    exact=True,
+    cache_all_activations=False,
 ):
-    """Entropy profiles the slow, reference way, one prompt at a time.
+    """Lens profiles the slow, reference way, one prompt at a time.
 
     Parameters
     ----------
@@ -57,6 +117,13 @@ def reference_profiles(
         Profiled positions.
     alpha : float, default=1.0
         Renyi order.
+    statistics : sequence of str, default=("entropy",)
+        Statistics (see :func:`statistics_bruteforce`); only ``"entropy"`` when ``exact`` is False.
+    top_p : float, default=0.6
+        Mass of the candidate sets.
+    include_embedding : bool, default=False
+        Also return layer 0 (the embedding output). Candidate-set overlaps of block 1 are always
+        taken with layer 0.
     model : torch.nn.Module or None, default=None
         A copy of ``loaded.model`` to run instead (for example in float64); its adapter is rebuilt.
     continuations : ndarray of shape (n_prompts, n_tokens) or None, default=None
@@ -71,8 +138,8 @@ def reference_profiles(
 
     Returns
     -------
-    entropies : ndarray of shape (n_prompts, n_tokens, n_layers)
-        Entropies in nats of layers ``1 .. L``.
+    values : dict of str -> ndarray of shape (n_prompts, n_tokens, n_layers)
+        Statistics (entropies in nats) of layers ``[0,] 1 .. L``.
     tokens : ndarray of shape (n_prompts, n_tokens)
         The greedy (or forced) tokens.
     """
@@ -90,15 +157,16 @@ def reference_profiles(
 
         handles = [module.register_forward_hook(keep) for module in model.modules()]
     try:
-        return _reference_loop(model, adapter, device, token_ids, n_tokens, alpha, continuations, exact, activations)
+        settings = {"alpha": alpha, "statistics": tuple(statistics), "top_p": top_p, "include_embedding": include_embedding}
+        return _reference_loop(model, adapter, device, token_ids, n_tokens, continuations, exact, activations, settings)
     finally:
         for handle in handles:
             handle.remove()
 
 
-def _reference_loop(model, adapter, device, token_ids, n_tokens, alpha, continuations, exact, activations):
+def _reference_loop(model, adapter, device, token_ids, n_tokens, continuations, exact, activations, settings):
     n_layers = adapter.n_layers
-    all_entropies, all_tokens = [], []
+    all_values, all_tokens = [], []
     for index, ids in enumerate(token_ids):
         sequence = list(ids)
         residuals, tokens = [], []
@@ -107,21 +175,32 @@ def _reference_loop(model, adapter, device, token_ids, n_tokens, alpha, continua
             output = model(input_ids=torch.tensor([sequence], device=device), output_hidden_states=True)
             hidden = output.hidden_states
             # hidden[1 .. L-1] are raw block outputs; hidden[L] is already final-normed.
-            residuals.append(torch.stack([hidden[layer][0, -1] for layer in range(1, n_layers + 1)]))
+            residuals.append(torch.stack([hidden[layer][0, -1] for layer in range(n_layers + 1)]))
             if continuations is not None:
                 token = int(continuations[index][step])
             else:
                 token = int(output.logits[0, -1].argmax())
             tokens.append(token)
             sequence.append(token)
-        stacked = torch.stack(residuals)  # (T, L, d)
+        stacked = torch.stack(residuals)  # (T, L + 1, d), layer 0 the embedding output
+        if not (exact or settings["include_embedding"]):
+            stacked = stacked[:, 1:]
         normed = torch.cat([adapter.normalize(stacked[:, :-1]), stacked[:, -1:]], dim=1)
         if exact:
-            logits = adapter.cap(adapter.unembedding(normed).to(torch.float64))  # (T, L, V)
-            all_entropies.append(entropy_bruteforce(logits, alpha))
+            logits = adapter.cap(adapter.unembedding(normed).to(torch.float64))  # (T, L + 1, V)
+            values = statistics_bruteforce(
+                logits, settings["statistics"], alpha=settings["alpha"], top_p=settings["top_p"]
+            )
+            if not settings["include_embedding"]:
+                values = {name: value[:, 1:] for name, value in values.items()}
         else:
+            if settings["statistics"] != ("entropy",):
+                raise ValueError("exact=False reproduces the reference's Shannon entropy only.")
+            # The reference's own arithmetic: float32 softmax, then -sum(p * log(p + 1e-20)).
             probabilities = torch.softmax(adapter.cap(adapter.unembedding(normed)).float(), dim=-1)
             entropy = -(probabilities * torch.log(probabilities + 1e-20)).sum(-1)
-            all_entropies.append(entropy.double().numpy())
+            values = {"entropy": entropy.double().numpy()}
+        all_values.append(values)
         all_tokens.append(tokens)
-    return np.stack(all_entropies), np.asarray(all_tokens)
+    stacked_values = {name: np.stack([values[name] for values in all_values]) for name in all_values[0]}
+    return stacked_values, np.asarray(all_tokens)

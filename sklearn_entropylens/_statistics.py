@@ -12,6 +12,11 @@ With ``M`` the running maximum, ``S = sum(exp(z - M))`` and ``T = sum(exp(z - M)
   the ``a M`` terms of ``logsumexp(a z) - a logsumexp(z)`` cancel exactly;
 - min-entropy (alpha = inf): ``H_inf = logsumexp(z) - max z = log S``;
 - Hartley (alpha = 0): ``log V``, since a softmax gives every token positive probability.
+
+:class:`LensStatistics` adds, in the same pass over each chunk, the statistics that compare a layer's
+distribution with the final one: ``KL(final || layer) = -H(final) - sum(p_final * z) + logsumexp(z)``,
+the rank of the final top-1 token (a count of larger logits, no sort), and the smallest top-p candidate
+set, which needs whole rows (a sort of the tokens that can belong to it).
 """
 
 import math
@@ -110,6 +115,12 @@ class StreamingEntropy:
             self._sum += torch.exp(z).sum(dim=-1)
             self._second += z.mul_(self.alpha).exp_().sum(dim=-1)
 
+    def log_normalizer(self):
+        """Return ``logsumexp`` of every row's logits seen so far (not available for alpha = 0)."""
+        if self.alpha == 0.0:
+            raise ValueError("Hartley entropy (alpha=0) does not accumulate the log-normalizer.")
+        return self._max.double() + torch.log(self._sum.double())
+
     def result(self):
         """Return the entropies, in nats, as a float32 or float64 tensor of shape (n_rows,)."""
         if self.alpha == 0.0:
@@ -180,3 +191,193 @@ def convert_units(entropy_nats, *, log_base=None, normalize=False, vocab_size=No
     if log_base is None or log_base == math.e:
         return entropy_nats
     return entropy_nats / math.log(log_base)
+
+
+STATISTICS = ("entropy", "kl_to_final", "final_token_rank", "top1_agreement", "top_p_size", "top_p_overlap")
+TOP_P_STATISTICS = ("top_p_size", "top_p_overlap")
+
+
+def check_statistics(statistics):
+    """Validate the ``statistics`` parameter and return it as a tuple of unique names.
+
+    Parameters
+    ----------
+    statistics : str or sequence of str
+        Names among :data:`STATISTICS`.
+
+    Returns
+    -------
+    statistics : tuple of str
+        The names, in the order given.
+    """
+    if isinstance(statistics, str):
+        statistics = (statistics,)
+    try:
+        names = tuple(statistics)
+    except TypeError:
+        raise TypeError(f"statistics must be a name or a list of names among {STATISTICS}, got {statistics!r}.") from None
+    if not names:
+        raise ValueError(f"statistics must name at least one of {STATISTICS}.")
+    for name in names:
+        if not isinstance(name, str) or name not in STATISTICS:
+            raise ValueError(f"Unknown statistic {name!r}; choose among {STATISTICS}.")
+    if len(set(names)) != len(names):
+        raise ValueError(f"statistics must not repeat a name, got {list(names)}.")
+    return names
+
+
+def check_top_p(top_p):
+    """Validate a top-p mass in (0, 1] and return it as a float."""
+    if isinstance(top_p, bool) or not isinstance(top_p, numbers.Real) or not 0 < top_p <= 1:
+        raise ValueError(f"top_p must be a probability mass in (0, 1], got {top_p!r}.")
+    return float(top_p)
+
+
+def top_p_sets(logits, top_p):
+    """Smallest sets of most probable tokens whose probability reaches ``top_p``, row by row.
+
+    Parameters
+    ----------
+    logits : torch.Tensor of shape (n_rows, vocab_size)
+        Whole rows of logits (not modified).
+    top_p : float
+        Probability mass in (0, 1].
+
+    Returns
+    -------
+    sizes : torch.Tensor of shape (n_rows,)
+        ``|S|``: tokens are taken by decreasing probability until their total reaches ``top_p``.
+    membership : torch.Tensor of shape (n_rows, vocab_size), bool
+        Whether each token is in its row's set.
+
+    Notes
+    -----
+    Only tokens with ``p >= (1 - top_p) / V`` are sorted: the others hold less than ``1 - top_p`` in
+    all, so the ones above hold more than ``top_p`` and the set never reaches below them.
+    """
+    n_rows, vocab_size = logits.shape
+    if top_p >= 1.0:
+        # Every token has positive probability under a softmax, however far float rounding leaves it.
+        full = torch.full((n_rows,), vocab_size, dtype=torch.int64, device=logits.device)
+        return full, torch.ones((n_rows, vocab_size), dtype=torch.bool, device=logits.device)
+    probabilities = torch.softmax(logits.float(), dim=-1)
+    floor = (1.0 - top_p) / vocab_size
+    n_candidates = max(1, int((probabilities >= floor).sum(dim=-1).max()))
+    values, indices = probabilities.topk(n_candidates, dim=-1, sorted=True)
+    # float64 running totals: the boundary of a set of thousands of tokens must not drift.
+    below = (values.double().cumsum(dim=-1) < top_p).sum(dim=-1)
+    sizes = torch.clamp(below + 1, max=n_candidates)
+    in_set = torch.arange(n_candidates, device=logits.device)[None, :] < sizes[:, None]
+    membership = torch.zeros((n_rows, vocab_size), dtype=torch.bool, device=logits.device)
+    membership.scatter_(1, indices, in_set)
+    return sizes, membership
+
+
+class LensStatistics:
+    """Per-row statistics of lens logits given chunk by chunk, with the final layer as reference.
+
+    Parameters
+    ----------
+    row_shape : tuple of int
+        Shape of the rows (for example ``(positions, layers, batch)``); chunks arrive flattened to
+        ``(prod(row_shape), n_columns)``.
+    statistics : tuple of str
+        Names among :data:`STATISTICS`; ``top1_agreement`` comes with ``final_token_rank``.
+    alpha : float
+        Renyi order of ``"entropy"``.
+    device : torch.device
+        Device of the chunks.
+    final_probabilities : torch.Tensor or None
+        Probabilities of the final layer, broadcastable to ``row_shape + (V,)``; needed for
+        ``"kl_to_final"``.
+    final_negative_entropy : torch.Tensor or None
+        ``sum(p log p)`` of the final layer, broadcastable to ``row_shape``; needed for ``"kl_to_final"``.
+    targets, target_logits : torch.Tensor or None
+        The final top-1 token and this row's logit for it, broadcastable to ``row_shape``; needed for
+        ``"final_token_rank"``.
+    top_p : float or None
+        Mass of the candidate sets; chunks must then be whole rows.
+    """
+
+    def __init__(
+        self,
+        row_shape,
+        statistics,
+        *,
+        alpha,
+        device,
+        final_probabilities=None,
+        final_negative_entropy=None,
+        targets=None,
+        target_logits=None,
+        top_p=None,
+    ):
+        self.row_shape = tuple(row_shape)
+        self.statistics = statistics
+        self.alpha = alpha
+        n_rows = math.prod(self.row_shape)
+        self.vocab_size = 0
+        self._wants_kl = "kl_to_final" in statistics
+        self._wants_rank = "final_token_rank" in statistics or "top1_agreement" in statistics
+        self._wants_top_p = any(name in statistics for name in TOP_P_STATISTICS)
+        self._normalizer = None
+        if "entropy" in statistics or self._wants_kl:
+            # Hartley entropy needs no pass; KL then still needs the log-normalizer of a Shannon pass.
+            self._normalizer = StreamingEntropy(n_rows, alpha if alpha != 0.0 else 1.0, device=device)
+        if self._wants_kl:
+            self._final_probabilities = final_probabilities
+            self._final_negative_entropy = final_negative_entropy
+            self._cross = torch.zeros(self.row_shape, dtype=torch.float64, device=device)
+        if self._wants_rank:
+            self._targets = targets.expand(self.row_shape).reshape(-1)
+            self._target_logits = target_logits.expand(self.row_shape).reshape(-1, 1)
+            self._higher = torch.zeros(n_rows, dtype=torch.int64, device=device)
+        self.top_p = top_p
+        self.top_p_sizes = self.membership = None
+
+    def update(self, logits, start):
+        """Add the columns ``start : start + logits.shape[1]`` of every row (modified in place)."""
+        n_columns = logits.shape[1]
+        self.vocab_size += n_columns
+        if self._wants_top_p:
+            if start != 0 or self.vocab_size != n_columns:
+                raise ValueError("top-p statistics need whole rows of logits in a single chunk.")
+            sizes, self.membership = top_p_sets(logits, self.top_p)
+            self.top_p_sizes = sizes.reshape(self.row_shape)
+        if self._wants_kl:
+            weights = self._final_probabilities[..., start : start + n_columns]
+            products = logits.reshape(*self.row_shape, n_columns) * weights
+            self._cross += products.sum(dim=-1, dtype=torch.float64)
+        if self._wants_rank:
+            higher = logits > self._target_logits
+            # The target's own column never counts, whatever the rounding of its two computations.
+            local = self._targets - start
+            inside = (local >= 0) & (local < n_columns)
+            rows = torch.nonzero(inside).squeeze(1)
+            higher[rows, local[rows]] = False
+            self._higher += higher.sum(dim=-1)
+        if self._normalizer is not None:
+            self._normalizer.update(logits)
+
+    def result(self):
+        """Return a dict of statistic name -> float64 tensor of shape ``row_shape``."""
+        out = {}
+        for name in self.statistics:
+            if name == "entropy":
+                if self.alpha == 0.0:
+                    value = torch.full(self.row_shape, math.log(self.vocab_size), dtype=torch.float64)
+                else:
+                    value = self._normalizer.result().double().reshape(self.row_shape)
+            elif name == "kl_to_final":
+                log_normalizer = self._normalizer.log_normalizer().reshape(self.row_shape)
+                value = (self._final_negative_entropy - self._cross + log_normalizer).clamp(min=0.0)
+            elif name == "final_token_rank":
+                value = (self._higher + 1).double().reshape(self.row_shape)
+            elif name == "top1_agreement":
+                value = (self._higher == 0).double().reshape(self.row_shape)
+            elif name == "top_p_size":
+                value = self.top_p_sizes.double()
+            else:  # top_p_overlap compares rows of different layers: the engine forms it.
+                continue
+            out[name] = value.to("cpu") if value.device.type != "cpu" else value
+        return out

@@ -87,3 +87,19 @@ def rows_to_text(X):
     """Render each numeric row as a prompt (space-joined ``%.3g`` values), for scikit-learn's checks."""
     X = np.asarray(X)
     return [" ".join(f"{value:.3g}" for value in np.ravel(row)) for row in X]
+
+
+def entropies_of(loaded, token_ids, n_tokens, **kwargs):
+    """Entropy profiles and tokens from the engine (:func:`profile_token_ids` with entropy only)."""
+    from ._engine import profile_token_ids
+
+    values, tokens = profile_token_ids(loaded, token_ids, n_tokens=n_tokens, **kwargs)
+    return values["entropy"], tokens
+
+
+def reference_entropies(loaded, token_ids, n_tokens, **kwargs):
+    """Entropy profiles and tokens from :func:`~sklearn_entropylens._reference.reference_profiles`."""
+    from ._reference import reference_profiles
+
+    values, tokens = reference_profiles(loaded, token_ids, n_tokens, **kwargs)
+    return values["entropy"], tokens

@@ -7,8 +7,9 @@ import torch
 
 from sklearn_entropylens import load_model
 from sklearn_entropylens._engine import encode_prompts, profile_token_ids
-from sklearn_entropylens._reference import entropy_bruteforce, reference_profiles
-from sklearn_entropylens._testing import TINY_MODEL_TYPES, register_tiny_model
+from sklearn_entropylens._reference import entropy_bruteforce, reference_profiles, statistics_bruteforce
+from sklearn_entropylens._testing import TINY_MODEL_TYPES, entropies_of, reference_entropies, register_tiny_model
+
 
 PROMPTS = ["hello world", "a", "The quick brown fox jumps", "", "12 34 56", "zzz"]
 
@@ -17,10 +18,10 @@ PROMPTS = ["hello world", "a", "The quick brown fox jumps", "", "12 34 56", "zzz
 def test_engine_matches_float64_reference_on_every_architecture(model_type):
     loaded = load_model(register_tiny_model(model_type))
     ids = encode_prompts(loaded, PROMPTS, n_tokens=6)
-    entropies, tokens = profile_token_ids(loaded, ids, n_tokens=6, batch_size=4)
+    entropies, tokens = entropies_of(loaded, ids, n_tokens=6, batch_size=4)
     assert entropies.shape == (len(PROMPTS), 6, loaded.n_layers)
     model64 = copy.deepcopy(loaded.model).double()
-    expected, _ = reference_profiles(loaded, ids, 6, model=model64, continuations=tokens)
+    expected, _ = reference_entropies(loaded, ids, 6, model=model64, continuations=tokens)
     np.testing.assert_allclose(entropies, expected, atol=2e-4)
 
 
@@ -28,7 +29,7 @@ def test_engine_matches_float64_reference_on_every_architecture(model_type):
 def test_final_layer_is_the_entropy_of_the_models_own_logits(model_type):
     loaded = load_model(register_tiny_model(model_type))
     ids = encode_prompts(loaded, ["abc", "hello there"], n_tokens=3)
-    entropies, tokens = profile_token_ids(loaded, ids, n_tokens=3)
+    entropies, tokens = entropies_of(loaded, ids, n_tokens=3)
     for row, prompt_ids in enumerate(ids):
         sequence = prompt_ids + list(tokens[row, :-1])
         with torch.no_grad():
@@ -40,7 +41,7 @@ def test_final_layer_is_the_entropy_of_the_models_own_logits(model_type):
 def test_positions_start_at_last_prompt_token():
     loaded = load_model(register_tiny_model("llama"))
     ids = encode_prompts(loaded, ["hello"], n_tokens=1)
-    entropies, tokens = profile_token_ids(loaded, ids, n_tokens=1)
+    entropies, tokens = entropies_of(loaded, ids, n_tokens=1)
     with torch.no_grad():
         logits = loaded.model(input_ids=torch.tensor(ids)).logits[0, -1]
     assert entropies[0, 0, -1] == pytest.approx(float(entropy_bruteforce(logits.double())), abs=1e-5)
@@ -51,45 +52,45 @@ def test_positions_start_at_last_prompt_token():
 def test_profiles_do_not_depend_on_batch_size_or_batch_mates(model_type):
     loaded = load_model(register_tiny_model(model_type))
     ids = encode_prompts(loaded, PROMPTS, n_tokens=5)
-    reference, reference_tokens = profile_token_ids(loaded, ids, n_tokens=5, batch_size=1)
+    reference, reference_tokens = entropies_of(loaded, ids, n_tokens=5, batch_size=1)
     for batch_size in (2, 3, 6):
-        got, got_tokens = profile_token_ids(loaded, ids, n_tokens=5, batch_size=batch_size)
+        got, got_tokens = entropies_of(loaded, ids, n_tokens=5, batch_size=batch_size)
         np.testing.assert_allclose(got, reference, atol=1e-5)
         np.testing.assert_array_equal(got_tokens, reference_tokens)
     # Same prompt next to a very long one (much left padding).
     long = encode_prompts(loaded, ["x" * 300], n_tokens=5)
-    got, _ = profile_token_ids(loaded, [ids[1]] + long, n_tokens=5, batch_size=2)
+    got, _ = entropies_of(loaded, [ids[1]] + long, n_tokens=5, batch_size=2)
     np.testing.assert_allclose(got[0], reference[1], atol=1e-5)
 
 
 def test_embedding_layer_and_renyi():
     loaded = load_model(register_tiny_model("gpt2"))
     ids = encode_prompts(loaded, ["hi", "hello"], n_tokens=3)
-    with_embedding, tokens = profile_token_ids(loaded, ids, n_tokens=3, include_embedding=True)
-    without, _ = profile_token_ids(loaded, ids, n_tokens=3)
+    with_embedding, tokens = entropies_of(loaded, ids, n_tokens=3, include_embedding=True)
+    without, _ = entropies_of(loaded, ids, n_tokens=3)
     np.testing.assert_allclose(with_embedding[:, :, 1:], without, atol=1e-6)
     with torch.no_grad():
         hidden = loaded.model(input_ids=torch.tensor([ids[0]]), output_hidden_states=True).hidden_states[0][0, -1]
         expected = entropy_bruteforce(loaded.adapter.lens_logits(hidden).double())
     assert with_embedding[0, 0, 0] == pytest.approx(float(expected), abs=1e-5)
     for alpha in (0.5, 2.0, math.inf):
-        renyi, _ = profile_token_ids(loaded, ids, n_tokens=3, alpha=alpha)
+        renyi, _ = entropies_of(loaded, ids, n_tokens=3, alpha=alpha)
         model64 = copy.deepcopy(loaded.model).double()
-        expected, _ = reference_profiles(loaded, ids, 3, alpha=alpha, model=model64, continuations=tokens)
+        expected, _ = reference_entropies(loaded, ids, 3, alpha=alpha, model=model64, continuations=tokens)
         np.testing.assert_allclose(renyi, expected, atol=2e-4)
 
 
 def test_sampling_is_seeded_per_prompt():
     loaded = load_model(register_tiny_model("llama"))
     ids = encode_prompts(loaded, ["a", "b", "c"], n_tokens=8)
-    first, tokens_a = profile_token_ids(loaded, ids, n_tokens=8, temperature=1.0, seeds=[1, 2, 3], batch_size=3)
-    second, tokens_b = profile_token_ids(loaded, ids[::-1], n_tokens=8, temperature=1.0, seeds=[3, 2, 1], batch_size=1)
+    first, tokens_a = entropies_of(loaded, ids, n_tokens=8, temperature=1.0, seeds=[1, 2, 3], batch_size=3)
+    second, tokens_b = entropies_of(loaded, ids[::-1], n_tokens=8, temperature=1.0, seeds=[3, 2, 1], batch_size=1)
     np.testing.assert_array_equal(tokens_a, tokens_b[::-1])
     np.testing.assert_allclose(first, second[::-1], atol=1e-5)
-    _, other = profile_token_ids(loaded, ids, n_tokens=8, temperature=1.0, seeds=[4, 5, 6])
+    _, other = entropies_of(loaded, ids, n_tokens=8, temperature=1.0, seeds=[4, 5, 6])
     assert not np.array_equal(other, tokens_a)
-    _, greedy = profile_token_ids(loaded, ids, n_tokens=8)
-    _, cold = profile_token_ids(loaded, ids, n_tokens=8, temperature=1e-4, seeds=[4, 5, 6])
+    _, greedy = entropies_of(loaded, ids, n_tokens=8)
+    _, cold = entropies_of(loaded, ids, n_tokens=8, temperature=1e-4, seeds=[4, 5, 6])
     np.testing.assert_array_equal(cold, greedy)
 
 
@@ -125,7 +126,54 @@ def test_non_finite_logits_raise():
         loaded.adapter.final_norm.weight.fill_(float("nan"))
     try:
         with pytest.raises(FloatingPointError, match="non-finite logits"):
-            profile_token_ids(loaded, ids, n_tokens=2)
+            entropies_of(loaded, ids, n_tokens=2)
     finally:
         with torch.no_grad():
             loaded.adapter.final_norm.weight.copy_(saved)
+
+
+ALL_STATISTICS = ("entropy", "kl_to_final", "final_token_rank", "top1_agreement", "top_p_size", "top_p_overlap")
+
+
+@pytest.mark.parametrize("model_type", ["llama", "gemma2", "phi", "opt"])
+@pytest.mark.parametrize("include_embedding", [False, True])
+def test_every_statistic_matches_the_float64_reference(model_type, include_embedding):
+    loaded = load_model(register_tiny_model(model_type))
+    ids = encode_prompts(loaded, PROMPTS, n_tokens=4)
+    values, tokens = profile_token_ids(
+        loaded, ids, n_tokens=4, batch_size=4, statistics=ALL_STATISTICS, include_embedding=include_embedding
+    )
+    model64 = copy.deepcopy(loaded.model).double()
+    expected, _ = reference_profiles(
+        loaded, ids, 4, model=model64, continuations=tokens, statistics=ALL_STATISTICS, include_embedding=include_embedding
+    )
+    n_layers = loaded.n_layers + int(include_embedding)
+    for name in ALL_STATISTICS:
+        assert values[name].shape == (len(PROMPTS), 4, n_layers), name
+        np.testing.assert_allclose(values[name], expected[name], atol=2e-4, rtol=1e-5, err_msg=name)
+    np.testing.assert_array_equal(values["kl_to_final"][..., -1], 0.0)
+    np.testing.assert_array_equal(values["final_token_rank"][..., -1], 1.0)
+    np.testing.assert_array_equal(values["top1_agreement"], values["final_token_rank"] == 1)
+
+
+def test_statistics_do_not_change_each_other_or_the_tokens():
+    loaded = load_model(register_tiny_model("llama"))
+    ids = encode_prompts(loaded, PROMPTS, n_tokens=5)
+    alone, tokens = entropies_of(loaded, ids, n_tokens=5, batch_size=3)
+    together, tokens_together = profile_token_ids(loaded, ids, n_tokens=5, batch_size=3, statistics=ALL_STATISTICS)
+    np.testing.assert_allclose(together["entropy"], alone, atol=1e-5)
+    np.testing.assert_array_equal(tokens_together, tokens)
+
+
+def test_whole_row_statistics_split_large_batches(monkeypatch):
+    from sklearn_entropylens import _engine
+
+    loaded = load_model(register_tiny_model("llama"))
+    ids = encode_prompts(loaded, PROMPTS, n_tokens=3)
+    reference, _ = profile_token_ids(loaded, ids, n_tokens=3, batch_size=6, statistics=ALL_STATISTICS)
+    # A bound below one prompt's rows forces one prompt per block, and a tiny buffer one position per pass.
+    monkeypatch.setattr(_engine, "_WHOLE_ROW_BYTES", 1)
+    monkeypatch.setattr(_engine, "_FINAL_BUFFER_BYTES", 1)
+    split, _ = profile_token_ids(loaded, ids, n_tokens=3, batch_size=6, statistics=ALL_STATISTICS)
+    for name in ALL_STATISTICS:
+        np.testing.assert_allclose(split[name], reference[name], atol=1e-5, err_msg=name)

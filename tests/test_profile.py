@@ -196,3 +196,48 @@ def test_grid_search_computes_each_prompt_once(tiny_llama, tmp_path):
     counters = get_profile_counters()
     assert counters["computed"] == len(set(prompts))
     assert counters["cache_hits"] + counters["cache_misses"] > 10 * len(prompts)
+
+
+def test_several_statistics_are_concatenated_statistic_major(tiny_llama, tmp_path):
+    names = ["kl_to_final", "entropy", "top_p_size"]
+    profiler = EntropyProfileTransformer(tiny_llama, n_tokens=4, aggregate=2, statistics=names, log_base=2)
+    X = profiler.fit_transform(PROMPTS)
+    feature_names = profiler.get_feature_names_out()
+    assert X.shape == (len(PROMPTS), 3 * 2 * 3) and profiler.statistics_ == tuple(names)
+    assert list(feature_names[:3]) == ["kl_to_final_win0_layer01", "kl_to_final_win0_layer02", "kl_to_final_win0_layer03"]
+    assert feature_names[6] == "entropy_win0_layer01" and feature_names[12] == "top_p_size_win0_layer01"
+    matrices = profiler.statistic_matrices(PROMPTS)
+    single = EntropyProfileTransformer(tiny_llama, n_tokens=4, aggregate=2, log_base=2).fit_transform(PROMPTS)
+    np.testing.assert_allclose(X[:, 6:12], single, atol=1e-6)
+    # Entropy and KL are in bits; sizes are counts and stay as they are.
+    np.testing.assert_allclose(X[:, :3], matrices["kl_to_final"][:, :2].mean(axis=1) / math.log(2))
+    np.testing.assert_allclose(X[:, 12:15], matrices["top_p_size"][:, :2].mean(axis=1))
+    assert (X[:, 12:] >= 1).all()
+
+
+def test_statistics_are_cached_with_their_settings(tiny_llama, tmp_path):
+    reset_profile_counters()
+    first = EntropyProfileTransformer(tiny_llama, n_tokens=3, statistics=["entropy", "top_p_size"], memory=str(tmp_path))
+    first.fit_transform(PROMPTS)
+    computed = get_profile_counters()["computed"]
+    again = clone(first).fit_transform(PROMPTS)
+    assert get_profile_counters()["computed"] == computed
+    # A different top-p changes the numbers, so it is a different cache entry.
+    other = clone(first).set_params(top_p=0.9).fit_transform(PROMPTS)
+    assert get_profile_counters()["computed"] > computed
+    assert not np.allclose(again[:, 3:], other[:, 3:])
+
+
+def test_entropy_matrices_needs_entropy(tiny_llama):
+    profiler = EntropyProfileTransformer(tiny_llama, n_tokens=2, statistics="kl_to_final").fit(PROMPTS)
+    with pytest.raises(ValueError, match="entropy"):
+        profiler.entropy_matrices(PROMPTS)
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [({"statistics": "perplexity"}, "Unknown statistic"), ({"top_p": 0}, "top_p"), ({"top_p": 1.5}, "top_p")],
+)
+def test_bad_statistics_parameters(tiny_llama, params, message):
+    with pytest.raises(ValueError, match=message):
+        EntropyProfileTransformer(tiny_llama, n_tokens=2, **params).fit(PROMPTS)

@@ -8,6 +8,8 @@ import pytest
 from sklearn_entropylens import EntropyProfileTransformer
 from sklearn_entropylens._engine import encode_prompts, profile_token_ids
 from sklearn_entropylens._reference import reference_profiles
+from sklearn_entropylens._testing import entropies_of, reference_entropies
+
 
 PROMPTS = [
     "The capital of France is",
@@ -19,16 +21,16 @@ PROMPTS = [
 
 def test_greedy_continuation_is_paris(smollm2):
     ids = encode_prompts(smollm2, ["The capital of France is"], n_tokens=2)
-    _, tokens = profile_token_ids(smollm2, ids, n_tokens=2)
+    _, tokens = entropies_of(smollm2, ids, n_tokens=2)
     assert smollm2.tokenizer.decode(tokens[0, :1]) == " Paris"
 
 
 def test_matches_naive_float64_computation(smollm2):
     n_tokens = 12
     ids = encode_prompts(smollm2, PROMPTS, n_tokens=n_tokens)
-    entropies, tokens = profile_token_ids(smollm2, ids, n_tokens=n_tokens, batch_size=4)
+    entropies, tokens = entropies_of(smollm2, ids, n_tokens=n_tokens, batch_size=4)
     model64 = copy.deepcopy(smollm2.model).double()
-    expected, reference_tokens = reference_profiles(smollm2, ids, n_tokens, model=model64)
+    expected, reference_tokens = reference_entropies(smollm2, ids, n_tokens, model=model64)
     # Same greedy continuation in float64, so both computations profile the same sequence.
     np.testing.assert_array_equal(tokens, reference_tokens)
     error = np.abs(entropies - expected).max()
@@ -37,12 +39,12 @@ def test_matches_naive_float64_computation(smollm2):
 
 def test_profiles_do_not_depend_on_batching(smollm2):
     ids = encode_prompts(smollm2, PROMPTS, n_tokens=8)
-    alone = np.stack([profile_token_ids(smollm2, [one], n_tokens=8)[0][0] for one in ids])
+    alone = np.stack([entropies_of(smollm2, [one], n_tokens=8)[0][0] for one in ids])
     for batch_size in (2, 4):
-        together, _ = profile_token_ids(smollm2, ids, n_tokens=8, batch_size=batch_size)
+        together, _ = entropies_of(smollm2, ids, n_tokens=8, batch_size=batch_size)
         np.testing.assert_allclose(together, alone, atol=2e-4)
     long_mate = encode_prompts(smollm2, ["word " * 200], n_tokens=8)
-    with_long_mate, _ = profile_token_ids(smollm2, [ids[0]] + long_mate, n_tokens=8, batch_size=2)
+    with_long_mate, _ = entropies_of(smollm2, [ids[0]] + long_mate, n_tokens=8, batch_size=2)
     np.testing.assert_allclose(with_long_mate[0], alone[0], atol=2e-4)
 
 

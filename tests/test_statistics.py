@@ -6,8 +6,16 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sklearn_entropylens._reference import entropy_bruteforce
-from sklearn_entropylens._statistics import StreamingEntropy, check_alpha, convert_units, entropy_from_logits
+from sklearn_entropylens._reference import entropy_bruteforce, statistics_bruteforce
+from sklearn_entropylens._statistics import (
+    LensStatistics,
+    StreamingEntropy,
+    check_alpha,
+    check_statistics,
+    convert_units,
+    entropy_from_logits,
+    top_p_sets,
+)
 
 ALPHAS = [0.0, 0.3, 0.5, 0.97, 0.999, 1.0, 1.001, 1.03, 2.0, 5.0, math.inf]
 
@@ -101,3 +109,83 @@ def test_units():
 def test_check_alpha_rejects(bad):
     with pytest.raises((TypeError, ValueError), match="alpha"):
         check_alpha(bad)
+
+
+def _lens_statistics_streamed(logits, statistics, alpha, chunk, top_p=None):
+    """LensStatistics over rows whose last row of each stack is the final layer."""
+    z = torch.as_tensor(logits, dtype=torch.float32)
+    n_stacks, n_layers, vocab = z.shape
+    final = z[:, -1]
+    log_p = torch.log_softmax(final.double(), -1)
+    targets = final.argmax(-1)
+    lens = z[:, :-1]
+    target_logits = torch.take_along_dim(lens, targets[:, None, None].expand(-1, n_layers - 1, 1), dim=-1)[..., 0]
+    acc = LensStatistics(
+        (n_stacks, n_layers - 1),
+        statistics,
+        alpha=alpha,
+        device="cpu",
+        final_probabilities=log_p.exp().float()[:, None, :],
+        final_negative_entropy=(log_p.exp() * log_p).sum(-1)[:, None],
+        targets=targets[:, None],
+        target_logits=target_logits,
+        top_p=top_p,
+    )
+    rows = lens.reshape(-1, vocab).clone()
+    for start in range(0, vocab, chunk):
+        acc.update(rows[:, start : start + chunk].clone(), start)
+    return acc
+
+
+@pytest.mark.parametrize("scale", [0.1, 3.0, 40.0])
+@pytest.mark.parametrize("chunk", [7, 64, 500])
+@pytest.mark.parametrize("alpha", [1.0, 0.5, 0.0, np.inf])
+def test_streamed_lens_statistics_match_float64_bruteforce(scale, chunk, alpha):
+    rng = np.random.default_rng(int(scale * 10) + chunk)
+    logits = (rng.standard_normal((3, 5, 500)) * scale).astype(np.float32)
+    names = ("entropy", "kl_to_final", "final_token_rank", "top1_agreement")
+    got = _lens_statistics_streamed(logits, names, alpha, chunk).result()
+    expected = statistics_bruteforce(logits.astype(np.float64), names, alpha=alpha)
+    for name in names:
+        np.testing.assert_allclose(got[name].numpy(), expected[name][:, :-1], rtol=1e-5, atol=2e-5, err_msg=name)
+
+
+@pytest.mark.parametrize("top_p", [0.05, 0.6, 0.9, 1.0])
+@pytest.mark.parametrize("scale", [0.01, 1.0, 8.0])
+def test_top_p_sets_match_a_full_float64_sort(top_p, scale):
+    rng = np.random.default_rng(int(top_p * 100 + scale))
+    logits = (rng.standard_normal((6, 1000)) * scale).astype(np.float32)
+    sizes, membership = top_p_sets(torch.as_tensor(logits), top_p)
+    expected = statistics_bruteforce(logits[:, None, :].astype(np.float64), ["top_p_size"], top_p=top_p)
+    np.testing.assert_array_equal(sizes.numpy(), expected["top_p_size"][:, 0])
+    p = torch.softmax(torch.as_tensor(logits, dtype=torch.float64), -1)
+    for row in range(6):
+        chosen = p[row][membership[row]]
+        assert chosen.sum() >= top_p - 1e-6
+        assert chosen.min() >= p[row][~membership[row]].max() if (~membership[row]).any() else True
+
+
+def test_top_p_overlap_counts_shared_candidates():
+    # Layer 0 puts its mass on tokens {0, 1}; layer 1 on {1, 2}; top-p = 0.9 takes both of each.
+    logits = torch.full((1, 2, 6), -30.0, dtype=torch.float64)
+    logits[0, 0, [0, 1]] = 0.0
+    logits[0, 1, [1, 2]] = 0.0
+    values = statistics_bruteforce(logits, ["top_p_size", "top_p_overlap"], top_p=0.9)
+    np.testing.assert_array_equal(values["top_p_size"], [[2, 2]])
+    np.testing.assert_allclose(values["top_p_overlap"], [[1.0, 0.5]])
+
+
+def test_lens_statistics_refuse_chunked_rows_for_top_p():
+    acc = LensStatistics((2,), ("top_p_size",), alpha=1.0, device="cpu", top_p=0.6)
+    acc.update(torch.zeros(2, 4), 0)
+    with pytest.raises(ValueError, match="whole rows"):
+        acc.update(torch.zeros(2, 4), 4)
+
+
+@pytest.mark.parametrize(
+    "statistics, message",
+    [(["entropy", "entropy"], "repeat"), (["perplexity"], "Unknown statistic"), ([], "at least one"), (3, "must be")],
+)
+def test_check_statistics_names_the_problem(statistics, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        check_statistics(statistics)

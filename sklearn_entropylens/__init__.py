@@ -8,6 +8,7 @@ answer correctness.
 
 from ._adapters import SUPPORTED_MODEL_TYPES, UnsupportedArchitectureError
 from ._cache import get_profile_counters, reset_profile_counters
+from ._depth import DepthRescaler, ExpansionPruningTransformer
 from ._models import (
     BUNDLED_MODELS,
     DEFAULT_MODEL,
@@ -25,7 +26,9 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "BUNDLED_MODELS",
     "DEFAULT_MODEL",
+    "DepthRescaler",
     "EntropyProfileTransformer",
+    "ExpansionPruningTransformer",
     "ModelLoadError",
     "SUPPORTED_MODEL_TYPES",
     "UnsupportedArchitectureError",

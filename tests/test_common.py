@@ -7,7 +7,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_entropylens import EntropyProfileTransformer
+from sklearn_entropylens import DepthRescaler, EntropyProfileTransformer, ExpansionPruningTransformer
 from sklearn_entropylens._testing import register_tiny_model, rows_to_text
 
 TINY = register_tiny_model("llama")
@@ -40,6 +40,8 @@ def _adapter_pipeline(aggregate):
 
 
 def _pipeline_xfails(estimator):
+    if not hasattr(estimator, "steps"):
+        return {}
     # Pipeline rewrites its own `steps` in fit; scikit-learn xfails these for Pipeline too.
     return {
         "check_estimators_overwrite_params": "Pipeline replaces its steps with fitted clones",
@@ -48,7 +50,15 @@ def _pipeline_xfails(estimator):
 
 
 @parametrize_with_checks(
-    [_adapter_pipeline("mean"), _adapter_pipeline("concat"), EntropyProfileTransformer(TINY, n_tokens=2)],
+    [
+        _adapter_pipeline("mean"),
+        _adapter_pipeline("concat"),
+        EntropyProfileTransformer(TINY, n_tokens=2),
+        DepthRescaler(),
+        DepthRescaler(n_points=7, kind="cubic"),
+        DepthRescaler(kind="pad"),
+        ExpansionPruningTransformer(),
+    ],
     expected_failed_checks=_pipeline_xfails,
 )
 def test_sklearn_common_checks(estimator, check):

@@ -1,0 +1,490 @@
+"""Depth: resampling profiles onto relative depth, and expansion/pruning features.
+
+A profile transformer's features come in *groups* (a statistic, a window or a position) of one value per
+layer, and say so in their names (``entropy_win0_layer07``). Block ``l`` of an ``L``-block model sits at
+relative depth ``l / L`` (the embedding layer at 0), so models of different depth compare on a common
+grid of relative depths.
+"""
+
+import numbers
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.interpolate import CubicSpline
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+_LAYER_NAME = re.compile(r"^(?P<group>.+)_layer(?P<index>\d+)$")
+_DEPTH_NAME = re.compile(r"^(?P<group>.+)_depth(?P<index>\d+(?:\.\d+)?)$")
+
+
+@dataclass
+class ProfileLayout:
+    """Where each feature sits: groups of consecutive features, one per layer of a common depth list.
+
+    Attributes
+    ----------
+    groups : list of str
+        Group prefixes, in feature order (for example ``entropy_win0``).
+    depths : ndarray of shape (n_layers,)
+        Relative depth of each layer of a group, increasing, in [0, 1].
+    layers : ndarray of shape (n_layers,) or None
+        Layer indices when the input names layers (None when it names depths).
+    """
+
+    groups: list
+    depths: np.ndarray
+    layers: object = None
+    named: bool = True
+
+    @property
+    def n_layers(self):
+        return len(self.depths)
+
+    def split(self, X):
+        """View X (n_samples, n_groups * n_layers) as (n_samples, n_groups, n_layers)."""
+        return X.reshape(X.shape[0], len(self.groups), self.n_layers)
+
+
+def layout_from_names(names):
+    """Read the layout from feature names such as ``entropy_pos03_layer12`` or ``entropy_depth0.500``.
+
+    Returns None when the names do not describe whole, consecutive groups of the same layers.
+    """
+    names = [str(name) for name in names]
+    for pattern in (_LAYER_NAME, _DEPTH_NAME):
+        matches = [pattern.match(name) for name in names]
+        if not all(matches):
+            continue
+        groups, indices = [], []
+        for match in matches:
+            if not groups or groups[-1] != match["group"]:
+                groups.append(match["group"])
+            if len(groups) == 1:
+                indices.append(match["index"])
+        expected = [f"{group}{'_layer' if pattern is _LAYER_NAME else '_depth'}{index}" for group in groups for index in indices]
+        if expected != names or len(set(groups)) != len(groups):
+            return None
+        if pattern is _LAYER_NAME:
+            layers = np.asarray([int(index) for index in indices])
+            if np.any(np.diff(layers) <= 0) or layers[-1] < 1:
+                return None
+            return ProfileLayout(groups, layers / layers[-1], layers)
+        depths = np.asarray([float(index) for index in indices])
+        if np.any(np.diff(depths) <= 0) or depths[0] < 0 or depths[-1] > 1:
+            return None
+        return ProfileLayout(groups, depths)
+    return None
+
+
+def layout_from_count(n_features, n_layers):
+    """Layout of unnamed features: consecutive groups of blocks ``1 .. n_layers`` (all of them if None)."""
+    if n_layers is None:
+        n_layers = n_features
+    if n_features % n_layers:
+        raise ValueError(f"{n_features} features do not split into groups of n_layers={n_layers} layers.")
+    n_groups = n_features // n_layers
+    groups = ["profile"] if n_groups == 1 else [f"profile{k}" for k in range(n_groups)]
+    layers = np.arange(1, n_layers + 1)
+    return ProfileLayout(groups, layers / n_layers, layers, named=False)
+
+
+def _check_n_layers(n_layers):
+    if n_layers is None:
+        return None
+    if isinstance(n_layers, bool) or not isinstance(n_layers, numbers.Integral) or n_layers < 1:
+        raise ValueError(f"n_layers must be None or a positive int, got {n_layers!r}.")
+    return int(n_layers)
+
+
+def _is_collection_of_tables(X):
+    """A list of 2-D arrays or DataFrames (profiles of several models), as opposed to one table."""
+    return (
+        isinstance(X, (list, tuple))
+        and len(X) > 0
+        and all(isinstance(part, pd.DataFrame) or (isinstance(part, np.ndarray) and part.ndim == 2) for part in X)
+    )
+
+
+def _check_same_groups(layouts, groups, named):
+    """Every table has the expected groups: the same names where both are named, else the same count."""
+    for layout in layouts:
+        if len(layout.groups) != len(groups) or (layout.named and named and layout.groups != list(groups)):
+            raise ValueError(f"The feature groups {layout.groups} do not match the groups {list(groups)} seen in fit.")
+
+
+class _LayoutMixin:
+    """Reads the layer layout of one table (validated like any scikit-learn input) or of several."""
+
+    def _validated_tables(self, X, reset):
+        """Return a list of (float array, layout), one per table of X."""
+        n_layers = _check_n_layers(self.n_layers)
+        if _is_collection_of_tables(X):
+            if reset:
+                for attribute in ("n_features_in_", "feature_names_in_"):
+                    if hasattr(self, attribute):
+                        delattr(self, attribute)
+            tables = []
+            for index, part in enumerate(X):
+                names = list(part.columns) if isinstance(part, pd.DataFrame) else None
+                array = np.asarray(part, dtype=np.float64)
+                if array.ndim != 2 or array.shape[0] == 0:
+                    raise ValueError(f"Table {index} of X must be a non-empty 2-D array, got shape {array.shape}.")
+                if not np.isfinite(array).all():
+                    raise ValueError(f"Table {index} of X contains NaN or infinite values.")
+                tables.append((array, self._layout(names, array.shape[1], n_layers, f"table {index} of X")))
+            return tables
+        array = validate_data(self, X, reset=reset, dtype=np.float64)
+        names = getattr(self, "feature_names_in_", None)
+        return [(array, self._layout(names, array.shape[1], n_layers, "X"))]
+
+    @staticmethod
+    def _layout(names, n_features, n_layers, what):
+        if names is not None and n_layers is None:
+            layout = layout_from_names(names)
+            if layout is not None:
+                return layout
+            if any(_LAYER_NAME.match(str(name)) or _DEPTH_NAME.match(str(name)) for name in names):
+                raise ValueError(
+                    f"The feature names of {what} mention layers but do not form whole groups of the same "
+                    "layers in order; pass n_layers to read the columns as consecutive groups."
+                )
+        return layout_from_count(n_features, n_layers)
+
+
+class DepthRescaler(_LayoutMixin, TransformerMixin, BaseEstimator):
+    """Resample layer profiles onto a common grid of relative depth.
+
+    Block ``l`` of an ``L``-block model sits at relative depth ``l / L`` (the embedding layer, when
+    present, at 0). Each group of per-layer features (a statistic, a window of positions or a position,
+    as laid out by :class:`EntropyProfileTransformer`) is interpolated onto ``n_points`` equally spaced
+    depths, so that profiles of models of different depth can be compared, averaged and classified
+    together.
+
+    Parameters
+    ----------
+    n_points : int or None, default=None
+        Points of the common grid; None takes the largest number of layers seen in ``fit``. With layers
+        ``1 .. L`` the grid is ``k / n_points`` for ``k = 1 .. n_points``; with the embedding layer it
+        is ``k / (n_points - 1)`` for ``k = 0 .. n_points - 1``. So ``n_points = L`` reproduces an
+        ``L``-layer profile exactly.
+    kind : {"linear", "cubic", "pad"}, default="linear"
+        ``"linear"``: piecewise-linear interpolation; ``"cubic"``: a not-a-knot cubic spline; both hold
+        the end values constant outside the depths a model covers. ``"pad"``: no resampling, the layers
+        in order followed by zeros up to ``n_points``, as the reference implementation does before its
+        t-SNE; kept for comparison only, since the run of zeros encodes the depth itself.
+    n_layers : int or None, default=None
+        Layers per group for input without layer names (a NumPy array); None reads the layout from the
+        feature names (``..._layerLL``, as ``EntropyProfileTransformer.get_feature_names_out`` gives
+        them, or ``..._depthD``), or, without names, takes each row as one profile of blocks
+        ``1 .. n_features``.
+
+    Attributes
+    ----------
+    n_points_ : int
+        Number of points per group of the output.
+    depths_ : ndarray of shape (n_points_,)
+        The common grid of relative depths (``"pad"``: the slot index).
+    groups_ : list of str
+        The group prefixes of the output features.
+    n_features_in_ : int
+        Number of input features, when ``fit`` saw one table.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Input feature names, when ``fit`` saw one DataFrame.
+
+    Notes
+    -----
+    ``X`` can also be a list of arrays or DataFrames, each holding the profiles of one model (each
+    with its own number of layers); their rows are resampled and stacked in order. The groups of every
+    table must match.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_entropylens import DepthRescaler
+    >>> shallow = np.array([[1.0, 3.0]])            # 2 blocks, at depths 0.5 and 1
+    >>> deep = np.array([[0.0, 1.0, 2.0, 3.0]])     # 4 blocks, at depths 0.25 .. 1
+    >>> DepthRescaler(n_points=4).fit_transform([shallow, deep])
+    array([[1., 1., 2., 3.],
+           [0., 1., 2., 3.]])
+    """
+
+    def __init__(self, n_points=None, *, kind="linear", n_layers=None):
+        self.n_points = n_points
+        self.kind = kind
+        self.n_layers = n_layers
+
+    def fit(self, X, y=None):
+        """Read the layout of X and fix the common grid.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features), or list of them
+            Profiles, one table per model.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            The fitted rescaler.
+        """
+        if self.kind not in ("linear", "cubic", "pad"):
+            raise ValueError(f"kind must be 'linear', 'cubic' or 'pad', got {self.kind!r}.")
+        tables = self._validated_tables(X, reset=True)
+        layouts = [layout for _, layout in tables]
+        _check_same_groups(layouts, layouts[0].groups, layouts[0].named)
+        deepest = max(layout.n_layers for layout in layouts)
+        if self.n_points is None:
+            n_points = deepest
+        elif isinstance(self.n_points, bool) or not isinstance(self.n_points, numbers.Integral) or self.n_points < 1:
+            raise ValueError(f"n_points must be None or a positive int, got {self.n_points!r}.")
+        else:
+            n_points = int(self.n_points)
+        if self.kind == "pad" and n_points < deepest:
+            raise ValueError(f"kind='pad' needs n_points >= the deepest profile ({deepest} layers), got {n_points}.")
+        if self.kind == "cubic" and min(layout.n_layers for layout in layouts) < 2:
+            raise ValueError(f"kind='cubic' needs at least 2 layers per profile, got {min(layout.n_layers for layout in layouts)} (1 feature(s) per group).")
+        self.n_points_ = n_points
+        self.groups_ = list(layouts[0].groups)
+        self._groups_named = layouts[0].named
+        self._starts_at_embedding = bool(layouts[0].depths[0] == 0)
+        if self.kind == "pad":
+            self.depths_ = np.arange(1, n_points + 1, dtype=np.float64)
+        elif self._starts_at_embedding:
+            self.depths_ = np.linspace(0.0, 1.0, n_points) if n_points > 1 else np.ones(1)
+        else:
+            self.depths_ = np.arange(1, n_points + 1) / n_points
+        return self
+
+    def transform(self, X):
+        """Resample every group of every profile onto the common grid.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features), or list of them
+            Profiles, one table per model.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples_total, n_groups * n_points_)
+            Resampled profiles, group-major; rows of several tables are stacked in order.
+        """
+        check_is_fitted(self)
+        tables = self._validated_tables(X, reset=False)
+        _check_same_groups([layout for _, layout in tables], self.groups_, self._groups_named)
+        return np.vstack([self._resample(array, layout) for array, layout in tables])
+
+    def _resample(self, array, layout):
+        values = layout.split(array)  # (n, groups, layers)
+        n_samples, n_groups, n_layers = values.shape
+        if self.kind == "pad":
+            if n_layers > self.n_points_:
+                raise ValueError(f"A profile has {n_layers} layers, more than n_points_={self.n_points_}.")
+            out = np.zeros((n_samples, n_groups, self.n_points_))
+            out[..., :n_layers] = values
+            return out.reshape(n_samples, -1)
+        grid = np.clip(self.depths_, layout.depths[0], layout.depths[-1])
+        if n_layers == 1:
+            out = np.repeat(values, self.n_points_, axis=2)
+        elif self.kind == "linear":
+            # Interpolate every row at once: locate the grid between consecutive depths.
+            right = np.clip(np.searchsorted(layout.depths, grid, side="right"), 1, n_layers - 1)
+            left = right - 1
+            weight = (grid - layout.depths[left]) / (layout.depths[right] - layout.depths[left])
+            out = values[..., left] * (1 - weight) + values[..., right] * weight
+        else:
+            out = CubicSpline(layout.depths, values, axis=2)(grid)
+        return out.reshape(n_samples, -1)
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output features: ``<group>_depthD.DDD`` (``<group>_padKK`` for ``"pad"``).
+
+        Parameters
+        ----------
+        input_features : None
+            Ignored: the layout was read in ``fit``.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+            Group-major names.
+        """
+        check_is_fitted(self)
+        if self.kind == "pad":
+            width = max(2, len(str(self.n_points_)))
+            cells = [f"pad{int(k):0{width}d}" for k in self.depths_]
+        else:
+            cells = [f"depth{depth:.4f}" for depth in self.depths_]
+        return np.asarray([f"{group}_{cell}" for group in self.groups_ for cell in cells], dtype=object)
+
+
+class ExpansionPruningTransformer(_LayoutMixin, TransformerMixin, BaseEstimator):
+    """Entropy changes across depth: expansion (rises) and pruning (falls) of the candidate set.
+
+    For each group of per-layer values (an entropy profile, a window or a position), the change between
+    consecutive layers ``Delta H_l = H_l - H_(l-1)`` reads as expansion when positive (more candidate
+    tokens) and pruning when negative (fewer). Summary features locate the strongest of each.
+
+    Parameters
+    ----------
+    n_layers : int or None, default=None
+        Layers per group for input without layer names; None reads the layout from the feature names
+        (as :class:`DepthRescaler` does) or takes each row as one profile.
+    n_extreme : int, default=1
+        How many expansion layers (largest rises) and pruning layers (largest falls) to report.
+    features : {"all", "deltas", "summary"}, default="all"
+        Output the deltas, the summary, or both (deltas first, per group).
+
+    Attributes
+    ----------
+    groups_ : list of str
+        The group prefixes.
+    depths_ : ndarray of shape (n_layers,)
+        Relative depth of each input layer of a group.
+    layers_ : ndarray of shape (n_layers,) or None
+        Layer indices of the input, when its feature names give them.
+    n_features_in_ : int
+        Number of input features.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Input feature names, when ``fit`` saw a DataFrame.
+
+    Notes
+    -----
+    Per group the summary holds ``total_expansion`` (sum of the positive deltas), ``total_pruning``
+    (sum of the magnitudes of the negative ones), ``peak_depth`` (relative depth of the largest value),
+    then ``expansion_depth<k>`` and ``pruning_depth<k>``: the relative depth of the layer ending the
+    ``k``-th largest rise and fall (a layer with no rise or fall left reports its delta's depth anyway;
+    read ``total_*`` to tell). :meth:`expansion_pruning_layers` gives the layer indices themselves.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_entropylens import ExpansionPruningTransformer
+    >>> profile = np.array([[1.0, 4.0, 5.0, 2.0]])   # blocks 1..4
+    >>> ExpansionPruningTransformer(features="summary").fit_transform(profile)
+    array([[4.  , 3.  , 0.75, 0.5 , 1.  ]])
+    """
+
+    def __init__(self, n_layers=None, *, n_extreme=1, features="all"):
+        self.n_layers = n_layers
+        self.n_extreme = n_extreme
+        self.features = features
+
+    def fit(self, X, y=None):
+        """Read the layout of X.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Profiles.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            The fitted transformer.
+        """
+        if self.features not in ("all", "deltas", "summary"):
+            raise ValueError(f"features must be 'all', 'deltas' or 'summary', got {self.features!r}.")
+        if isinstance(self.n_extreme, bool) or not isinstance(self.n_extreme, numbers.Integral) or self.n_extreme < 1:
+            raise ValueError(f"n_extreme must be a positive int, got {self.n_extreme!r}.")
+        (array, layout), = self._validated_tables(X, reset=True)
+        if layout.n_layers < 2:
+            raise ValueError(
+                f"Expansion and pruning need at least 2 layers per profile, got {layout.n_layers} "
+                f"(from {array.shape[1]} feature(s))."
+            )
+        if self.n_extreme > layout.n_layers - 1:
+            raise ValueError(f"n_extreme={self.n_extreme} exceeds the {layout.n_layers - 1} layer-to-layer changes.")
+        self.groups_ = list(layout.groups)
+        self.depths_ = layout.depths
+        self.layers_ = layout.layers
+        return self
+
+    def _deltas(self, X):
+        check_is_fitted(self)
+        (array, layout), = self._validated_tables(X, reset=False)
+        values = layout.split(array)
+        return values, np.diff(values, axis=2)
+
+    def expansion_pruning_layers(self, X):
+        """The layers ending the largest rises and falls of each profile.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Profiles.
+
+        Returns
+        -------
+        layers : dict
+            ``"expansion"`` and ``"pruning"``: int arrays of shape (n_samples, n_groups, n_extreme),
+            strongest first, holding layer indices (``layers_``; positions ``1 .. L`` without names).
+        """
+        _, deltas = self._deltas(X)
+        index = self.layers_ if self.layers_ is not None else np.arange(1, len(self.depths_) + 1)
+        rises = np.argsort(-deltas, axis=2, kind="stable")[..., : self.n_extreme] + 1
+        falls = np.argsort(deltas, axis=2, kind="stable")[..., : self.n_extreme] + 1
+        return {"expansion": index[rises], "pruning": index[falls]}
+
+    def transform(self, X):
+        """Deltas between consecutive layers and expansion/pruning summaries.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Profiles.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_features_out)
+            Per group: the deltas (``features`` "all" or "deltas"), then the summary.
+        """
+        values, deltas = self._deltas(X)
+        blocks = []
+        if self.features in ("all", "deltas"):
+            blocks.append(deltas)
+        if self.features in ("all", "summary"):
+            later_depths = self.depths_[1:]
+            rises = np.argsort(-deltas, axis=2, kind="stable")[..., : self.n_extreme]
+            falls = np.argsort(deltas, axis=2, kind="stable")[..., : self.n_extreme]
+            blocks += [
+                np.clip(deltas, 0, None).sum(axis=2, keepdims=True),
+                np.clip(-deltas, 0, None).sum(axis=2, keepdims=True),
+                self.depths_[np.argmax(values, axis=2)][..., None],
+                later_depths[rises],
+                later_depths[falls],
+            ]
+        return np.concatenate(blocks, axis=2).reshape(values.shape[0], -1)
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output features, per group: ``<group>_delta_layerLL`` then the summary names.
+
+        Parameters
+        ----------
+        input_features : None
+            Ignored: the layout was read in ``fit``.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+            In the column order of :meth:`transform`.
+        """
+        check_is_fitted(self)
+        if self.layers_ is not None:
+            width = max(2, len(str(int(self.layers_[-1]))))
+            delta_names = [f"delta_layer{int(layer):0{width}d}" for layer in self.layers_[1:]]
+        else:
+            delta_names = [f"delta_depth{depth:.4f}" for depth in self.depths_[1:]]
+        cells = []
+        if self.features in ("all", "deltas"):
+            cells += delta_names
+        if self.features in ("all", "summary"):
+            cells += ["total_expansion", "total_pruning", "peak_depth"]
+            cells += [f"expansion_depth{k}" for k in range(1, self.n_extreme + 1)]
+            cells += [f"pruning_depth{k}" for k in range(1, self.n_extreme + 1)]
+        return np.asarray([f"{group}_{cell}" for group in self.groups_ for cell in cells], dtype=object)

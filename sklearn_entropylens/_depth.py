@@ -121,8 +121,11 @@ class _LayoutMixin:
 
     def _validated_tables(self, X, reset):
         """Return a list of (float array, layout), one per table of X."""
-        n_layers = _check_n_layers(self.n_layers)
+        per_table = isinstance(self.n_layers, (list, tuple))
         if _is_collection_of_tables(X):
+            if per_table and len(self.n_layers) != len(X):
+                raise ValueError(f"n_layers gives {len(self.n_layers)} depths for {len(X)} tables.")
+            depths = [_check_n_layers(n) for n in self.n_layers] if per_table else [_check_n_layers(self.n_layers)] * len(X)
             if reset:
                 for attribute in ("n_features_in_", "feature_names_in_"):
                     if hasattr(self, attribute):
@@ -135,8 +138,11 @@ class _LayoutMixin:
                     raise ValueError(f"Table {index} of X must be a non-empty 2-D array, got shape {array.shape}.")
                 if not np.isfinite(array).all():
                     raise ValueError(f"Table {index} of X contains NaN or infinite values.")
-                tables.append((array, self._layout(names, array.shape[1], n_layers, f"table {index} of X")))
+                tables.append((array, self._layout(names, array.shape[1], depths[index], f"table {index} of X")))
             return tables
+        if per_table:
+            raise ValueError("A list of n_layers needs X as a list of tables, one per model.")
+        n_layers = _check_n_layers(self.n_layers)
         array = validate_data(self, X, reset=reset, dtype=np.float64)
         names = getattr(self, "feature_names_in_", None)
         return [(array, self._layout(names, array.shape[1], n_layers, "X"))]
@@ -176,11 +182,11 @@ class DepthRescaler(_LayoutMixin, TransformerMixin, BaseEstimator):
         the end values constant outside the depths a model covers. ``"pad"``: no resampling, the layers
         in order followed by zeros up to ``n_points``, as the reference implementation does before its
         t-SNE; kept for comparison only, since the run of zeros encodes the depth itself.
-    n_layers : int or None, default=None
-        Layers per group for input without layer names (a NumPy array); None reads the layout from the
-        feature names (``..._layerLL``, as ``EntropyProfileTransformer.get_feature_names_out`` gives
-        them, or ``..._depthD``), or, without names, takes each row as one profile of blocks
-        ``1 .. n_features``.
+    n_layers : int, list of int or None, default=None
+        Layers per group for input without layer names (NumPy arrays), or a list with one number per
+        table when ``X`` is a list of tables; None reads the layout from the feature names
+        (``..._layerLL``, as ``EntropyProfileTransformer.get_feature_names_out`` gives them, or
+        ``..._depthD``), or, without names, takes each row as one profile of blocks ``1 .. n_features``.
 
     Attributes
     ----------

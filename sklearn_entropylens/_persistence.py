@@ -6,8 +6,20 @@ default, the library's are not. :func:`get_trusted_types` lists the library's es
 """
 
 
+# scikit-learn types that skops does not trust by default but that the library's default estimators
+# hold once fitted: the k-d tree (and its metric) of a fitted KNeighborsClassifier.
+_SKLEARN_TYPES_OF_DEFAULTS = [
+    "sklearn.metrics._dist_metrics.EuclideanDistance64",
+    "sklearn.neighbors._kd_tree.KDTree",
+]
+
+
 def get_trusted_types():
-    """Fully qualified names of the library's types that may appear in a saved estimator.
+    """Fully qualified names of the types that may appear in a saved estimator of the library.
+
+    These are the library's estimator types, plus the few scikit-learn types that skops does not trust
+    by default but that the library's default classifiers hold once fitted (a k-nearest-neighbours
+    k-d tree and its metric).
 
     Returns
     -------
@@ -17,12 +29,16 @@ def get_trusted_types():
     Examples
     --------
     >>> from sklearn_entropylens import get_trusted_types
-    >>> get_trusted_types()
-    ['sklearn_entropylens._profile.EntropyProfileTransformer']
+    >>> [name for name in get_trusted_types() if name.startswith("sklearn_entropylens")]  # doctest: +NORMALIZE_WHITESPACE
+    ['sklearn_entropylens._depth.DepthRescaler', 'sklearn_entropylens._depth.ExpansionPruningTransformer',
+     'sklearn_entropylens._family.ModelFamilyClassifier', 'sklearn_entropylens._profile.EntropyProfileTransformer']
     """
+    from ._depth import DepthRescaler, ExpansionPruningTransformer
+    from ._family import ModelFamilyClassifier
     from ._profile import EntropyProfileTransformer
 
-    return [f"{cls.__module__}.{cls.__qualname__}" for cls in (EntropyProfileTransformer,)]
+    ours = (DepthRescaler, ExpansionPruningTransformer, ModelFamilyClassifier, EntropyProfileTransformer)
+    return sorted(f"{cls.__module__}.{cls.__qualname__}" for cls in ours) + _SKLEARN_TYPES_OF_DEFAULTS
 
 
 def dump(estimator, file):

@@ -179,7 +179,11 @@ def _reference_loop(model, adapter, device, token_ids, n_tokens, continuations, 
             if continuations is not None:
                 token = int(continuations[index][step])
             else:
-                token = int(output.logits[0, -1].argmax())
+                logits = output.logits[0]
+                if not exact:
+                    # As the reference: a softmax over every position's logits, then the last one's argmax.
+                    logits = torch.softmax(logits.float(), dim=-1)
+                token = int(logits[-1].argmax())
             tokens.append(token)
             sequence.append(token)
         stacked = torch.stack(residuals)  # (T, L + 1, d), layer 0 the embedding output

@@ -141,3 +141,15 @@ def test_expansion_pruning_on_rescaled_profiles_reads_depth_names():
     total_expansion, total_pruning, peak = transformer.transform(rescaled)[0, :3]
     assert (total_expansion, total_pruning) == pytest.approx((2.0, 1.0))
     assert peak == pytest.approx(4 / 6, abs=1e-4)  # depths read back from 4-decimal names
+
+
+def test_unnamed_tables_of_several_groups_take_one_depth_per_table():
+    shallow = np.arange(8.0).reshape(2, 4)  # 2 groups x 2 layers
+    deep = np.arange(16.0).reshape(2, 8)  # 2 groups x 4 layers
+    named = [_named(shallow, ["a", "b"], [1, 2]), _named(deep, ["a", "b"], [1, 2, 3, 4])]
+    expected = DepthRescaler(n_points=4).fit_transform(named)
+    np.testing.assert_allclose(DepthRescaler(n_points=4, n_layers=[2, 4]).fit_transform([shallow, deep]), expected)
+    with pytest.raises(ValueError, match="2 tables"):
+        DepthRescaler(n_layers=[2]).fit([shallow, deep])
+    with pytest.raises(ValueError, match="list of tables"):
+        DepthRescaler(n_layers=[2]).fit(shallow)

@@ -33,7 +33,7 @@ def test_loading_without_trust_is_refused(fitted_pipeline, tmp_path):
     dump(fitted_pipeline, path)
     with pytest.raises(UntrustedTypesFoundException, match="EntropyProfileTransformer"):
         skops.io.load(path)
-    assert set(skops.io.get_untrusted_types(file=path)) == set(get_trusted_types())
+    assert set(skops.io.get_untrusted_types(file=path)) == {"sklearn_entropylens._profile.EntropyProfileTransformer"}
     np.testing.assert_array_equal(load(path).predict(PROMPTS), fitted_pipeline.predict(PROMPTS))
 
 
@@ -56,3 +56,17 @@ def test_trusted_types_name_defining_modules():
     for name in get_trusted_types():
         module, _, cls = name.rpartition(".")
         assert getattr(__import__(module, fromlist=[cls]), cls).__name__ == cls
+
+
+def test_depth_and_family_estimators_round_trip(tmp_path):
+    from sklearn_entropylens import DepthRescaler, ExpansionPruningTransformer, ModelFamilyClassifier
+
+    rng = np.random.default_rng(0)
+    tables = [np.linspace(0, 5, L) + rng.normal(0, 0.1, (8, L)) for L in (12, 24)]
+    tables += [np.linspace(5, 0, L) + rng.normal(0, 0.1, (8, L)) for L in (16, 30)]
+    family = ModelFamilyClassifier(n_points=10).fit(tables, ["up", "up", "down", "down"])
+    pipe = make_pipeline(DepthRescaler(n_points=6), ExpansionPruningTransformer()).fit(tables[0])
+    for estimator, data, method in [(family, tables, "predict_proba"), (pipe, tables[0], "transform")]:
+        path = tmp_path / "estimator.skops"
+        dump(estimator, path)
+        np.testing.assert_allclose(getattr(load(path), method)(data), getattr(estimator, method)(data))

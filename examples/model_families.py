@@ -45,7 +45,7 @@ for kind in ("linear", "cubic", "pad"):
         accuracy = cross_val_score(KNeighborsClassifier(n_neighbors=k), X, families, cv=LeaveOneOut()).mean()
         print(f"leave-one-sample-out {k}-NN accuracy, depth rescaling {kind!r}: {accuracy:.3f}")
 
-print("predicted families:", dict(zip(MODELS, clf.predict(list(MODELS)))))
+print("predicted families:", {model: str(family) for model, family in zip(MODELS, clf.predict(list(MODELS)))})
 grid = DepthRescaler(n_points=10).fit(tables)
 for model, table in zip(MODELS, tables):
     print(f"{model} fingerprint at depths 0.1 .. 1.0:", np.round(grid.transform(table).mean(axis=0), 2))

@@ -122,6 +122,8 @@ class _LayoutMixin:
     def _validated_tables(self, X, reset):
         """Return a list of (float array, layout), one per table of X."""
         per_table = isinstance(self.n_layers, (list, tuple))
+        if not reset and not hasattr(self, "n_features_in_") and not _is_collection_of_tables(X):
+            X = [X]  # fitted on several tables: a single one is read the same way, by its own layout
         if _is_collection_of_tables(X):
             if per_table and len(self.n_layers) != len(X):
                 raise ValueError(f"n_layers gives {len(self.n_layers)} depths for {len(X)} tables.")

@@ -62,6 +62,11 @@ def test_models_of_different_depth_are_resampled_together_per_group():
     np.testing.assert_allclose(out[0, :4], [0, 0, 0.5, 1])
     np.testing.assert_allclose(out[2], deep.to_numpy()[0])
     assert not hasattr(rescaler, "n_features_in_")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # one table alone is read by its own names, as in a list
+        np.testing.assert_allclose(rescaler.transform(deep), out[2:])
     with pytest.raises(ValueError, match="groups"):
         rescaler.transform([_named(np.zeros((1, 2)), ["kl_to_final"], [1, 2])])
 

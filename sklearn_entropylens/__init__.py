@@ -8,6 +8,9 @@ answer correctness.
 
 from ._adapters import SUPPORTED_MODEL_TYPES, UnsupportedArchitectureError
 from ._cache import get_profile_counters, reset_profile_counters
+from ._classifiers import CorrectnessClassifier, FormatClassifier, TaskClassifier
+from ._correctness import answer_correctness
+from ._evaluation import evaluate_profile_classifier
 from ._depth import DepthRescaler, ExpansionPruningTransformer, expansion_set_size_correlation
 from ._family import ModelFamilyClassifier
 from ._models import (
@@ -25,6 +28,11 @@ from ._profile import EntropyProfileTransformer
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "CorrectnessClassifier",
+    "FormatClassifier",
+    "TaskClassifier",
+    "answer_correctness",
+    "evaluate_profile_classifier",
     "BUNDLED_MODELS",
     "DEFAULT_MODEL",
     "DepthRescaler",

@@ -315,9 +315,11 @@ def _next_tokens(logits, temperature, generators):
     return (logits / temperature - race.log()).argmax(dim=-1)
 
 
-@torch.inference_mode()
-def _profile_batch(loaded, batch_ids, *, n_tokens, alpha, include_embedding, temperature, seeds, statistics, top_p):
-    model, adapter, device = loaded.model, loaded.adapter, loaded.device
+def left_padded_batch(loaded, batch_ids):
+    """Left-pad token ids into ``(input_ids, attention_mask, position_ids)`` on the model's device.
+
+    Position ids count real tokens only, so a prompt's numbers do not depend on its batch mates.
+    """
     batch = len(batch_ids)
     width = max(len(ids) for ids in batch_ids)
     pad_id = loaded.tokenizer.pad_token_id
@@ -327,8 +329,16 @@ def _profile_batch(loaded, batch_ids, *, n_tokens, alpha, include_embedding, tem
     for row, ids in enumerate(batch_ids):
         input_ids[row, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
         attention_mask[row, width - len(ids) :] = 1
-    input_ids, attention_mask = input_ids.to(device), attention_mask.to(device)
+    input_ids, attention_mask = input_ids.to(loaded.device), attention_mask.to(loaded.device)
     position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
+    return input_ids, attention_mask, position_ids
+
+
+@torch.inference_mode()
+def _profile_batch(loaded, batch_ids, *, n_tokens, alpha, include_embedding, temperature, seeds, statistics, top_p):
+    model, adapter, device = loaded.model, loaded.adapter, loaded.device
+    batch = len(batch_ids)
+    input_ids, attention_mask, position_ids = left_padded_batch(loaded, batch_ids)
 
     # The overlap of block 1's candidate set is taken with the embedding layer's, recorded for that.
     record_embedding = include_embedding or "top_p_overlap" in statistics

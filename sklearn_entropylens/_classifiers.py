@@ -1,0 +1,243 @@
+"""Prompt classifiers on entropy profiles: a profile step, a scaler and a classifier, one estimator."""
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
+
+from ._profile import EntropyProfileTransformer
+from ._validation import check_prompts
+
+_STEPS = ("profiler", "scaler", "classifier")
+
+
+class _ProfileClassifier(ClassifierMixin, BaseEstimator):
+    """Profile, scale and classify prompts.
+
+    Each step is a parameter (None takes the paper's default for the task) and its parameters are
+    reachable as ``profiler__n_tokens``, ``scaler__with_mean`` or ``classifier__n_neighbors``, also when
+    the step is left at its default: setting a nested parameter of a default step sets that step to the
+    default with the parameter changed.
+    """
+
+    def __init__(self, profiler=None, scaler=None, classifier=None):
+        self.profiler = profiler
+        self.scaler = scaler
+        self.classifier = classifier
+
+    def _default_steps(self):
+        raise NotImplementedError
+
+    def _steps(self):
+        defaults = self._default_steps()
+        return {name: defaults[name] if getattr(self, name) is None else getattr(self, name) for name in _STEPS}
+
+    def get_params(self, deep=True):
+        params = super().get_params(deep=False)
+        if deep:
+            for name, step in self._steps().items():
+                if hasattr(step, "get_params"):
+                    params.update({f"{name}__{key}": value for key, value in step.get_params(deep=True).items()})
+        return params
+
+    def set_params(self, **params):
+        defaults = self._default_steps()
+        for name in _STEPS:
+            if getattr(self, name) is None and name not in params and any(key.startswith(f"{name}__") for key in params):
+                setattr(self, name, defaults[name])
+        return super().set_params(**params)
+
+    def fit(self, X, y):
+        """Profile the prompts and fit the scaler and classifier.
+
+        Parameters
+        ----------
+        X : iterable of str
+            Prompts.
+        y : array-like of shape (n_samples,)
+            Labels.
+
+        Returns
+        -------
+        self : object
+            The fitted classifier.
+        """
+        prompts = check_prompts(X)
+        y = np.asarray(y)
+        if y.ndim != 1 or len(y) != len(prompts):
+            raise ValueError(f"y must hold one label per prompt: {len(prompts)} prompts, y of shape {y.shape}.")
+        check_classification_targets(y)
+        steps = self._steps()
+        self.pipeline_ = Pipeline(
+            [(name, "passthrough" if step == "passthrough" else clone(step)) for name, step in steps.items()]
+        ).fit(prompts, y)
+        self.classes_ = self.pipeline_.classes_
+        return self
+
+    @property
+    def profiler_(self):
+        """The fitted profile step."""
+        check_is_fitted(self, "pipeline_")
+        return self.pipeline_.named_steps["profiler"]
+
+    def predict(self, X):
+        """Predicted class of each prompt.
+
+        Parameters
+        ----------
+        X : iterable of str
+            Prompts.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
+        check_is_fitted(self)
+        return self.pipeline_.predict(check_prompts(X))
+
+    def predict_proba(self, X):
+        """Class probabilities of each prompt.
+
+        Parameters
+        ----------
+        X : iterable of str
+            Prompts.
+
+        Returns
+        -------
+        probabilities : ndarray of shape (n_samples, n_classes)
+            Columns follow ``classes_``.
+        """
+        check_is_fitted(self)
+        return self.pipeline_.predict_proba(check_prompts(X))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        return tags
+
+
+_SHARED_DOC = """
+    Parameters
+    ----------
+    profiler : EntropyProfileTransformer or None, default=None
+        The profile step; None is ``{profiler}``. Give it ``memory=`` to share profiles across the
+        folds and candidates of a search.
+    scaler : transformer, "passthrough" or None, default=None
+        Applied to the profiles before the classifier; None is ``StandardScaler()``.
+    classifier : classifier or None, default=None
+        None is ``{classifier}``.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The class labels.
+    pipeline_ : Pipeline
+        The fitted ``profiler``, ``scaler`` and ``classifier`` steps.
+    profiler_ : EntropyProfileTransformer
+        The fitted profile step (``pipeline_["profiler"]``).
+"""
+
+
+class TaskClassifier(_ProfileClassifier):
+    __doc__ = (
+        """Identify the task a prompt asks for from its entropy profile.
+
+    Paper defaults: the per-layer mean entropy over 8 positions of a continuation sampled at
+    temperature 1 (seeded), standardised, and a k-nearest-neighbours classifier with the reference's
+    k = 29.
+"""
+        + _SHARED_DOC.format(
+            profiler='EntropyProfileTransformer(n_tokens=8, temperature=1.0, random_state=0)',
+            classifier="KNeighborsClassifier(n_neighbors=29)",
+        )
+        + """
+    Examples
+    --------
+    >>> from sklearn_entropylens import TaskClassifier
+    >>> from sklearn_entropylens.datasets import load_story_tasks
+    >>> X, y = load_story_tasks(n_stories=4, variants=["base"], return_X_y=True)
+    >>> clf = TaskClassifier().set_params(profiler__n_tokens=2, classifier__n_neighbors=3).fit(X, y)
+    >>> clf.predict(X[:2]).shape
+    (2,)
+    """
+    )
+
+    def _default_steps(self):
+        return {
+            "profiler": EntropyProfileTransformer(n_tokens=8, temperature=1.0, random_state=0),
+            "scaler": StandardScaler(),
+            "classifier": KNeighborsClassifier(n_neighbors=29),
+        }
+
+
+class FormatClassifier(_ProfileClassifier):
+    __doc__ = (
+        """Identify the output format a prompt asks for (poem, chat log, ...) from its entropy profile.
+
+    Paper defaults: greedy continuations of 256 tokens, their entropy averaged in 8 windows of 32
+    positions (window-major, ``8 * L`` features), standardised, and k-nearest neighbours with k = 5 (the
+    reference's README). 256 tokens per prompt is slow on a CPU: ``profiler__n_tokens=32`` with
+    ``profiler__aggregate=4`` is a practical start.
+"""
+        + _SHARED_DOC.format(
+            profiler="EntropyProfileTransformer(n_tokens=256, aggregate=8)",
+            classifier="KNeighborsClassifier(n_neighbors=5)",
+        )
+        + """
+    Examples
+    --------
+    >>> from sklearn_entropylens import FormatClassifier
+    >>> from sklearn_entropylens.datasets import load_formats
+    >>> formats = load_formats(formats=["poem", "chat log"])
+    >>> X, y = formats.data[:3] + formats.data[-3:], formats.target[[0, 1, 2, -3, -2, -1]]
+    >>> clf = FormatClassifier().set_params(profiler__n_tokens=4, profiler__aggregate=2, classifier__n_neighbors=1).fit(X, y)
+    >>> clf.predict_proba(X).shape
+    (6, 2)
+    """
+    )
+
+    def _default_steps(self):
+        return {
+            "profiler": EntropyProfileTransformer(n_tokens=256, aggregate=8),
+            "scaler": StandardScaler(),
+            "classifier": KNeighborsClassifier(n_neighbors=5),
+        }
+
+
+class CorrectnessClassifier(_ProfileClassifier):
+    __doc__ = (
+        """Predict whether the model answers a multiple-choice prompt correctly, from its entropy profile.
+
+    The labels are the model's own correctness, from :func:`answer_correctness` (read from its logits,
+    never by parsing text). Paper defaults: the per-layer mean entropy over 8 greedy positions,
+    standardised, and k-nearest neighbours with the reference's k = 29.
+"""
+        + _SHARED_DOC.format(
+            profiler="EntropyProfileTransformer(n_tokens=8)", classifier="KNeighborsClassifier(n_neighbors=29)"
+        )
+        + """
+    Examples
+    --------
+    >>> from sklearn_entropylens import CorrectnessClassifier, answer_correctness
+    >>> from sklearn_entropylens.datasets import load_multiple_choice
+    >>> questions = load_multiple_choice()
+    >>> X, answers, options = questions.data[:12], questions.target[:12], questions.options[:12]
+    >>> y = answer_correctness(X, answers, options=options, method="options").correct
+    >>> clf = CorrectnessClassifier().set_params(profiler__n_tokens=2, classifier__n_neighbors=3).fit(X, y)
+    >>> clf.predict(X[:3]).shape
+    (3,)
+    """
+    )
+
+    def _default_steps(self):
+        return {
+            "profiler": EntropyProfileTransformer(n_tokens=8),
+            "scaler": StandardScaler(),
+            "classifier": KNeighborsClassifier(n_neighbors=29),
+        }

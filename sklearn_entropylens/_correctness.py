@@ -1,0 +1,147 @@
+"""The model's own answer to multiple-choice prompts, read from the option-letter logits."""
+
+import numpy as np
+import torch
+from sklearn.utils import Bunch
+
+from ._engine import encode_prompts, left_padded_batch
+from ._models import DEFAULT_MODEL, load_model
+from ._validation import check_int, check_prompts
+
+LETTERS = ("A", "B", "C", "D")
+
+
+def _letter_token_ids(tokenizer, letters):
+    """Single-token spellings of each letter (``"A"`` and ``" A"``), as lists of token ids."""
+    spellings = []
+    for letter in letters:
+        ids = set()
+        for text in (letter, " " + letter):
+            encoded = tokenizer(text, add_special_tokens=False)["input_ids"]
+            if len(encoded) == 1:
+                ids.add(encoded[0])
+        if not ids:
+            raise ValueError(f"The tokenizer has no single token for the option letter {letter!r}.")
+        spellings.append(sorted(ids))
+    return spellings
+
+
+@torch.inference_mode()
+def _letter_scores(loaded, token_ids, letters, batch_size):
+    """Next-token logit of each letter (its best single-token spelling) right after each prompt."""
+    spellings = _letter_token_ids(loaded.tokenizer, letters)
+    scores = np.empty((len(token_ids), len(letters)))
+    extra = {"logits_to_keep": 1} if "logits_to_keep" in loaded.forward_parameters else {}
+    for start in range(0, len(token_ids), batch_size):
+        input_ids, attention_mask, position_ids = left_padded_batch(loaded, token_ids[start : start + batch_size])
+        logits = loaded.model(
+            input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, **extra
+        ).logits[:, -1].float()
+        for k, ids in enumerate(spellings):
+            scores[start : start + len(input_ids), k] = logits[:, ids].amax(dim=-1).double().cpu().numpy()
+    return scores
+
+
+@torch.inference_mode()
+def _option_scores(loaded, token_ids, options, batch_size):
+    """Mean log-probability per token of each option's text (after a space) as the prompt's continuation."""
+    n_prompts, n_options = options.shape
+    sequences, lengths = [], []
+    for ids, row in zip(token_ids, options):
+        for option in row:
+            continuation = loaded.tokenizer(" " + str(option).strip(), add_special_tokens=False)["input_ids"]
+            sequences.append(list(ids) + list(continuation))
+            lengths.append(len(continuation))
+    scores = np.empty(len(sequences))
+    for start in range(0, len(sequences), batch_size):
+        chunk = sequences[start : start + batch_size]
+        chunk_lengths = lengths[start : start + batch_size]
+        keep = max(chunk_lengths) + 1
+        input_ids, attention_mask, position_ids = left_padded_batch(loaded, chunk)
+        extra = {"logits_to_keep": keep} if "logits_to_keep" in loaded.forward_parameters else {}
+        logits = loaded.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, **extra).logits
+        log_probs = torch.log_softmax(logits[:, -keep:].double(), dim=-1)  # positions W-keep .. W-1
+        for row, length in enumerate(chunk_lengths):
+            targets = input_ids[row, -length:]
+            predicted_by = log_probs[row, keep - 1 - length : keep - 1]  # logits at j predict token j + 1
+            scores[start + row] = float(predicted_by.gather(1, targets[:, None]).mean())
+    return scores.reshape(n_prompts, n_options)
+
+
+def answer_correctness(
+    X, answers, *, options=None, method="letters", model=DEFAULT_MODEL, revision=None, letters=LETTERS,
+    chat_template=False, dtype="auto", device="auto", batch_size=8,
+):
+    """Whether the model answers each multiple-choice prompt correctly, read from its logits.
+
+    ``method="letters"`` (the paper's rule): the model's answer is the option letter whose next-token
+    logit, right after the prompt, is the highest among the letters (each letter at its best
+    single-token spelling, ``"A"`` or ``" A"``). ``method="options"``: the option whose text, as the
+    continuation of the prompt, has the highest mean log-probability per token (the usual scoring of
+    small models, which rarely bind letters to options). Nothing is parsed from generated text, unlike
+    the reference implementation, whose regular expressions also match letters inside the prompt.
+
+    Parameters
+    ----------
+    X : iterable of str
+        Prompts that end where the answer is expected (for example with ``"Answer:"``).
+    answers : array-like of str of shape (n_samples,)
+        The correct letter of each prompt.
+    options : array-like of str of shape (n_samples, n_letters) or None, default=None
+        The option texts, in letter order; needed for ``method="options"``.
+    method : {"letters", "options"}, default="letters"
+        How the model's answer is read.
+    model, revision, chat_template, dtype, device : see :class:`EntropyProfileTransformer`
+        The model asked.
+    letters : sequence of str, default=("A", "B", "C", "D")
+        The option letters.
+    batch_size : int, default=8
+        Sequences per forward pass.
+
+    Returns
+    -------
+    result : Bunch
+        ``correct`` (int array of 0/1, the labels of :class:`CorrectnessClassifier`), ``predicted``
+        (the model's letters), ``probabilities`` (softmax over the options' scores, shape
+        (n_samples, n_letters)) and ``accuracy``.
+
+    Examples
+    --------
+    >>> from sklearn_entropylens import answer_correctness
+    >>> prompt = "Question: What is the capital of France?\\nAnswer:"
+    >>> result = answer_correctness([prompt], ["B"], options=[["Rome", "Paris", "Lima", "Oslo"]], method="options")
+    >>> result.predicted, result.accuracy
+    (array(['B'], dtype='<U1'), 1.0)
+    """
+    prompts = check_prompts(X)
+    answers = np.asarray(answers)
+    letters = tuple(letters)
+    if answers.shape != (len(prompts),):
+        raise ValueError(f"answers must give one letter per prompt: {len(prompts)} prompts, answers of shape {answers.shape}.")
+    unknown = sorted(set(answers.tolist()) - set(letters))
+    if unknown:
+        raise ValueError(f"answers must be among the letters {letters}, got {unknown[:3]}.")
+    if method not in ("letters", "options"):
+        raise ValueError(f"method must be 'letters' or 'options', got {method!r}.")
+    if method == "options":
+        if options is None:
+            raise ValueError("method='options' needs the option texts: pass options of shape (n_samples, n_letters).")
+        options = np.asarray(options, dtype=object)
+        if options.shape != (len(prompts), len(letters)):
+            raise ValueError(f"options must have shape ({len(prompts)}, {len(letters)}), got {options.shape}.")
+    batch_size = check_int(batch_size, "batch_size")
+    loaded = load_model(model, revision=revision, dtype=dtype, device=device)
+    token_ids = encode_prompts(loaded, prompts, n_tokens=1, chat_template=chat_template)
+    if method == "letters":
+        scores = _letter_scores(loaded, token_ids, letters, batch_size)
+    else:
+        scores = _option_scores(loaded, token_ids, options, batch_size)
+    predicted = np.asarray(letters)[scores.argmax(axis=1)]
+    shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
+    correct = (predicted == answers).astype(int)
+    return Bunch(
+        correct=correct,
+        predicted=predicted,
+        probabilities=shifted / shifted.sum(axis=1, keepdims=True),
+        accuracy=float(correct.mean()),
+    )

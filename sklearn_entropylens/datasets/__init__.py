@@ -1,0 +1,248 @@
+"""Built-in prompt datasets, shipped inside the package (no download), in scikit-learn's loader style.
+
+- :func:`load_story_tasks`: stories x six task questions in three classes x four prompt variants;
+- :func:`load_formats`: topics x output formats, as instructions;
+- :func:`load_multiple_choice`: easy four-option questions with the correct letter.
+"""
+
+import json
+import pathlib
+
+import numpy as np
+import pandas as pd
+from sklearn.utils import Bunch
+
+from ._questions import build_questions
+
+_DATA = pathlib.Path(__file__).parent / "data"
+
+TASKS = {
+    "continuation_prompt_1": "How can the story be continued?",
+    "continuation_prompt_2": "Which could be a continuation of the story?",
+    "counting_prompt_1": "How many words are in the story?",
+    "counting_prompt_2": "Count the number of words in the story.",
+    "semantic_prompt_1": "What is the main idea of the story?",
+    "semantic_prompt_2": "Who is the subject of the story?",
+}
+TASK_CLASSES = ("continuation", "counting", "semantic")
+VARIANTS = ("base", "rev", "scramble", "scramble_rev")
+
+FORMATS = {
+    "chat log": "Simulate a chat log about {topic}",
+    "poem": "Write a poem about {topic}",
+    "scientific piece": "Write a scientific piece about {topic}",
+    "news report": "Write a news report about {topic}",
+}
+PAPER_FORMATS = ("chat log", "poem", "scientific piece")
+
+# Measured with answer_correctness on the bundled SmolLM2-135M-Instruct (tests/test_datasets.py checks
+# the first figure on the real model).
+SMOLLM2_CLOZE_ACCURACY = 0.660
+SMOLLM2_LETTERS_ACCURACY = 0.248
+
+
+def _finish(frame, data_column, target, target_names, descr, return_X_y, as_frame):
+    if as_frame:
+        data = frame[data_column]
+        target = pd.Series(target, name="target", index=frame.index)
+        frame = frame.assign(target=target)
+    else:
+        data = frame[data_column].tolist()
+        frame = None
+    if return_X_y:
+        return data, target
+    return Bunch(data=data, target=target, target_names=np.asarray(target_names), frame=frame, DESCR=descr)
+
+
+def _check_choice(values, allowed, name):
+    values = tuple(values)
+    unknown = [value for value in values if value not in allowed]
+    if not values or unknown:
+        raise ValueError(f"{name} must be a non-empty selection of {list(allowed)}, got {list(values)}.")
+    return values
+
+
+def load_story_tasks(*, n_stories=None, variants=VARIANTS, random_state=0, return_X_y=False, as_frame=False):
+    """Stories followed or preceded by one of six task questions, in three task classes.
+
+    120 short children's stories (generated once by the bundled SmolLM2-135M-Instruct, checked in,
+    BSD-3-Clause) x the reference's six task questions (two per class: continuation, counting,
+    semantic) x four variants: the story then the question (``"base"``), the question first
+    (``"rev"``), the story's words shuffled (``"scramble"``) and both (``"scramble_rev"``). Unlike the
+    reference, whose loop scrambled the story in place so that later tasks saw compounded shuffles,
+    every variant is built from the original story, and the shuffles are seeded.
+
+    Parameters
+    ----------
+    n_stories : int or None, default=None
+        Use the first ``n_stories`` stories (all 120 by default).
+    variants : sequence of str, default=("base", "rev", "scramble", "scramble_rev")
+        Prompt variants to include.
+    random_state : int, default=0
+        Seed of the word shuffles (one shuffle per story and task, shared by both scrambled variants).
+    return_X_y : bool, default=False
+        Return ``(data, target)`` instead of a Bunch.
+    as_frame : bool, default=False
+        ``data`` as a pandas Series, ``target`` as a Series, and ``frame`` with every column.
+
+    Returns
+    -------
+    data : Bunch
+        ``data`` (list of prompts), ``target`` (task class index), ``target_names``
+        (``continuation``, ``counting``, ``semantic``), ``frame`` (columns ``prompt``, ``story_id``,
+        ``task``, ``variant``, ``task_class`` and ``target``, when ``as_frame``) and ``DESCR``.
+
+    Examples
+    --------
+    >>> from sklearn_entropylens.datasets import load_story_tasks
+    >>> stories = load_story_tasks()
+    >>> len(stories.data), stories.target_names.tolist()
+    (2880, ['continuation', 'counting', 'semantic'])
+    """
+    stories = json.loads((_DATA / "stories.json").read_text())["stories"]
+    if n_stories is not None:
+        if isinstance(n_stories, bool) or not isinstance(n_stories, int) or not 1 <= n_stories <= len(stories):
+            raise ValueError(f"n_stories must be an int in [1, {len(stories)}], got {n_stories!r}.")
+        stories = stories[:n_stories]
+    variants = _check_choice(variants, VARIANTS, "variants")
+    rows = []
+    for story_id, record in enumerate(stories):
+        story = record["story"]
+        words = story.split()
+        for task_index, (task, question) in enumerate(TASKS.items()):
+            rng = np.random.default_rng([int(random_state), story_id, task_index])
+            scrambled = " ".join(words[i] for i in rng.permutation(len(words)))
+            texts = {
+                "base": f"{story}\n\n{question}\n\n",
+                "rev": f"{question}\n\n{story}\n\n",
+                "scramble": f"{scrambled}\n\n{question}\n\n",
+                "scramble_rev": f"{question}\n\n{scrambled}\n\n",
+            }
+            for variant in variants:
+                task_class = task.split("_")[0]
+                rows.append((texts[variant], story_id, task, variant, task_class))
+    frame = pd.DataFrame(rows, columns=["prompt", "story_id", "task", "variant", "task_class"])
+    target = frame["task_class"].map({name: k for k, name in enumerate(TASK_CLASSES)}).to_numpy()
+    descr = (
+        "Story tasks: {} stories x 6 task questions (3 classes: continuation, counting, semantic) x {} "
+        "variants ({}) = {} prompts. Stories generated once by SmolLM2-135M-Instruct (Apache-2.0) at "
+        "temperature 0.7 (sklearn_entropylens/datasets/_generate.py), 101-159 words, released under "
+        "BSD-3-Clause. Questions and variants as in the Entropy-Lens reference (TinyStories experiment), "
+        "without its cumulative-scramble bug; shuffles seeded by random_state={}."
+    ).format(len(stories), len(variants), ", ".join(variants), len(frame), random_state)
+    return _finish(frame, "prompt", target, TASK_CLASSES, descr, return_X_y, as_frame)
+
+
+def load_formats(*, formats=tuple(FORMATS), return_X_y=False, as_frame=False):
+    """Instructions asking for a given output format about one of 175 topics.
+
+    The reference's three formats (``"Simulate a chat log about "``, ``"Write a poem about "``,
+    ``"Write a scientific piece about "``, followed by the topic, without a final period) plus a news
+    report, over 175 everyday topics written for the library (BSD-3-Clause).
+
+    Parameters
+    ----------
+    formats : sequence of str, default=("chat log", "poem", "scientific piece", "news report")
+        The formats to include (``PAPER_FORMATS`` for the paper's three).
+    return_X_y : bool, default=False
+        Return ``(data, target)`` instead of a Bunch.
+    as_frame : bool, default=False
+        ``data`` as a pandas Series, ``target`` as a Series, and ``frame`` with every column.
+
+    Returns
+    -------
+    data : Bunch
+        ``data`` (list of instructions), ``target`` (format index), ``target_names`` (the formats),
+        ``frame`` (columns ``prompt``, ``topic``, ``format`` and ``target``, when ``as_frame``) and
+        ``DESCR``.
+
+    Examples
+    --------
+    >>> from sklearn_entropylens.datasets import load_formats
+    >>> formats = load_formats()
+    >>> len(formats.data), formats.data[0]
+    (700, 'Simulate a chat log about a drug')
+    """
+    formats = _check_choice(formats, FORMATS, "formats")
+    topics = [line.strip() for line in (_DATA / "format_topics.txt").read_text().splitlines() if line.strip()]
+    rows = [(FORMATS[name].format(topic=topic), topic, name) for name in formats for topic in topics]
+    frame = pd.DataFrame(rows, columns=["prompt", "topic", "format"])
+    target = frame["format"].map({name: k for k, name in enumerate(formats)}).to_numpy()
+    descr = (
+        f"Output formats: {len(topics)} topics x {len(formats)} formats ({', '.join(formats)}) = {len(frame)} "
+        "instructions, worded as in the Entropy-Lens reference's format experiment (no chat template, no "
+        "final period). Topics written for the library, BSD-3-Clause."
+    )
+    return _finish(frame, "prompt", target, formats, descr, return_X_y, as_frame)
+
+
+def load_multiple_choice(*, prompt_style="cloze", random_state=0, return_X_y=False, as_frame=False):
+    """206 easy four-option questions (capitals, opposites, animals, colours, facts, arithmetic).
+
+    Each question comes with four options, the correct letter, and its category. Distractors are other
+    answers of the same category and the options are shuffled, both seeded; questions and facts were
+    written for the library (BSD-3-Clause).
+
+    Two prompt styles: ``"cloze"`` asks the question alone (``"Question: ...\\nAnswer:"``) and the
+    model's answer is the option whose text is the most likely continuation
+    (:func:`~sklearn_entropylens.answer_correctness` with ``method="options"``); ``"letters"`` lists the
+    options as ``A.`` to ``D.`` and the answer is read from the letters' logits (``method="letters"``,
+    the paper's format). The bundled SmolLM2-135M answers 66.0 % of the cloze prompts correctly
+    (chance: 25 %), but only 24.8 % of the letter prompts: like most models under 1B parameters it
+    does not bind letters to options (it answers ``A`` to every question), so use ``"cloze"`` with it.
+
+    Parameters
+    ----------
+    prompt_style : {"cloze", "letters"}, default="cloze"
+        How the question is put.
+    random_state : int, default=0
+        Seed of the distractors and of the option order.
+    return_X_y : bool, default=False
+        Return ``(data, target)`` instead of a Bunch.
+    as_frame : bool, default=False
+        ``data`` as a pandas Series, ``target`` as a Series, and ``frame`` with every column.
+
+    Returns
+    -------
+    data : Bunch
+        ``data`` (prompts), ``target`` (the correct letters), ``target_names`` (``A`` to ``D``),
+        ``options`` (array of shape (206, 4) of option texts, in letter order), ``frame`` (columns
+        ``prompt``, ``category``, ``question``, ``A`` to ``D`` and ``target``, when ``as_frame``) and
+        ``DESCR``.
+
+    Examples
+    --------
+    >>> from sklearn_entropylens.datasets import load_multiple_choice
+    >>> questions = load_multiple_choice(prompt_style="letters")
+    >>> print(questions.data[0])
+    Question: What is the capital of France?
+    A. Lima
+    B. Mexico City
+    C. Paris
+    D. Rome
+    Answer:
+    >>> questions.target[0]
+    'C'
+    """
+    if prompt_style not in ("cloze", "letters"):
+        raise ValueError(f"prompt_style must be 'cloze' or 'letters', got {prompt_style!r}.")
+    rows = []
+    for category, question, options, letter in build_questions(seed=random_state):
+        if prompt_style == "cloze":
+            prompt = f"Question: {question}\nAnswer:"
+        else:
+            prompt = f"Question: {question}\n" + "".join(f"{k}. {o}\n" for k, o in zip("ABCD", options)) + "Answer:"
+        rows.append((prompt, category, question, *options, letter))
+    frame = pd.DataFrame(rows, columns=["prompt", "category", "question", "A", "B", "C", "D", "answer"])
+    target = frame.pop("answer").to_numpy()
+    options = frame[["A", "B", "C", "D"]].to_numpy(dtype=object)
+    descr = (
+        f"Multiple choice: {len(frame)} four-option questions in 6 categories, written for the library "
+        f"(BSD-3-Clause), prompt style {prompt_style!r}. Bundled SmolLM2-135M accuracy: "
+        f"{SMOLLM2_CLOZE_ACCURACY:.3f} on cloze prompts (option likelihood), {SMOLLM2_LETTERS_ACCURACY:.3f} "
+        "on letter prompts (letter logits; chance is 0.25)."
+    )
+    bunch = _finish(frame, "prompt", target, list("ABCD"), descr, return_X_y, as_frame)
+    if isinstance(bunch, Bunch):
+        bunch.options = options
+    return bunch

@@ -6,7 +6,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ._profile import EntropyProfileTransformer
 from ._validation import check_prompts
@@ -66,9 +66,9 @@ class _ProfileClassifier(ClassifierMixin, BaseEstimator):
             The fitted classifier.
         """
         prompts = check_prompts(X)
-        y = np.asarray(y)
-        if y.ndim != 1 or len(y) != len(prompts):
-            raise ValueError(f"y must hold one label per prompt: {len(prompts)} prompts, y of shape {y.shape}.")
+        y = column_or_1d(y, warn=True)
+        if len(y) != len(prompts):
+            raise ValueError(f"y must hold one label per prompt: {len(prompts)} prompts, {len(y)} labels.")
         check_classification_targets(y)
         steps = self._steps()
         self.pipeline_ = Pipeline(

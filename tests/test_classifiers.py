@@ -1,0 +1,166 @@
+import copy
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_entropylens import (
+    CorrectnessClassifier,
+    EntropyProfileTransformer,
+    FormatClassifier,
+    TaskClassifier,
+    answer_correctness,
+    evaluate_profile_classifier,
+    get_profile_counters,
+    load_model,
+    reset_profile_counters,
+)
+from sklearn_entropylens._engine import encode_prompts
+
+PROMPTS = [f"{word} {k}" for k in range(6) for word in ("apple", "zebra")]
+LABELS = np.array([0, 1] * 6)
+
+
+@pytest.mark.parametrize(
+    "cls, n_tokens, k", [(TaskClassifier, 8, 29), (FormatClassifier, 256, 5), (CorrectnessClassifier, 8, 29)]
+)
+def test_paper_defaults_and_nested_parameters(cls, n_tokens, k):
+    clf = cls()
+    params = clf.get_params()
+    assert params["profiler"] is None and params["profiler__n_tokens"] == n_tokens
+    assert params["classifier__n_neighbors"] == k and params["scaler__with_mean"] is True
+    clf.set_params(profiler__n_tokens=3, classifier__n_neighbors=2)
+    assert isinstance(clf.profiler, EntropyProfileTransformer) and clf.profiler.n_tokens == 3
+    assert clf.classifier.n_neighbors == 2 and clf.scaler is None
+    assert clone(clf).get_params()["profiler__n_tokens"] == 3
+
+
+def test_fit_predict_on_a_tiny_model(tiny_llama):
+    clf = TaskClassifier(
+        profiler=EntropyProfileTransformer(tiny_llama, n_tokens=3),
+        classifier=LogisticRegression(),
+    ).fit(PROMPTS, np.array(["fruit", "animal"] * 6))
+    assert list(clf.classes_) == ["animal", "fruit"]
+    assert clf.predict(PROMPTS).shape == (12,) and set(clf.predict(PROMPTS)) <= {"animal", "fruit"}
+    np.testing.assert_allclose(clf.predict_proba(PROMPTS).sum(axis=1), 1)
+    assert clf.profiler_.n_layers_ == 3
+    # The pipeline is exactly profile -> scale -> classify.
+    manual = make_pipeline(EntropyProfileTransformer(tiny_llama, n_tokens=3), StandardScaler(), LogisticRegression())
+    manual.fit(PROMPTS, np.array(["fruit", "animal"] * 6))
+    np.testing.assert_allclose(clf.predict_proba(PROMPTS), manual.predict_proba(PROMPTS))
+
+
+def test_passthrough_scaler(tiny_llama):
+    clf = CorrectnessClassifier(
+        profiler=EntropyProfileTransformer(tiny_llama, n_tokens=2), scaler="passthrough",
+        classifier=KNeighborsClassifier(n_neighbors=1),
+    ).fit(PROMPTS, LABELS)
+    np.testing.assert_array_equal(clf.predict(PROMPTS), LABELS)
+
+
+@pytest.mark.parametrize("X, message", [("one prompt", "string object received"), ([1, 2], "str")])
+def test_bad_prompts(tiny_llama, X, message):
+    with pytest.raises((TypeError, ValueError), match=message):
+        TaskClassifier(profiler=EntropyProfileTransformer(tiny_llama, n_tokens=2)).fit(X, [0, 1])
+
+
+def test_grid_search_over_nested_parameters_profiles_each_prompt_once_per_setting(tiny_llama, tmp_path):
+    reset_profile_counters()
+    base = TaskClassifier(profiler=EntropyProfileTransformer(tiny_llama, memory=str(tmp_path)))
+    search = GridSearchCV(
+        base,
+        {"profiler__n_tokens": [2, 3], "classifier__n_neighbors": [1, 3]},
+        cv=StratifiedKFold(3, shuffle=True, random_state=0),
+    ).fit(PROMPTS, LABELS)
+    assert search.best_params_["profiler__n_tokens"] in (2, 3)
+    assert get_profile_counters()["computed"] == 2 * len(PROMPTS)
+
+
+def test_evaluation_protocol_profiles_once_and_matches_a_manual_run(tiny_llama):
+    clf = TaskClassifier(profiler=EntropyProfileTransformer(tiny_llama, n_tokens=3), classifier=LogisticRegression())
+    reset_profile_counters()
+    result = evaluate_profile_classifier(clf, PROMPTS * 2, np.r_[LABELS, LABELS], n_splits=4, random_state=0)
+    assert get_profile_counters()["computed"] == len(PROMPTS)  # duplicates share a profile; once for all folds
+    folds = result.folds
+    assert list(folds.columns) == ["fold", "n_test", "auc", "accuracy", "dummy_auc", "dummy_accuracy"]
+    assert len(folds) == 4 and folds["n_test"].sum() == 24
+    manual = cross_val_score(
+        make_pipeline(EntropyProfileTransformer(tiny_llama, n_tokens=3), StandardScaler(), LogisticRegression()),
+        PROMPTS * 2, np.r_[LABELS, LABELS], cv=StratifiedKFold(4, shuffle=True, random_state=0), scoring="roc_auc",
+    )
+    np.testing.assert_allclose(folds["auc"], manual)
+    assert set(result.summary) >= {"auc_mean", "dummy_auc_mean", "t_statistic", "p_value", "significant"}
+
+
+def test_evaluation_multiclass_uses_one_vs_rest_macro_auc():
+    rng = np.random.default_rng(0)
+    X = np.r_[rng.normal(0, 1, (30, 2)), rng.normal(2, 1, (30, 2)), rng.normal(4, 1, (30, 2))]
+    y = np.repeat([0, 1, 2], 30)
+    result = evaluate_profile_classifier(KNeighborsClassifier(), X, y, n_splits=3)
+    from sklearn.metrics import roc_auc_score
+
+    first_train, first_test = next(StratifiedKFold(3, shuffle=True, random_state=42).split(X, y))
+    expected = roc_auc_score(
+        y[first_test], KNeighborsClassifier().fit(X[first_train], y[first_train]).predict_proba(X[first_test]),
+        multi_class="ovr", average="macro",
+    )
+    assert result.folds["auc"][0] == pytest.approx(expected)
+    assert 0.3 < result.summary["dummy_auc_mean"] < 0.7
+
+
+def _brute_force_scores(loaded, prompts, options, letters=("A", "B", "C", "D")):
+    model64 = copy.deepcopy(loaded.model).double()
+    ids = encode_prompts(loaded, prompts, n_tokens=1)
+    letter_ids = [[loaded.tokenizer(text, add_special_tokens=False)["input_ids"] for text in (l, " " + l)] for l in letters]
+    letter_scores, option_scores = [], []
+    with torch.no_grad():
+        for prompt_ids, row in zip(ids, options):
+            logits = model64(input_ids=torch.tensor([prompt_ids])).logits[0, -1]
+            letter_scores.append([max(float(logits[t[0]]) for t in spell if len(t) == 1) for spell in letter_ids])
+            scores = []
+            for option in row:
+                continuation = loaded.tokenizer(" " + option, add_special_tokens=False)["input_ids"]
+                full = torch.tensor([prompt_ids + continuation])
+                log_probs = torch.log_softmax(model64(input_ids=full).logits[0], -1)
+                n = len(prompt_ids)
+                scores.append(np.mean([float(log_probs[n - 1 + j, t]) for j, t in enumerate(continuation)]))
+            option_scores.append(scores)
+    return np.array(letter_scores), np.array(option_scores)
+
+
+def test_answer_correctness_reads_the_logits(tiny_llama):
+    loaded = load_model(tiny_llama)
+    prompts = ["Q: 2+2?\nA. 3\nB. 4\nC. 5\nD. 6\nAnswer:", "Q: sky?\nA. red\nB. blue\nC. green\nD. tall\nAnswer:", "x"]
+    options = [["3", "4", "5", "6"], ["red", "blue", "green", "tall"], ["a", "bb", "ccc d", "e"]]
+    answers = np.array(["B", "B", "D"])
+    letter_scores, option_scores = _brute_force_scores(loaded, prompts, options)
+    by_letters = answer_correctness(prompts, answers, model=tiny_llama, batch_size=2)
+    np.testing.assert_array_equal(by_letters.predicted, np.array(list("ABCD"))[letter_scores.argmax(1)])
+    by_options = answer_correctness(prompts, answers, options=options, method="options", model=tiny_llama, batch_size=3)
+    np.testing.assert_array_equal(by_options.predicted, np.array(list("ABCD"))[option_scores.argmax(1)])
+    expected = np.exp(option_scores - option_scores.max(1, keepdims=True))
+    np.testing.assert_allclose(by_options.probabilities, expected / expected.sum(1, keepdims=True), atol=1e-4)
+    np.testing.assert_array_equal(by_options.correct, by_options.predicted == answers)
+    assert by_options.accuracy == by_options.correct.mean()
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"answers": ["E"]}, "among the letters"),
+        ({"answers": ["A", "B"]}, "one letter per prompt"),
+        ({"method": "options"}, "needs the option texts"),
+        ({"method": "options", "options": [["a", "b"]]}, "shape"),
+        ({"method": "regex"}, "method"),
+    ],
+)
+def test_answer_correctness_bad_input(tiny_llama, kwargs, message):
+    arguments = {"answers": ["A"], **kwargs}
+    with pytest.raises(ValueError, match=message):
+        answer_correctness(["Question?"], model=tiny_llama, **arguments)

@@ -415,6 +415,16 @@ def _hidden_size(model):
     return model.get_input_embeddings().weight.shape[1]
 
 
+def canonical_order(token_ids, seeds=None):
+    """The order in which prompts are batched: by length, then content, then seed.
+
+    Similar lengths share a batch, so little compute is spent on padding; ordering by content too makes
+    the batches, hence the floating-point rounding, independent of the order of the input.
+    """
+    seeds = [0] * len(token_ids) if seeds is None else seeds
+    return sorted(range(len(token_ids)), key=lambda i: (len(token_ids[i]), token_ids[i], seeds[i]))
+
+
 def profile_token_ids(
     loaded,
     token_ids,
@@ -471,9 +481,7 @@ def profile_token_ids(
     tokens = np.empty((n_prompts, n_tokens), dtype=np.int64)
     if seeds is None:
         seeds = [0] * n_prompts
-    # Similar lengths share a batch, so little compute is spent on padding; ordering by content too
-    # makes the batches, hence the floating-point rounding, independent of the order of the input.
-    order = sorted(range(n_prompts), key=lambda i: (len(token_ids[i]), token_ids[i], seeds[i]))
+    order = canonical_order(token_ids, seeds)
     with tqdm(total=n_prompts, disable=not progress, unit="prompt", desc="Entropy profiles") as bar:
         for start in range(0, n_prompts, batch_size):
             members = order[start : start + batch_size]

@@ -8,14 +8,17 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, check_memory
+from tqdm.auto import tqdm
 
 from . import _cache
-from ._engine import encode_prompts, profile_token_ids
+from ._engine import canonical_order, encode_prompts, profile_token_ids
 from ._models import DEFAULT_MODEL, load_model
 from ._statistics import STATISTICS, TOP_P_STATISTICS, check_alpha, check_statistics, check_top_p, convert_units
 from ._validation import check_bool, check_int, check_prompts
 
 _AGGREGATES = ("mean", "concat")
+# About this many prompts are profiled between two writes to the per-prompt cache.
+_CHECKPOINT_PROMPTS = 64
 
 
 class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
@@ -341,25 +344,34 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
                 chat_template=self.chat_template,
                 truncation=self.truncation,
             )
-            computed, _ = profile_token_ids(
-                loaded,
-                token_ids,
-                n_tokens=self.n_tokens,
-                alpha=self.alpha,
-                include_embedding=self.include_embedding,
-                temperature=self.temperature,
-                seeds=None if seeds is None else [seeds[i] for i in firsts],
-                batch_size=self.batch_size,
-                progress=self.progress,
-                statistics=self.statistics_,
-                top_p=float(self.top_p),
-            )
-            _cache.count("computed", len(identities))
-            profiles = np.stack([computed[name] for name in self.statistics_], axis=1)
-            for identity, profile in zip(identities, profiles):
-                stacked[pending[identity]] = profile
-                if store is not None:
-                    store.put(store.key(*identity), profile)
+            prompt_seeds = None if seeds is None else [seeds[i] for i in firsts]
+            order = canonical_order(token_ids, prompt_seeds)
+            # Whole batches of the canonical order at a time, so the batches (and their rounding) are
+            # those of a single call, and finished profiles reach the cache as they come.
+            chunk = self.batch_size * max(1, _CHECKPOINT_PROMPTS // self.batch_size)
+            with tqdm(total=len(order), disable=not self.progress, unit="prompt", desc="Entropy profiles") as bar:
+                for start in range(0, len(order), chunk):
+                    members = order[start : start + chunk]
+                    computed, _ = profile_token_ids(
+                        loaded,
+                        [token_ids[i] for i in members],
+                        n_tokens=self.n_tokens,
+                        alpha=self.alpha,
+                        include_embedding=self.include_embedding,
+                        temperature=self.temperature,
+                        seeds=None if prompt_seeds is None else [prompt_seeds[i] for i in members],
+                        batch_size=self.batch_size,
+                        statistics=self.statistics_,
+                        top_p=float(self.top_p),
+                    )
+                    _cache.count("computed", len(members))
+                    profiles = np.stack([computed[name] for name in self.statistics_], axis=1)
+                    for i, profile in zip(members, profiles):
+                        identity = identities[i]
+                        stacked[pending[identity]] = profile
+                        if store is not None:
+                            store.put(store.key(*identity), profile)
+                    bar.update(len(members))
         return {name: stacked[:, k] for k, name in enumerate(self.statistics_)}
 
     def entropy_matrices(self, X):

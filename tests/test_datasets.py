@@ -87,7 +87,8 @@ def test_multiple_choice_questions_are_sound():
     cloze = load_multiple_choice()
     assert cloze.data[0] == "Question: What is the capital of France?\nAnswer:"
     np.testing.assert_array_equal(cloze.target, data.target)
-    assert "0.660" in cloze.DESCR
+    assert "0.665" in cloze.DESCR
+    assert len(set(cloze.data)) == len(cloze.data)  # no question twice
 
 
 @pytest.mark.bundled

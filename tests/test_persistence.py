@@ -70,3 +70,13 @@ def test_depth_and_family_estimators_round_trip(tmp_path):
         path = tmp_path / "estimator.skops"
         dump(estimator, path)
         np.testing.assert_allclose(getattr(load(path), method)(data), getattr(estimator, method)(data))
+
+
+def test_prompt_classifier_round_trip(tiny_llama, tmp_path):
+    from sklearn_entropylens import TaskClassifier
+
+    clf = TaskClassifier(profiler=EntropyProfileTransformer(tiny_llama, n_tokens=2)).set_params(classifier__n_neighbors=3)
+    clf.fit(PROMPTS, LABELS)
+    path = tmp_path / "task.skops"
+    dump(clf, path)
+    np.testing.assert_allclose(load(path).predict_proba(PROMPTS), clf.predict_proba(PROMPTS))

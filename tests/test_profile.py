@@ -241,3 +241,15 @@ def test_entropy_matrices_needs_entropy(tiny_llama):
 def test_bad_statistics_parameters(tiny_llama, params, message):
     with pytest.raises(ValueError, match=message):
         EntropyProfileTransformer(tiny_llama, n_tokens=2, **params).fit(PROMPTS)
+
+
+def test_profiles_reach_the_cache_in_whole_batches_with_unchanged_numbers(tiny_llama, tmp_path, monkeypatch):
+    from sklearn_entropylens import _profile
+
+    prompts = [f"prompt number {k} " * (k % 4 + 1) for k in range(11)]
+    whole = EntropyProfileTransformer(tiny_llama, n_tokens=3, batch_size=2).fit_transform(prompts)
+    monkeypatch.setattr(_profile, "_CHECKPOINT_PROMPTS", 4)
+    reset_profile_counters()
+    chunked = EntropyProfileTransformer(tiny_llama, n_tokens=3, batch_size=2, memory=str(tmp_path)).fit_transform(prompts)
+    np.testing.assert_array_equal(chunked, whole)
+    assert get_profile_counters()["computed"] == 11

@@ -70,7 +70,7 @@ NUMBER_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "
 
 
 def _arithmetic(rng, n):
-    items = []
+    items, seen = [], set()
     while len(items) < n:
         a, b = (int(v) for v in rng.integers(1, 10, size=2))
         if rng.random() < 0.5:
@@ -78,6 +78,9 @@ def _arithmetic(rng, n):
         else:
             a, b = max(a, b), min(a, b)
             question, answer = f"What is {a} - {b}?", a - b
+        if question in seen:
+            continue
+        seen.add(question)
         offsets = rng.choice([-3, -2, -1, 1, 2, 3], size=3, replace=False)
         distractors = [str(answer + int(o)) for o in offsets]
         items.append(("arithmetic", question, str(answer), distractors))

@@ -64,6 +64,6 @@ counters = get_profile_counters()
 print(
     f"grid search, 9 candidates x 5 folds: {time.perf_counter() - search_started:.0f} s; best {search.best_params_} "
     f"(ROC-AUC {search.best_score_:.3f}); prompts run through the model: {counters['computed']} "
-    f"({len(questions.data)} prompts x the 2 settings not yet cached), cache hits: {counters['cache_hits']}"
+    f"(each prompt once per setting not already cached), cache hits: {counters['cache_hits']}"
 )
 print(f"total {time.perf_counter() - started:.0f} s")

@@ -1,6 +1,5 @@
 """Prompt classifiers on entropy profiles: a profile step, a scaler and a classifier, one estimator."""
 
-import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline

@@ -271,7 +271,6 @@ def _known_names():
 
 def _load_pretrained(name, revision, dtype):
     """Load a tokenizer and causal LM from a hub id or a directory, and the revision they came from."""
-    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if name in BUNDLED_MODELS:

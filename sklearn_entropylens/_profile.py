@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 from . import _cache
 from ._engine import canonical_order, encode_prompts, profile_token_ids
 from ._models import DEFAULT_MODEL, load_model
-from ._statistics import STATISTICS, TOP_P_STATISTICS, check_alpha, check_statistics, check_top_p, convert_units
+from ._statistics import TOP_P_STATISTICS, check_alpha, check_statistics, check_top_p, convert_units
 from ._validation import check_bool, check_int, check_prompts
 
 _AGGREGATES = ("mean", "concat")

@@ -3,13 +3,10 @@
 import copy
 
 import numpy as np
-import pytest
 
 from sklearn_entropylens import EntropyProfileTransformer
-from sklearn_entropylens._engine import encode_prompts, profile_token_ids
-from sklearn_entropylens._reference import reference_profiles
+from sklearn_entropylens._engine import encode_prompts
 from sklearn_entropylens._testing import entropies_of, reference_entropies
-
 
 PROMPTS = [
     "The capital of France is",

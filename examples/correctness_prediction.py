@@ -1,26 +1,24 @@
-"""Task, format and correctness prediction from entropy profiles on the bundled SmolLM2, with the
-paper's protocol (10-fold stratified ROC-AUC against a stratified dummy, paired t-test), and a grid
-search that profiles each prompt once per setting.
+"""Correctness prediction from entropy profiles on the bundled SmolLM2, with the paper's protocol
+(10-fold stratified ROC-AUC against a stratified dummy, paired t-test), and a grid search over the
+number of profiled tokens and of neighbours that profiles each prompt once per setting.
 
-Run: ``python examples/prompt_classification.py`` (about 20 minutes on 2 CPU cores the first time;
-profiles are cached in ``examples_cache``, so a rerun takes about a minute).
+The labels are the model's own answers, read from its logits (answer_correctness), never parsed from
+text. Run: ``python examples/correctness_prediction.py`` (about 3 minutes on 2 CPU cores the first
+time; profiles are cached in ``examples_cache``).
 """
 
 import time
 
-import numpy as np
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
 from sklearn_entropylens import (
     CorrectnessClassifier,
-    FormatClassifier,
-    TaskClassifier,
     answer_correctness,
     evaluate_profile_classifier,
     get_profile_counters,
     reset_profile_counters,
 )
-from sklearn_entropylens.datasets import PAPER_FORMATS, load_formats, load_multiple_choice, load_story_tasks
+from sklearn_entropylens.datasets import load_multiple_choice
 
 CACHE = "examples_cache"
 
@@ -35,16 +33,6 @@ def report(name, result):
 
 
 started = time.perf_counter()
-stories = load_story_tasks(n_stories=24)
-tasks = TaskClassifier().set_params(profiler__memory=CACHE)
-report(f"tasks ({len(stories.data)} prompts, 3 classes)", evaluate_profile_classifier(tasks, stories.data, stories.target))
-print(f"   [{time.perf_counter() - started:.0f} s]")
-
-formats = load_formats(formats=PAPER_FORMATS)
-formatter = FormatClassifier().set_params(profiler__n_tokens=32, profiler__aggregate=4, profiler__memory=CACHE)
-report(f"formats ({len(formats.data)} prompts, 3 classes)", evaluate_profile_classifier(formatter, formats.data, formats.target))
-print(f"   [{time.perf_counter() - started:.0f} s]")
-
 questions = load_multiple_choice()
 answers = answer_correctness(questions.data, questions.target, options=questions.options, method="options")
 print(f"model accuracy on {len(questions.data)} cloze questions: {answers.accuracy:.3f}")

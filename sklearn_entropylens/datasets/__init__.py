@@ -217,10 +217,10 @@ def load_multiple_choice(*, prompt_style="cloze", random_state=0, return_X_y=Fal
     >>> questions = load_multiple_choice(prompt_style="letters")
     >>> print(questions.data[0])
     Question: What is the capital of France?
-    A. Lima
-    B. Mexico City
+    A. Mexico City
+    B. Rome
     C. Paris
-    D. Rome
+    D. Lima
     Answer:
     >>> questions.target[0]
     'C'

@@ -13,6 +13,7 @@ from ._correctness import answer_correctness
 from ._evaluation import evaluate_profile_classifier
 from ._depth import DepthRescaler, ExpansionPruningTransformer, expansion_set_size_correlation
 from ._family import ModelFamilyClassifier
+from ._intervention import InterventionScorer, skip_layers
 from ._models import (
     BUNDLED_MODELS,
     DEFAULT_MODEL,
@@ -30,6 +31,7 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "CorrectnessClassifier",
     "FormatClassifier",
+    "InterventionScorer",
     "TaskClassifier",
     "answer_correctness",
     "evaluate_profile_classifier",
@@ -52,4 +54,5 @@ __all__ = [
     "model_cache_dir",
     "register_model",
     "reset_profile_counters",
+    "skip_layers",
 ]

@@ -33,16 +33,17 @@ def get_trusted_types():
     ['sklearn_entropylens._classifiers.CorrectnessClassifier', 'sklearn_entropylens._classifiers.FormatClassifier',
      'sklearn_entropylens._classifiers.TaskClassifier', 'sklearn_entropylens._depth.DepthRescaler',
      'sklearn_entropylens._depth.ExpansionPruningTransformer', 'sklearn_entropylens._family.ModelFamilyClassifier',
-     'sklearn_entropylens._profile.EntropyProfileTransformer']
+     'sklearn_entropylens._intervention.InterventionScorer', 'sklearn_entropylens._profile.EntropyProfileTransformer']
     """
     from ._classifiers import CorrectnessClassifier, FormatClassifier, TaskClassifier
     from ._depth import DepthRescaler, ExpansionPruningTransformer
     from ._family import ModelFamilyClassifier
+    from ._intervention import InterventionScorer
     from ._profile import EntropyProfileTransformer
 
     ours = (
         CorrectnessClassifier, FormatClassifier, TaskClassifier, DepthRescaler, ExpansionPruningTransformer,
-        ModelFamilyClassifier, EntropyProfileTransformer,
+        ModelFamilyClassifier, InterventionScorer, EntropyProfileTransformer,
     )
     return sorted(f"{cls.__module__}.{cls.__qualname__}" for cls in ours) + _SKLEARN_TYPES_OF_DEFAULTS
 

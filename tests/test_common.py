@@ -16,6 +16,7 @@ from sklearn_entropylens import (
     EntropyProfileTransformer,
     ExpansionPruningTransformer,
     FormatClassifier,
+    InterventionScorer,
     ModelFamilyClassifier,
     TaskClassifier,
 )
@@ -43,6 +44,7 @@ TEXT_ESTIMATORS = [
     FormatClassifier(),
     CorrectnessClassifier(),
     ModelFamilyClassifier(),
+    InterventionScorer(),
 ]
 
 

@@ -1,0 +1,347 @@
+"""Interventions: skip decoder blocks, and score the damage skipping expansion or pruning layers does."""
+
+import contextlib
+import numbers
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from ._adapters import block_input, get_adapter
+from ._correctness import answer_correctness
+from ._models import DEFAULT_MODEL, LoadedModel, load_model
+from ._profile import EntropyProfileTransformer
+from ._validation import check_int, check_prompts
+
+_STRATEGIES = ("expansion", "pruning", "random", "none")
+_OPTION_COLUMNS = ("A", "B", "C", "D")
+
+
+@contextlib.contextmanager
+def skip_layers(model, layers):
+    """Make chosen decoder blocks act as the identity inside a ``with`` block.
+
+    A skipped block adds nothing to the residual stream: its output hidden state is its input. The
+    block still runs (and fills its own KV-cache entries, which nothing reads), so generation with the
+    KV cache composes with skipping. On exit, also on error, the hooks are removed and the model is
+    exactly as before; weights are never touched.
+
+    Parameters
+    ----------
+    model : torch.nn.Module, LoadedModel or str
+        A supported causal LM, a loaded model, or a model identifier (loaded through the per-process
+        cache).
+    layers : iterable of int
+        1-based block indices (block ``l`` of ``1 .. L``, as in the profiles' ``layerLL`` names).
+
+    Yields
+    ------
+    model : torch.nn.Module
+        The model, with the blocks skipped.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_entropylens import load_model, skip_layers
+    >>> loaded = load_model("smollm2-135m")
+    >>> ids = loaded.tokenizer("The capital of France is", return_tensors="pt")["input_ids"]
+    >>> with torch.no_grad(), skip_layers(loaded, [3, 4]):
+    ...     damaged = loaded.model(input_ids=ids).logits
+    >>> with torch.no_grad():
+    ...     intact = loaded.model(input_ids=ids).logits
+    >>> bool((damaged - intact).abs().max() > 0)
+    True
+    """
+    if isinstance(model, str):
+        model = load_model(model)
+    if isinstance(model, LoadedModel):
+        model = model.model
+    blocks = get_adapter(model).blocks
+    chosen = sorted({_check_block(layer, len(blocks)) for layer in layers})
+    handles = []
+
+    def identity(module, args, kwargs, output):
+        hidden = block_input(args, kwargs)
+        if isinstance(output, tuple):
+            return (hidden,) + tuple(output[1:])
+        if isinstance(output, list):
+            return [hidden] + list(output[1:])
+        return hidden
+
+    try:
+        for layer in chosen:
+            handles.append(blocks[layer - 1].register_forward_hook(identity, with_kwargs=True))
+        yield model
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def _check_block(layer, n_blocks):
+    if isinstance(layer, bool) or not isinstance(layer, numbers.Integral) or not 1 <= layer <= n_blocks:
+        raise ValueError(f"Blocks to skip are 1-based indices in [1, {n_blocks}], got {layer!r}.")
+    return int(layer)
+
+
+def _questions(X, scoring):
+    """Prompts and, for cloze scoring, option texts from X (a list of prompts or a DataFrame)."""
+    if hasattr(X, "columns"):
+        if "prompt" not in X.columns:
+            raise ValueError("A DataFrame X needs a 'prompt' column (and 'A' to 'D' option columns for cloze scoring).")
+        prompts = check_prompts(X["prompt"])
+        missing = [column for column in _OPTION_COLUMNS if column not in X.columns]
+        options = None if missing else X[list(_OPTION_COLUMNS)].to_numpy(dtype=object)
+    else:
+        prompts, options, missing = check_prompts(X), None, list(_OPTION_COLUMNS)
+    if scoring == "cloze" and options is None:
+        raise ValueError(
+            "scoring='cloze' needs the option texts: pass X as a DataFrame with columns 'prompt' and "
+            f"{list(_OPTION_COLUMNS)} (load_multiple_choice(as_frame=True).frame), or use scoring='letter'."
+        )
+    return prompts, options
+
+
+class InterventionScorer(BaseEstimator):
+    """Skip the layers where entropy expands (or prunes) most, and score the damage to accuracy.
+
+    ``fit`` profiles calibration prompts and averages their per-layer entropy profiles (the embedding
+    layer included, so block 1 has a change too); ``Delta H_l = H_l - H_(l-1)`` chooses the ``n_skip``
+    expansion layers (largest rises) and pruning layers (largest falls). ``score`` answers
+    multiple-choice questions with the chosen layers skipped (:func:`skip_layers`) and returns the
+    accuracy; :meth:`score_table` compares no skipping, expansion, pruning and a random control of the
+    same size, with bootstrap confidence intervals.
+
+    Parameters
+    ----------
+    model : str, default="smollm2-135m"
+        Model identifier (see :class:`EntropyProfileTransformer`).
+    n_skip : int, default=1
+        Number of blocks skipped.
+    strategy : {"expansion", "pruning", "random", "none"}, default="expansion"
+        Which blocks :meth:`score` skips: the ``n_skip`` largest rises, largest falls, a seeded random
+        draw, or none.
+    scoring : {"cloze", "letter"}, default="cloze"
+        How the model's answer is read (:func:`answer_correctness`): the options' log-likelihood
+        (``X`` a DataFrame with ``prompt`` and ``A`` to ``D`` columns) or the option letters' logits
+        (the paper's rule; models under 1B parameters answer at chance with it).
+    n_tokens : int, default=8
+        Profiled positions of the calibration prompts.
+    n_random : int, default=10
+        Random draws of the control in :meth:`score_table`.
+    n_bootstrap : int, default=1000
+        Bootstrap resamples of the questions for the confidence intervals.
+    confidence : float, default=0.95
+        Level of the confidence intervals.
+    random_state : int, RandomState instance or None, default=0
+        Seeds the random control and the bootstrap.
+    revision, dtype, device : default=None, "auto", "auto"
+        As in :class:`EntropyProfileTransformer`.
+    batch_size : int, default=8
+        Sequences per forward pass.
+
+    Attributes
+    ----------
+    mean_profile_ : ndarray of shape (n_layers + 1,)
+        Mean entropy (nats) of layers ``0 .. L`` over the calibration prompts and positions.
+    delta_entropy_ : ndarray of shape (n_layers,)
+        ``Delta H`` of blocks ``1 .. L``.
+    expansion_layers_ : ndarray of shape (n_skip,)
+        Blocks with the largest rises, largest first.
+    pruning_layers_ : ndarray of shape (n_skip,)
+        Blocks with the largest falls, largest first.
+    n_layers_ : int
+        Number of blocks.
+
+    Examples
+    --------
+    >>> from sklearn_entropylens import InterventionScorer
+    >>> from sklearn_entropylens.datasets import load_multiple_choice
+    >>> questions = load_multiple_choice(as_frame=True).frame.head(12)
+    >>> scorer = InterventionScorer(n_skip=2, n_tokens=2).fit(questions)
+    >>> scorer.expansion_layers_.shape
+    (2,)
+    >>> 0 <= scorer.score(questions, questions["target"]) <= 1
+    True
+    """
+
+    def __init__(
+        self,
+        model=DEFAULT_MODEL,
+        *,
+        n_skip=1,
+        strategy="expansion",
+        scoring="cloze",
+        n_tokens=8,
+        n_random=10,
+        n_bootstrap=1000,
+        confidence=0.95,
+        random_state=0,
+        revision=None,
+        dtype="auto",
+        device="auto",
+        batch_size=8,
+    ):
+        self.model = model
+        self.n_skip = n_skip
+        self.strategy = strategy
+        self.scoring = scoring
+        self.n_tokens = n_tokens
+        self.n_random = n_random
+        self.n_bootstrap = n_bootstrap
+        self.confidence = confidence
+        self.random_state = random_state
+        self.revision = revision
+        self.dtype = dtype
+        self.device = device
+        self.batch_size = batch_size
+
+    def _validate_params(self):
+        if self.strategy not in _STRATEGIES:
+            raise ValueError(f"strategy must be one of {_STRATEGIES}, got {self.strategy!r}.")
+        if self.scoring not in ("cloze", "letter"):
+            raise ValueError(f"scoring must be 'cloze' or 'letter', got {self.scoring!r}.")
+        for name in ("n_skip", "n_tokens", "n_random", "n_bootstrap", "batch_size"):
+            check_int(getattr(self, name), name)
+        if isinstance(self.confidence, bool) or not isinstance(self.confidence, numbers.Real) or not 0 < self.confidence < 1:
+            raise ValueError(f"confidence must be in (0, 1), got {self.confidence!r}.")
+
+    def fit(self, X, y=None):
+        """Profile the calibration prompts and choose the expansion and pruning layers.
+
+        Parameters
+        ----------
+        X : iterable of str or DataFrame with a ``prompt`` column
+            Calibration prompts.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            The fitted scorer.
+        """
+        self._validate_params()
+        prompts = check_prompts(X["prompt"]) if hasattr(X, "columns") else check_prompts(X)
+        profiler = EntropyProfileTransformer(
+            self.model, revision=self.revision, n_tokens=self.n_tokens, include_embedding=True,
+            dtype=self.dtype, device=self.device, batch_size=self.batch_size,
+        )
+        profiles = profiler.fit(prompts).transform(prompts)
+        n_layers = profiler.n_layers_
+        if self.n_skip > n_layers:
+            raise ValueError(f"n_skip={self.n_skip} exceeds the {n_layers} blocks of {self.model!r}.")
+        self.n_layers_ = n_layers
+        self.mean_profile_ = profiles.mean(axis=0)
+        self.delta_entropy_ = np.diff(self.mean_profile_)
+        blocks = np.arange(1, n_layers + 1)
+        self.expansion_layers_ = blocks[np.argsort(-self.delta_entropy_, kind="stable")[: self.n_skip]]
+        self.pruning_layers_ = blocks[np.argsort(self.delta_entropy_, kind="stable")[: self.n_skip]]
+        return self
+
+    def _random_layers(self, rng):
+        return np.sort(rng.choice(np.arange(1, self.n_layers_ + 1), size=self.n_skip, replace=False))
+
+    def _layers(self, strategy, rng):
+        if strategy == "expansion":
+            return self.expansion_layers_
+        if strategy == "pruning":
+            return self.pruning_layers_
+        if strategy == "random":
+            return self._random_layers(rng)
+        return np.array([], dtype=int)
+
+    def _correct(self, prompts, options, answers, layers):
+        """Per-question 0/1 correctness with ``layers`` skipped."""
+        loaded = load_model(self.model, revision=self.revision, dtype=self.dtype, device=self.device)
+        with skip_layers(loaded, [int(layer) for layer in layers]):
+            result = answer_correctness(
+                prompts, answers, options=options, method="options" if self.scoring == "cloze" else "letters",
+                model=self.model, revision=self.revision, dtype=self.dtype, device=self.device,
+                batch_size=self.batch_size,
+            )
+        return result.correct
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy on multiple-choice questions with the ``strategy`` layers skipped.
+
+        Parameters
+        ----------
+        X : DataFrame with ``prompt`` and ``A`` to ``D`` columns, or iterable of str (letter scoring)
+            Questions.
+        y : array-like of shape (n_samples,)
+            Correct letters.
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+            Question weights.
+
+        Returns
+        -------
+        accuracy : float
+            Weighted fraction of questions answered correctly.
+        """
+        check_is_fitted(self)
+        prompts, options = _questions(X, self.scoring)
+        rng = check_random_state(self.random_state)
+        correct = self._correct(prompts, options, np.asarray(y), self._layers(self.strategy, rng))
+        return float(np.average(correct, weights=sample_weight))
+
+    def score_table(self, X, y):
+        """Accuracy with no skipping, expansion, pruning and random layers skipped, with their damage.
+
+        Parameters
+        ----------
+        X : DataFrame with ``prompt`` and ``A`` to ``D`` columns, or iterable of str (letter scoring)
+            Questions.
+        y : array-like of shape (n_samples,)
+            Correct letters.
+
+        Returns
+        -------
+        table : DataFrame
+            One row per strategy (``none``, ``expansion``, ``pruning``, ``random``): ``layers`` skipped
+            (for ``random``, every draw), ``accuracy``, ``accuracy_std`` (spread over the random draws;
+            0 otherwise), ``difference`` (accuracy minus that of ``none``) and its bootstrap
+            confidence interval ``ci_low``, ``ci_high`` (questions resampled with replacement; the
+            random control averaged over draws per question).
+        """
+        check_is_fitted(self)
+        prompts, options = _questions(X, self.scoring)
+        answers = np.asarray(y)
+        rng = check_random_state(self.random_state)
+        baseline = self._correct(prompts, options, answers, [])
+        per_strategy = {
+            "none": ([], baseline[None, :]),
+            "expansion": (self.expansion_layers_.tolist(), self._correct(prompts, options, answers, self.expansion_layers_)[None, :]),
+            "pruning": (self.pruning_layers_.tolist(), self._correct(prompts, options, answers, self.pruning_layers_)[None, :]),
+        }
+        draws = [self._random_layers(rng) for _ in range(self.n_random)]
+        per_strategy["random"] = (
+            [draw.tolist() for draw in draws],
+            np.stack([self._correct(prompts, options, answers, draw) for draw in draws]),
+        )
+        resamples = rng.randint(0, len(prompts), size=(self.n_bootstrap, len(prompts)))
+        tail = (1 - self.confidence) / 2
+        rows = []
+        for strategy, (layers, correct) in per_strategy.items():
+            per_question = correct.mean(axis=0) - baseline  # paired with the baseline question by question
+            boot = per_question[resamples].mean(axis=1)
+            rows.append(
+                {
+                    "strategy": strategy,
+                    "layers": layers,
+                    "accuracy": float(correct.mean()),
+                    "accuracy_std": float(correct.mean(axis=1).std(ddof=1)) if len(correct) > 1 else 0.0,
+                    "difference": float(per_question.mean()),
+                    "ci_low": float(np.quantile(boot, tail)),
+                    "ci_high": float(np.quantile(boot, 1 - tail)),
+                }
+            )
+        return pd.DataFrame(rows).set_index("strategy")
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        tags.requires_fit = True
+        return tags

@@ -1,0 +1,148 @@
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.model_selection import GridSearchCV, KFold
+
+from sklearn_entropylens import (
+    EntropyProfileTransformer,
+    InterventionScorer,
+    answer_correctness,
+    load_model,
+    skip_layers,
+)
+from sklearn_entropylens._adapters import get_adapter
+from sklearn_entropylens._testing import TINY_MODEL_TYPES, register_tiny_model
+
+IDS = torch.tensor([[1, 5, 9, 200, 17, 33, 4], [1, 70, 71, 72, 73, 74, 75]])
+
+
+def _logits(model, ids=IDS, **kwargs):
+    with torch.no_grad():
+        return model(input_ids=ids, use_cache=False, **kwargs).logits
+
+
+@pytest.mark.parametrize("model_type", TINY_MODEL_TYPES)
+def test_skipping_a_block_equals_removing_it(model_type):
+    model = load_model(register_tiny_model(model_type)).model
+    intact = _logits(model)
+    with skip_layers(model, []):
+        np.testing.assert_array_equal(_logits(model), intact)
+    for block in (1, 2):
+        with skip_layers(model, [block]):
+            skipped = _logits(model)
+        pruned = copy.deepcopy(model)
+        blocks = get_adapter(pruned).blocks
+        del blocks[block - 1]
+        np.testing.assert_allclose(skipped, _logits(pruned), atol=1e-5, rtol=1e-5)
+        assert not torch.allclose(skipped, intact)
+    np.testing.assert_array_equal(_logits(model), intact)  # restored exactly
+
+
+def test_skipping_composes_with_kv_cache_generation():
+    loaded = load_model(register_tiny_model("llama"))
+    model = loaded.model
+    with torch.no_grad(), skip_layers(loaded, [2]):
+        generated = model.generate(input_ids=IDS[:1], max_new_tokens=6, do_sample=False, use_cache=True)
+        sequence = IDS[:1]
+        for _ in range(6):  # the same greedy continuation without the cache
+            next_token = model(input_ids=sequence, use_cache=False).logits[:, -1].argmax(-1, keepdim=True)
+            sequence = torch.cat([sequence, next_token], dim=1)
+    np.testing.assert_array_equal(generated.numpy(), sequence.numpy())
+
+
+def test_model_is_restored_on_error_and_bad_blocks_are_refused():
+    loaded = load_model(register_tiny_model("gpt2"))
+    intact = _logits(loaded.model)
+    with pytest.raises(RuntimeError, match="boom"):
+        with skip_layers(loaded.model, [1, 3]):
+            raise RuntimeError("boom")
+    assert all(not block._forward_hooks for block in get_adapter(loaded.model).blocks)
+    np.testing.assert_array_equal(_logits(loaded.model), intact)
+    for bad in (0, 4, 1.5, True):
+        with pytest.raises(ValueError, match="1-based"):
+            with skip_layers(loaded.model, [bad]):
+                pass
+
+
+def _questions():
+    rows = []
+    for k in range(12):
+        options = [f"opt{k}a", f"opt{k}b", f"opt{k}c", f"opt{k}d"]
+        rows.append({"prompt": f"Question {k}: pick one?\nAnswer:", **dict(zip("ABCD", options)), "target": "ABCD"[k % 4]})
+    return pd.DataFrame(rows)
+
+
+def test_intervention_scorer_chooses_layers_from_delta_entropy():
+    model = register_tiny_model("llama")
+    questions = _questions()
+    scorer = InterventionScorer(model, n_skip=2, n_tokens=3).fit(questions)
+    profile = EntropyProfileTransformer(model, n_tokens=3, include_embedding=True).fit_transform(questions["prompt"])
+    np.testing.assert_allclose(scorer.mean_profile_, profile.mean(axis=0))
+    delta = np.diff(profile.mean(axis=0))
+    np.testing.assert_allclose(scorer.delta_entropy_, delta)
+    assert scorer.expansion_layers_.tolist() == (np.argsort(-delta)[:2] + 1).tolist()
+    assert scorer.pruning_layers_.tolist() == (np.argsort(delta)[:2] + 1).tolist()
+
+
+def test_score_is_the_accuracy_with_the_chosen_layers_skipped():
+    model = register_tiny_model("llama")
+    questions = _questions()
+    options = questions[list("ABCD")].to_numpy(dtype=object)
+    for strategy, scoring in [("expansion", "cloze"), ("pruning", "letter"), ("none", "cloze")]:
+        scorer = InterventionScorer(model, n_skip=1, n_tokens=2, strategy=strategy, scoring=scoring).fit(questions)
+        layers = {"expansion": scorer.expansion_layers_, "pruning": scorer.pruning_layers_, "none": []}[strategy]
+        with skip_layers(model, list(layers)):
+            expected = answer_correctness(
+                questions["prompt"], questions["target"], options=options,
+                method="options" if scoring == "cloze" else "letters", model=model,
+            ).accuracy
+        assert scorer.score(questions, questions["target"]) == pytest.approx(expected)
+
+
+def test_score_table_and_grid_search():
+    model = register_tiny_model("llama")
+    questions = _questions()
+    scorer = InterventionScorer(model, n_skip=1, n_tokens=2, n_random=3, n_bootstrap=200).fit(questions)
+    table = scorer.score_table(questions, questions["target"])
+    assert list(table.index) == ["none", "expansion", "pruning", "random"]
+    assert table.loc["none", "difference"] == 0 and table.loc["none", "ci_low"] == table.loc["none", "ci_high"] == 0
+    assert len(table.loc["random", "layers"]) == 3
+    for strategy in ("expansion", "pruning", "random"):
+        row = table.loc[strategy]
+        assert row["ci_low"] <= row["difference"] <= row["ci_high"]
+        assert row["difference"] == pytest.approx(row["accuracy"] - table.loc["none", "accuracy"])
+    search = GridSearchCV(
+        InterventionScorer(model, n_tokens=2), {"n_skip": [1, 2], "strategy": ["expansion", "pruning"]}, cv=KFold(2)
+    ).fit(questions, questions["target"])
+    assert set(search.cv_results_["param_strategy"]) == {"expansion", "pruning"}
+
+
+@pytest.mark.parametrize(
+    "params, X, message",
+    [
+        ({"strategy": "middle"}, None, "strategy"),
+        ({"scoring": "regex"}, None, "scoring"),
+        ({"n_skip": 9}, None, "exceeds"),
+        ({}, ["Question?"], "option texts"),
+    ],
+)
+def test_intervention_scorer_bad_input(params, X, message):
+    model = register_tiny_model("llama")
+    scorer = InterventionScorer(model, n_tokens=2, **params)
+    with pytest.raises(ValueError, match=message):
+        scorer.fit(_questions()).score(X if X is not None else _questions(), ["A"])
+
+
+@pytest.mark.bundled
+def test_intervention_on_the_bundled_model(smollm2):
+    from sklearn_entropylens.datasets import load_multiple_choice
+
+    questions = load_multiple_choice(as_frame=True).frame.head(48)
+    scorer = InterventionScorer(n_skip=2, n_random=2, n_bootstrap=200).fit(questions)
+    assert scorer.n_layers_ == 30 and len(scorer.delta_entropy_) == 30
+    table = scorer.score_table(questions, questions["target"])
+    assert table.loc["none", "accuracy"] > 0.4  # the intact model, well above chance
+    assert table["accuracy"].between(0, 1).all()

@@ -3,7 +3,7 @@ accuracy, against a random-layer control of the same size (the paper's intervent
 
 On the bundled SmolLM2 (30 blocks) and the built-in multiple-choice questions, scored by option
 likelihood (SmolLM2 answers at chance when reading option letters). Run:
-``python examples/layer_skipping.py`` (about 10 minutes on 2 CPU cores).
+``python examples/layer_skipping.py`` (about 20 minutes on 2 CPU cores).
 """
 
 import pandas as pd

@@ -34,6 +34,10 @@ class _ProfileClassifier(ClassifierMixin, BaseEstimator):
         defaults = self._default_steps()
         return {name: defaults[name] if getattr(self, name) is None else getattr(self, name) for name in _STEPS}
 
+    def _unfitted_pipeline(self):
+        """The profiler, scaler and classifier steps, as fresh clones, in a Pipeline."""
+        return clone(Pipeline(list(self._steps().items())))
+
     def get_params(self, deep=True):
         params = super().get_params(deep=False)
         if deep:
@@ -69,10 +73,7 @@ class _ProfileClassifier(ClassifierMixin, BaseEstimator):
         if len(y) != len(prompts):
             raise ValueError(f"y must hold one label per prompt: {len(prompts)} prompts, {len(y)} labels.")
         check_classification_targets(y)
-        steps = self._steps()
-        self.pipeline_ = Pipeline(
-            [(name, "passthrough" if step == "passthrough" else clone(step)) for name, step in steps.items()]
-        ).fit(prompts, y)
+        self.pipeline_ = self._unfitted_pipeline().fit(prompts, y)
         self.classes_ = self.pipeline_.classes_
         return self
 

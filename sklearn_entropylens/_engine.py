@@ -109,31 +109,6 @@ def encode_prompts(loaded, prompts, *, n_tokens, chat_template=False, truncation
     return encoded
 
 
-def lens_entropy(adapter, hidden, alpha, vocab_chunk):
-    """Logit-lens entropy of residual-stream vectors, streamed over vocabulary chunks.
-
-    Parameters
-    ----------
-    adapter : LensAdapter
-        The model's final norm and unembedding.
-    hidden : torch.Tensor of shape (n_rows, d_model)
-        Raw residual-stream vectors (before the final norm).
-    alpha : float
-        Renyi order (1 = Shannon).
-    vocab_chunk : int
-        Vocabulary columns per matmul tile.
-
-    Returns
-    -------
-    entropy : torch.Tensor of shape (n_rows,)
-        Entropies in nats.
-    """
-    normed = adapter.normalize(hidden)
-    accumulator = LensStatistics((normed.shape[0],), ("entropy",), alpha=alpha, device=normed.device)
-    _stream_lens(adapter, normed, accumulator, vocab_chunk)
-    return accumulator.result()["entropy"]
-
-
 def _stream_lens(adapter, normed, accumulator, vocab_chunk):
     """Feed ``softcap(unembed(normed))`` to an accumulator in tiles of ``vocab_chunk`` columns."""
     weight = adapter.unembedding.weight

@@ -17,13 +17,10 @@ from ._validation import check_int, check_prompts
 
 def _split_off_profiler(estimator):
     """(profiler, rest) when the estimator starts with a profile step, else (None, estimator)."""
-    if isinstance(estimator, _ProfileClassifier):
-        steps = estimator._steps()
-        rest = Pipeline([(name, steps[name] if steps[name] == "passthrough" else clone(steps[name])) for name in ("scaler", "classifier")])
-        return clone(steps["profiler"]), rest
-    if isinstance(estimator, Pipeline) and isinstance(estimator.steps[0][1], EntropyProfileTransformer):
-        rest = Pipeline([(name, clone(step) if step != "passthrough" else step) for name, step in estimator.steps[1:]])
-        return clone(estimator.steps[0][1]), rest
+    pipeline = estimator._unfitted_pipeline() if isinstance(estimator, _ProfileClassifier) else estimator
+    if isinstance(pipeline, Pipeline) and isinstance(pipeline.steps[0][1], EntropyProfileTransformer):
+        pipeline = clone(pipeline)
+        return pipeline.steps[0][1], Pipeline(pipeline.steps[1:])
     return None, estimator
 
 

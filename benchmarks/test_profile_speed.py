@@ -24,7 +24,7 @@ import torch
 from conftest import N_TOKENS, WORKLOAD_PROMPTS
 
 from sklearn_entropylens import EntropyProfileTransformer
-from sklearn_entropylens._engine import _tile_shape, encode_prompts
+from sklearn_entropylens._engine import encode_prompts, plan_profiling
 from sklearn_entropylens._reference import reference_profiles
 
 TIMES = {}
@@ -91,7 +91,8 @@ def test_floor_lens_matmuls(benchmark, loaded, results):
 
 def _tiled_lens_matmuls(loaded):
     weight = loaded.adapter.unembedding.weight
-    row_tile, vocab_chunk = _tile_shape(torch.device("cpu"))
+    plan = plan_profiling(loaded, [[0]], n_tokens=N_TOKENS, statistics=("entropy",), include_embedding=False)
+    row_tile, vocab_chunk = plan.row_tile, plan.vocab_chunk
     total_rows = _lens_rows(loaded) * N_TOKENS
     hidden = torch.randn(min(row_tile, total_rows), weight.shape[1])
     out = torch.empty(hidden.shape[0], vocab_chunk)

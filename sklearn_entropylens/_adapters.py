@@ -36,6 +36,14 @@ class UnsupportedArchitectureError(ValueError):
     """Raised for a model whose final norm and unembedding the library does not know."""
 
 
+def _module_device(module, default):
+    """The device of a module's first parameter (``default`` for a parameterless one)."""
+    parameter = next(module.parameters(), None)
+    if parameter is None or parameter.device.type == "meta":
+        return default
+    return parameter.device
+
+
 def _get_path(root, path):
     obj = root
     for name in path.split("."):
@@ -90,13 +98,21 @@ class LensAdapter:
     def vocab_size(self):
         return self.unembedding.weight.shape[0]
 
+    @property
+    def device(self):
+        """Where the lens runs: the device of the unembedding (the last device of a split model)."""
+        return self.unembedding.weight.device
+
     def normalize(self, hidden):
-        """Apply the final norm (and projection) to residual-stream vectors of shape (..., d)."""
-        if self.final_norm is not None:
-            hidden = self.final_norm(hidden)
-        if self.projection is not None:
-            hidden = self.projection(hidden)
-        return hidden
+        """Apply the final norm (and projection) to residual-stream vectors of shape (..., d).
+
+        Each module gets its input on its own device, and the result is on :attr:`device`, so a model
+        spread over several devices (``device_map``) needs no care from the caller.
+        """
+        for module in (self.final_norm, self.projection):
+            if module is not None:
+                hidden = module(hidden.to(_module_device(module, hidden.device)))
+        return hidden.to(self.device)
 
     def cap(self, logits):
         """Apply final-logit soft-capping in place when the model has it; return the logits."""

@@ -23,21 +23,11 @@ import numpy as np
 import torch
 
 from ._adapters import block_input, block_output
+from ._memory import plan_engine
 from ._statistics import LensStatistics
 
-# Rows per lens tile (buffered residual vectors) and vocabulary columns per tile. On CPU a tile of
-# about 2,000 x 1,024 fp32 logits stays in cache while it is reduced and keeps the GEMM near peak.
-_CPU_TILE = (2048, 1024)
-_GPU_TILE = (8192, 16384)
-# The model's own logits are kept for the positions buffered between two lens passes (they are the
-# reference of the KL, rank and overlap statistics); whole-row lens logits for the top-p statistics are
-# computed a few prompts at a time. Both stay within these bounds.
-_FINAL_BUFFER_BYTES = 256 * 2**20
-_WHOLE_ROW_BYTES = 256 * 2**20
-
-
-def _tile_shape(device):
-    return _GPU_TILE if device.type == "cuda" else _CPU_TILE
+# Whether this process's torch can multiply bfloat16/float16 matrices into float32 on CUDA.
+_MIXED_MM = {}
 
 
 def encode_prompts(loaded, prompts, *, n_tokens, chat_template=False, truncation=None):
@@ -109,21 +99,57 @@ def encode_prompts(loaded, prompts, *, n_tokens, chat_template=False, truncation
     return encoded
 
 
+def _lens_matmul(normed, rows, out):
+    """``normed @ rows.T`` in float32 whatever the weights' dtype; returns the result (``out`` or new).
+
+    Products of bfloat16 or float16 numbers are exact in float32, so accumulating them in float32 loses
+    nothing: on CUDA the low-precision GEMM writes float32 directly, elsewhere both sides are upcast.
+    """
+    if normed.dtype == torch.float32 and rows.dtype == torch.float32:
+        return torch.mm(normed, rows.t(), out=out)
+    if normed.device.type == "cuda" and _MIXED_MM.get(normed.dtype, True):
+        try:
+            return torch.mm(normed, rows.t(), out_dtype=torch.float32)
+        except (TypeError, RuntimeError, NotImplementedError):
+            _MIXED_MM[normed.dtype] = False
+    return torch.mm(normed.float(), rows.float().t(), out=out)
+
+
+class _RowWriter:
+    """An accumulator that keeps the streamed logits: whole float32 rows of the lens."""
+
+    def __init__(self, out):
+        self.out = out
+
+    def update(self, logits, start):
+        self.out[:, start : start + logits.shape[1]].copy_(logits)
+
+
 def _stream_lens(adapter, normed, accumulator, vocab_chunk):
-    """Feed ``softcap(unembed(normed))`` to an accumulator in tiles of ``vocab_chunk`` columns."""
+    """Feed float32 ``softcap(unembed(normed))`` to an accumulator in tiles of ``vocab_chunk`` columns."""
     weight = adapter.unembedding.weight
     bias = getattr(adapter.unembedding, "bias", None)
     n_rows, vocab_size = normed.shape[0], weight.shape[0]
-    tile = torch.empty(n_rows, min(vocab_chunk, vocab_size), dtype=normed.dtype, device=normed.device)
+    if normed.device.type != "cuda" and normed.dtype != torch.float32:
+        normed = normed.float()  # once, not per tile
+    tile = torch.empty(n_rows, min(vocab_chunk, vocab_size), dtype=torch.float32, device=normed.device)
     for start in range(0, vocab_size, vocab_chunk):
         rows = weight[start : start + vocab_chunk]
-        logits = tile if rows.shape[0] == tile.shape[1] else torch.empty(
-            n_rows, rows.shape[0], dtype=normed.dtype, device=normed.device
+        out = tile if rows.shape[0] == tile.shape[1] else torch.empty(
+            n_rows, rows.shape[0], dtype=torch.float32, device=normed.device
         )
-        torch.mm(normed, rows.t(), out=logits)
+        logits = _lens_matmul(normed, rows, out)
         if bias is not None:
-            logits += bias[start : start + vocab_chunk]
+            logits += bias[start : start + vocab_chunk].float()
         accumulator.update(adapter.cap(logits), start)
+
+
+def full_lens_logits(adapter, hidden, vocab_chunk):
+    """Float32 lens logits of raw residual streams ``hidden`` (rows, d), computed in vocabulary tiles."""
+    normed = adapter.normalize(hidden)
+    out = torch.empty(normed.shape[0], adapter.vocab_size, dtype=torch.float32, device=normed.device)
+    _stream_lens(adapter, normed, _RowWriter(out), vocab_chunk)
+    return out
 
 
 def _target_logits(adapter, normed, targets):
@@ -250,9 +276,13 @@ def _final_statistics(final_logits, statistics, alpha, top_p):
 
 
 class _ResidualRecorder:
-    """Forward hooks that copy the newest position's residual stream of chosen blocks into a buffer."""
+    """Forward hooks that copy the newest position's residual stream of chosen blocks into a buffer.
 
-    def __init__(self, adapter, include_embedding, buffer):
+    The buffer may sit on another device than the blocks (a model split by ``device_map``): the copies
+    move the rows there. ``last``, when given, receives the last block's output at each step.
+    """
+
+    def __init__(self, adapter, include_embedding, buffer, last=None):
         self.buffer = buffer  # (n_slots, n_lens_layers, batch, d_model)
         self.slot = 0
         self.handles = []
@@ -263,6 +293,12 @@ class _ResidualRecorder:
             )
         for index, block in enumerate(adapter.blocks[:-1]):
             self.handles.append(block.register_forward_hook(self._leaving_hook(offset + index)))
+        if last is not None:
+
+            def keep_last(module, args, output):
+                last.copy_(block_output(output)[:, -1])
+
+            self.handles.append(adapter.blocks[-1].register_forward_hook(keep_last))
 
     def _entering_hook(self):
         def hook(module, args, kwargs):
@@ -310,8 +346,10 @@ def left_padded_batch(loaded, batch_ids):
 
 
 @torch.inference_mode()
-def _profile_batch(loaded, batch_ids, *, n_tokens, alpha, include_embedding, temperature, seeds, statistics, top_p):
-    model, adapter, device = loaded.model, loaded.adapter, loaded.device
+def _profile_batch(loaded, batch_ids, *, plan, n_tokens, alpha, include_embedding, temperature, seeds, statistics,
+                   top_p):
+    model, adapter = loaded.model, loaded.adapter
+    lens_device = adapter.device
     batch = len(batch_ids)
     input_ids, attention_mask, position_ids = left_padded_batch(loaded, batch_ids)
 
@@ -319,29 +357,37 @@ def _profile_batch(loaded, batch_ids, *, n_tokens, alpha, include_embedding, tem
     record_embedding = include_embedding or "top_p_overlap" in statistics
     n_lens = adapter.n_layers - 1 + int(record_embedding)
     vocab_size = adapter.vocab_size
-    row_tile, vocab_chunk = _tile_shape(device)
-    slots = math.ceil(row_tile / max(1, n_lens * batch))
-    slots = max(1, min(n_tokens, slots, _FINAL_BUFFER_BYTES // (batch * vocab_size * 4)))
+    slots = math.ceil(plan.row_tile / max(1, n_lens * batch))
+    slots = max(1, min(n_tokens, slots, plan.whole_row_bytes // (batch * vocab_size * 4)))
     hidden_size = _hidden_size(model)
-    buffer = torch.empty((slots, n_lens, batch, hidden_size), dtype=loaded.dtype, device=device)
-    final_buffer = torch.empty((slots, batch, vocab_size), dtype=torch.float32, device=device)
+    buffer = torch.empty((slots, n_lens, batch, hidden_size), dtype=loaded.dtype, device=lens_device)
+    final_buffer = torch.empty((slots, batch, vocab_size), dtype=torch.float32, device=lens_device)
+    # Low-precision output logits are rounded to the weights' dtype; the final layer's statistics are
+    # then taken from the lens of the last block in float32, like every other layer.
+    last_hidden = None
+    if loaded.dtype != torch.float32:
+        last_hidden = torch.empty((batch, hidden_size), dtype=loaded.dtype, device=lens_device)
     values = {name: torch.empty((n_tokens, n_lens + 1, batch), dtype=torch.float64) for name in statistics}
     tokens = torch.empty((batch, n_tokens), dtype=torch.long)
     generators = None
     if temperature > 0:
-        generators = [torch.Generator(device=device).manual_seed(int(seed)) for seed in seeds]
+        generators = [torch.Generator(device=lens_device).manual_seed(int(seed)) for seed in seeds]
 
     extra = {"use_cache": True}
     if "logits_to_keep" in loaded.forward_parameters:
         extra["logits_to_keep"] = 1
-    recorder = _ResidualRecorder(adapter, record_embedding, buffer)
+    recorder = _ResidualRecorder(adapter, record_embedding, buffer, last_hidden)
     try:
         output = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, **extra)
         flushed = 0
         for step in range(n_tokens):
             slot = step - flushed
-            final_buffer[slot].copy_(output.logits[:, -1])
-            chosen = _next_tokens(final_buffer[slot], temperature, generators)
+            if last_hidden is None:
+                final_buffer[slot].copy_(output.logits[:, -1])
+                chosen = _next_tokens(final_buffer[slot], temperature, generators)
+            else:
+                final_buffer[slot].copy_(full_lens_logits(adapter, last_hidden, plan.vocab_chunk))
+                chosen = _next_tokens(output.logits[:, -1].to(lens_device, torch.float32), temperature, generators)
             tokens[:, step] = chosen.cpu()
             if slot + 1 == slots or step == n_tokens - 1:
                 computed = lens_statistics(
@@ -351,8 +397,8 @@ def _profile_batch(loaded, batch_ids, *, n_tokens, alpha, include_embedding, tem
                     statistics=statistics,
                     alpha=alpha,
                     top_p=top_p,
-                    vocab_chunk=vocab_chunk,
-                    max_block_bytes=_WHOLE_ROW_BYTES,
+                    vocab_chunk=plan.vocab_chunk,
+                    max_block_bytes=plan.whole_row_bytes,
                 )
                 for name, value in computed.items():
                     values[name][flushed : step + 1] = value.cpu()
@@ -363,7 +409,7 @@ def _profile_batch(loaded, batch_ids, *, n_tokens, alpha, include_embedding, tem
             attention_mask = torch.cat([attention_mask, attention_mask.new_ones((batch, 1))], dim=1)
             position_ids = position_ids[:, -1:] + 1
             output = model(
-                input_ids=chosen[:, None],
+                input_ids=chosen[:, None].to(loaded.device),
                 attention_mask=attention_mask,
                 position_ids=position_ids,
                 past_key_values=output.past_key_values,
@@ -400,6 +446,53 @@ def canonical_order(token_ids, seeds=None):
     return sorted(range(len(token_ids)), key=lambda i: (len(token_ids[i]), token_ids[i], seeds[i]))
 
 
+def plan_profiling(loaded, token_ids, *, n_tokens, statistics, include_embedding, batch_size="auto",
+                   vocab_chunk="auto"):
+    """The engine's batch size and lens tile for these prompts (see :func:`~._memory.plan_engine`)."""
+    n_lens = loaded.n_layers - 1 + int(include_embedding or "top_p_overlap" in statistics)
+    return plan_engine(
+        loaded,
+        prompt_length=max((len(ids) for ids in token_ids), default=1),
+        n_tokens=n_tokens,
+        n_lens=n_lens,
+        whole_rows=bool({"top_p_size", "top_p_overlap"} & set(statistics)),
+        batch_size=batch_size,
+        vocab_chunk=vocab_chunk,
+    )
+
+
+def _profile_members(loaded, token_ids, members, seeds, **settings):
+    """Profile prompts ``members`` in one batch; on a device out of memory, in two halves instead.
+
+    Returns a list of ``(members, values, tokens)``, one per batch actually run.
+    """
+    try:
+        values, tokens = _profile_batch(
+            loaded, [token_ids[i] for i in members], seeds=[seeds[i] for i in members], **settings
+        )
+        return [(members, values, tokens)]
+    except torch.OutOfMemoryError as exc:
+        lengths = max(len(token_ids[i]) for i in members)
+        if len(members) == 1:
+            raise MemoryError(
+                f"Out of memory on {loaded.adapter.device} profiling one prompt of {lengths} tokens with "
+                f"n_tokens={settings['n_tokens']}: lower n_tokens or vocab_chunk, load the weights in "
+                "bfloat16, or spread the model over more devices with model_kwargs={'device_map': 'auto'}."
+            ) from exc
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    half = len(members) // 2
+    warnings.warn(
+        f"Out of memory with a batch of {len(members)} prompts on {loaded.adapter.device}; retrying in batches "
+        f"of {half} and {len(members) - half} (set batch_size lower to avoid the retry).",
+        RuntimeWarning,
+        stacklevel=4,
+    )
+    return _profile_members(loaded, token_ids, members[:half], seeds, **settings) + _profile_members(
+        loaded, token_ids, members[half:], seeds, **settings
+    )
+
+
 def profile_token_ids(
     loaded,
     token_ids,
@@ -409,7 +502,8 @@ def profile_token_ids(
     include_embedding=False,
     temperature=0.0,
     seeds=None,
-    batch_size=8,
+    batch_size="auto",
+    vocab_chunk="auto",
     progress=False,
     statistics=("entropy",),
     top_p=0.6,
@@ -432,8 +526,11 @@ def profile_token_ids(
         0 for greedy decoding; otherwise the sampling temperature.
     seeds : sequence of int or None, default=None
         One seed per prompt for sampling; a prompt's tokens depend only on its own seed.
-    batch_size : int, default=8
-        Prompts per forward pass.
+    batch_size : int or "auto", default="auto"
+        Prompts per forward pass; ``"auto"`` chooses from the free memory (at most 8 on CPU, 64 on a
+        GPU). A batch that runs out of GPU memory is retried in halves.
+    vocab_chunk : int or "auto", default="auto"
+        Vocabulary columns per lens tile; ``"auto"`` chooses from the free memory.
     progress : bool, default=False
         Show a tqdm progress bar over prompts.
     statistics : tuple of str, default=("entropy",)
@@ -456,25 +553,24 @@ def profile_token_ids(
     tokens = np.empty((n_prompts, n_tokens), dtype=np.int64)
     if seeds is None:
         seeds = [0] * n_prompts
+    statistics = tuple(statistics)
+    plan = plan_profiling(
+        loaded, token_ids, n_tokens=n_tokens, statistics=statistics, include_embedding=include_embedding,
+        batch_size=batch_size, vocab_chunk=vocab_chunk,
+    )
     order = canonical_order(token_ids, seeds)
     with tqdm(total=n_prompts, disable=not progress, unit="prompt", desc="Entropy profiles") as bar:
-        for start in range(0, n_prompts, batch_size):
-            members = order[start : start + batch_size]
-            profile, generated = _profile_batch(
-                loaded,
-                [token_ids[i] for i in members],
-                n_tokens=n_tokens,
-                alpha=alpha,
-                include_embedding=include_embedding,
-                temperature=temperature,
-                seeds=[seeds[i] for i in members],
-                statistics=tuple(statistics),
+        for start in range(0, n_prompts, plan.batch_size):
+            batches = _profile_members(
+                loaded, token_ids, order[start : start + plan.batch_size], seeds, plan=plan, n_tokens=n_tokens,
+                alpha=alpha, include_embedding=include_embedding, temperature=temperature, statistics=statistics,
                 top_p=top_p,
             )
-            for name in statistics:
-                values[name][members] = profile[name]
-            tokens[members] = generated
-            bar.update(len(members))
+            for members, profile, generated in batches:
+                for name in statistics:
+                    values[name][members] = profile[name]
+                tokens[members] = generated
+                bar.update(len(members))
     for name, value in values.items():
         if not np.isfinite(value).all():
             bad = int(np.flatnonzero(~np.isfinite(value).all(axis=(1, 2)))[0])

@@ -159,6 +159,11 @@ def register_model(name, model, tokenizer, *, revision="registered"):
             del _CACHE[key]
 
 
+def is_registered(name):
+    """Whether ``name`` was given to :func:`register_model` in this process."""
+    return isinstance(name, str) and name in _REGISTRY
+
+
 def clear_model_cache():
     """Drop every loaded model from the per-process cache (registered models stay registered)."""
     with _LOCK:
@@ -172,9 +177,15 @@ def resolve_device(device):
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        return torch.device(device)
+        resolved = torch.device(device)
     except (RuntimeError, TypeError) as exc:
         raise ValueError(f"device must be 'auto' or a torch device string like 'cpu' or 'cuda:0', got {device!r}.") from exc
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device={device!r}, but torch sees no CUDA GPU (torch {torch.__version__}); use 'cpu' or 'auto'.")
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise ValueError(f"device={device!r}, but torch sees only {torch.cuda.device_count()} CUDA device(s).")
+    return resolved
 
 
 def resolve_dtype(dtype, device):
@@ -269,7 +280,59 @@ def _known_names():
     return ", ".join(repr(n) for n in names)
 
 
-def _load_pretrained(name, revision, dtype):
+# Loading options that only say where weights go; they never change a number.
+PLACEMENT_KWARGS = frozenset({"device_map", "max_memory", "offload_folder", "offload_state_dict", "offload_buffers",
+                              "low_cpu_mem_usage"})
+# Options that the loader sets itself from the estimator's own parameters.
+_RESERVED_KWARGS = {"revision": "revision", "dtype": "dtype", "torch_dtype": "dtype", "gguf_file": "model"}
+
+
+def check_model_kwargs(model_kwargs):
+    """Validate ``model_kwargs`` and return it as a dict (empty for None).
+
+    Parameters
+    ----------
+    model_kwargs : dict or None
+        Keyword arguments for ``AutoModelForCausalLM.from_pretrained``.
+
+    Returns
+    -------
+    model_kwargs : dict
+        A shallow copy.
+    """
+    if model_kwargs is None:
+        return {}
+    if not isinstance(model_kwargs, dict) or not all(isinstance(key, str) for key in model_kwargs):
+        raise ValueError(
+            "model_kwargs must be None or a dict of from_pretrained keyword arguments, such as "
+            f"{{'device_map': 'auto'}}; got {type(model_kwargs).__name__}."
+        )
+    for key, parameter in _RESERVED_KWARGS.items():
+        if key in model_kwargs:
+            raise ValueError(f"model_kwargs must not set {key!r}: use the estimator's {parameter!r} parameter.")
+    return dict(model_kwargs)
+
+
+def model_kwargs_key(model_kwargs, *, numeric_only=False):
+    """A stable text key of loading options (``numeric_only``: without the placement-only ones)."""
+    items = sorted(
+        (key, value) for key, value in check_model_kwargs(model_kwargs).items()
+        if not (numeric_only and key in PLACEMENT_KWARGS)
+    )
+    return ";".join(f"{key}={_describe(value)}" for key, value in items)
+
+
+def _describe(value):
+    to_dict = getattr(value, "to_dict", None)
+    if callable(to_dict):
+        # Quantization configs: their fields, not their (address-bearing) default repr.
+        return f"{type(value).__name__}{json.dumps(to_dict(), sort_keys=True, default=str)}"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{k!r}:{_describe(v)}" for k, v in sorted(value.items(), key=lambda kv: repr(kv[0]))) + "}"
+    return repr(value)
+
+
+def _load_pretrained(name, revision, dtype, model_kwargs):
     """Load a tokenizer and causal LM from a hub id or a directory, and the revision they came from."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -284,8 +347,8 @@ def _load_pretrained(name, revision, dtype):
         with warnings.catch_warnings(), _quiet_transformers():
             warnings.simplefilter("ignore")
             tokenizer = AutoTokenizer.from_pretrained(source, revision=revision_arg)
-            model = AutoModelForCausalLM.from_pretrained(source, revision=revision_arg, dtype=dtype)
-    except (OSError, ValueError, KeyError, ImportError, EnvironmentError) as exc:
+            model = AutoModelForCausalLM.from_pretrained(source, revision=revision_arg, dtype=dtype, **model_kwargs)
+    except (OSError, ValueError, KeyError, ImportError, EnvironmentError, TypeError) as exc:
         raise ModelLoadError(
             f"Could not load {name!r} as a causal language model: {str(exc).splitlines()[0]} "
             f"Use a bundled model ({_known_names()}), a local directory, or a Hugging Face id that is in "
@@ -310,7 +373,7 @@ def _context_length(model, tokenizer):
     return min(lengths) if lengths else None
 
 
-def load_model(name=DEFAULT_MODEL, *, revision=None, dtype="auto", device="auto"):
+def load_model(name=DEFAULT_MODEL, *, revision=None, dtype="auto", device="auto", model_kwargs=None):
     """Return the loaded model for an identifier, from the per-process cache when possible.
 
     Parameters
@@ -321,32 +384,52 @@ def load_model(name=DEFAULT_MODEL, *, revision=None, dtype="auto", device="auto"
     revision : str or None, default=None
         Hub revision (branch, tag or commit); ignored for bundled and registered models.
     dtype : str or torch.dtype, default="auto"
-        Weight dtype: ``"auto"`` is float32 on CPU and bfloat16 on GPU.
+        Weight dtype: ``"auto"`` is float32 on CPU and bfloat16 on GPU. Lens statistics are always
+        computed in float32.
     device : str, default="auto"
-        ``"auto"`` (CUDA when available, else CPU) or any torch device string.
+        ``"auto"`` (CUDA when available, else CPU) or any torch device string. Must stay ``"auto"``
+        when ``model_kwargs`` has a ``device_map``, which then places the weights.
+    model_kwargs : dict or None, default=None
+        Extra keyword arguments of ``AutoModelForCausalLM.from_pretrained``: ``{"device_map":
+        "auto"}`` spreads a model over every visible GPU (with accelerate), ``{"quantization_config":
+        BitsAndBytesConfig(load_in_4bit=True)}`` loads 4-bit weights where bitsandbytes is installed,
+        ``{"attn_implementation": "sdpa"}`` picks the attention kernel. Not for registered models.
 
     Returns
     -------
     loaded : LoadedModel
-        The model in eval mode, its tokenizer, lens adapter and resolved revision.
+        The model in eval mode, its tokenizer, lens adapter and resolved revision. ``device`` is where
+        inputs go (the device of the input embeddings).
 
     Raises
     ------
     ModelLoadError
-        If the identifier is unknown, cannot be loaded offline, is not a causal LM, or its
-        architecture is not supported by the logit lens.
+        If the identifier is unknown, cannot be loaded offline, is not a causal LM, its architecture is
+        not supported by the logit lens, or its unembedding is not usable (offloaded or quantized).
     """
     if not isinstance(name, str) or not name:
         raise ModelLoadError(f"model must be a non-empty string identifier, got {name!r}. Known: {_known_names()}.")
     import torch
 
+    model_kwargs = check_model_kwargs(model_kwargs)
+    placed = model_kwargs.get("device_map") is not None
+    if placed and device not in (None, "auto"):
+        raise ValueError(
+            f"device={device!r} conflicts with model_kwargs['device_map']: leave device='auto' and let the "
+            "device map place the weights."
+        )
     device = resolve_device(device)
     dtype = resolve_dtype(dtype, device)
-    key = (name, revision, str(dtype), str(device))
+    key = (name, revision, str(dtype), str(device), model_kwargs_key(model_kwargs))
     with _LOCK:
         if key in _CACHE:
             return _CACHE[key]
         if name in _REGISTRY:
+            if model_kwargs:
+                raise ValueError(
+                    f"model_kwargs cannot apply to the registered in-memory model {name!r}; save it with "
+                    "save_pretrained and pass the directory to load it with options."
+                )
             registered_model, tokenizer, resolved = _REGISTRY[name]
             weight = next(registered_model.parameters())
             model = registered_model
@@ -354,13 +437,16 @@ def load_model(name=DEFAULT_MODEL, *, revision=None, dtype="auto", device="auto"
                 # Module.to works in place: convert a copy so the registered model stays as given.
                 model = copy.deepcopy(registered_model).to(device=device, dtype=dtype)
         else:
-            tokenizer, model, resolved = _load_pretrained(name, revision, dtype)
-            model = model.to(device)
+            tokenizer, model, resolved = _load_pretrained(name, revision, dtype, model_kwargs)
+            if not placed and not getattr(model, "is_quantized", False):
+                model = model.to(device)
         model.eval()
         try:
             adapter = get_adapter(model)
         except UnsupportedArchitectureError as exc:
             raise ModelLoadError(f"Cannot use {name!r}: {exc}") from exc
+        _check_unembedding(name, adapter)
+        input_device = model.get_input_embeddings().weight.device
         probe = torch.tensor([[_probe_token(tokenizer, model)] * 3])
         try:
             verify_adapter(model, adapter, probe)
@@ -373,12 +459,27 @@ def load_model(name=DEFAULT_MODEL, *, revision=None, dtype="auto", device="auto"
             tokenizer=tokenizer,
             adapter=adapter,
             dtype=dtype,
-            device=device,
+            device=input_device if input_device.type != "meta" else device,
             context_length=_context_length(model, tokenizer),
             forward_parameters=frozenset(inspect.signature(model.forward).parameters),
         )
         _CACHE[key] = loaded
         return loaded
+
+
+def _check_unembedding(name, adapter):
+    """The lens multiplies by the unembedding directly: it must be a plain floating matrix in memory."""
+    weight = adapter.unembedding.weight
+    if weight.device.type == "meta":
+        raise ModelLoadError(
+            f"The unembedding of {name!r} is offloaded (its weights are not in memory), which the logit "
+            "lens cannot stream over: give it a device in model_kwargs['device_map'] or more max_memory."
+        )
+    if not weight.dtype.is_floating_point or weight.dtype.itemsize < 2:
+        raise ModelLoadError(
+            f"The unembedding of {name!r} is quantized ({weight.dtype}); keep it in full precision, for "
+            "example BitsAndBytesConfig(..., llm_int8_skip_modules=['lm_head'])."
+        )
 
 
 def _probe_token(tokenizer, model):

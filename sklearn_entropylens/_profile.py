@@ -12,13 +12,21 @@ from tqdm.auto import tqdm
 
 from . import _cache
 from ._engine import canonical_order, encode_prompts, profile_token_ids
-from ._models import DEFAULT_MODEL, load_model
+from ._models import DEFAULT_MODEL, check_model_kwargs, is_registered, load_model, model_kwargs_key
 from ._statistics import TOP_P_STATISTICS, check_alpha, check_statistics, check_top_p, convert_units
-from ._validation import check_bool, check_int, check_prompts
+from ._validation import check_auto_or_int, check_bool, check_int, check_prompts
 
 _AGGREGATES = ("mean", "concat")
 # About this many prompts are profiled between two writes to the per-prompt cache.
 _CHECKPOINT_PROMPTS = 64
+
+
+def profile_shard(load_arguments, token_ids, seeds, settings):
+    """Statistics of one shard of prompts, on whatever process runs it (a joblib or Dask worker).
+
+    The model is loaded through the worker's own per-process cache, so each worker loads it once.
+    """
+    return profile_token_ids(load_model(**load_arguments), token_ids, seeds=seeds, **settings)[0]
 
 
 class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
@@ -88,11 +96,28 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
         A prompt that does not fit the context with ``n_tokens``: raise (None) or keep its last
         tokens with a warning (``"left"``).
     dtype : str, default="auto"
-        Weight dtype: ``"auto"`` is float32 on CPU and bfloat16 on GPU. Statistics are float32.
+        Weight dtype: ``"auto"`` is float32 on CPU and bfloat16 on GPU. The lens is always computed in
+        float32 (low-precision products accumulated in float32), the final layer included.
     device : str, default="auto"
         ``"auto"`` (CUDA when available, else CPU) or a torch device string.
-    batch_size : int, default=8
-        Prompts per forward pass; does not change the results.
+    model_kwargs : dict or None, default=None
+        Extra ``from_pretrained`` options: ``{"device_map": "auto"}`` spreads a model too large for
+        one GPU over all of them (the lens runs where the unembedding is), a ``quantization_config``
+        loads 8-bit or 4-bit weights where bitsandbytes is installed. Options that change the
+        numbers (quantization) are part of the profile cache key; placement options are not.
+    batch_size : int or "auto", default="auto"
+        Prompts per forward pass. ``"auto"`` takes the largest power of two (at most 8 on CPU, 64 on a
+        GPU) that fits the memory free when profiling starts; a batch that still runs out of GPU
+        memory is retried in halves. Changes the results only by float rounding.
+    vocab_chunk : int or "auto", default="auto"
+        Vocabulary columns per tile of lens logits; ``"auto"`` fits the tile to the free memory.
+    n_jobs : int or None, default=None
+        Processes (or Dask workers) profiling shards of the prompts at once, through joblib: None
+        means 1 unless in a :func:`joblib.parallel_config` context, so ``with
+        parallel_config(backend="dask"):`` profiles on a Dask cluster. Each worker loads the model
+        once; results are the same as in one process and in input order. Shards are whole batches of
+        64 prompts, and a shard lost with its worker is run again. Models given to
+        :func:`register_model` live in this process only and are profiled here.
     memory : str, joblib.Memory or None, default=None
         Cache profiles per prompt under this location, keyed by the prompt and every parameter that
         changes the numbers (not ``batch_size``, ``device``, ``progress`` or the output units), so a
@@ -162,7 +187,10 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
         truncation=None,
         dtype="auto",
         device="auto",
-        batch_size=8,
+        model_kwargs=None,
+        batch_size="auto",
+        vocab_chunk="auto",
+        n_jobs=None,
         memory=None,
         progress=False,
     ):
@@ -182,7 +210,10 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
         self.truncation = truncation
         self.dtype = dtype
         self.device = device
+        self.model_kwargs = model_kwargs
         self.batch_size = batch_size
+        self.vocab_chunk = vocab_chunk
+        self.n_jobs = n_jobs
         self.memory = memory
         self.progress = progress
 
@@ -222,11 +253,19 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
             raise ValueError(f"temperature must be 0 (greedy) or a positive number, got {self.temperature!r}.")
         if self.truncation not in (None, "left"):
             raise ValueError(f"truncation must be None or 'left', got {self.truncation!r}.")
-        check_int(self.batch_size, "batch_size")
+        check_auto_or_int(self.batch_size, "batch_size")
+        check_auto_or_int(self.vocab_chunk, "vocab_chunk")
+        if self.n_jobs is not None:
+            check_int(self.n_jobs, "n_jobs", minimum=-(2**31))
+        check_model_kwargs(self.model_kwargs)
         check_memory(self.memory)
 
+    def _load_arguments(self):
+        return {"name": self.model, "revision": self.revision, "dtype": self.dtype, "device": self.device,
+                "model_kwargs": self.model_kwargs}
+
     def _load(self):
-        return load_model(self.model, revision=self.revision, dtype=self.dtype, device=self.device)
+        return load_model(**self._load_arguments())
 
     def fit(self, X, y=None):
         """Validate the parameters and prompts, load the model, and record its layout.
@@ -260,7 +299,8 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
 
     def _profile_settings(self):
         """Everything but the prompt that changes a raw profile (the cache key)."""
-        return {
+        loading = model_kwargs_key(self.model_kwargs, numeric_only=True)
+        return ({"loading": loading} if loading else {}) | {
             "model": self.model_name_,
             "revision": self.model_revision_,
             "dtype": self.dtype_,
@@ -346,24 +386,27 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
             )
             prompt_seeds = None if seeds is None else [seeds[i] for i in firsts]
             order = canonical_order(token_ids, prompt_seeds)
-            # Whole batches of the canonical order at a time, so the batches (and their rounding) are
-            # those of a single call, and finished profiles reach the cache as they come.
-            chunk = self.batch_size * max(1, _CHECKPOINT_PROMPTS // self.batch_size)
+            # Shards of whole batches of the canonical order, so the batches (and their rounding) are
+            # those of a single call wherever a shard runs, and finished profiles reach the cache as
+            # they come.
+            batch = _CHECKPOINT_PROMPTS if self.batch_size == "auto" else self.batch_size
+            chunk = batch * max(1, _CHECKPOINT_PROMPTS // batch)
+            shards = [order[start : start + chunk] for start in range(0, len(order), chunk)]
+            settings = {
+                "n_tokens": self.n_tokens, "alpha": self.alpha, "include_embedding": self.include_embedding,
+                "temperature": self.temperature, "batch_size": self.batch_size, "vocab_chunk": self.vocab_chunk,
+                "statistics": self.statistics_, "top_p": float(self.top_p),
+            }
+            tasks = [
+                (
+                    [token_ids[i] for i in shard],
+                    None if prompt_seeds is None else [prompt_seeds[i] for i in shard],
+                )
+                for shard in shards
+            ]
+            results = self._run_shards(loaded, tasks, settings)
             with tqdm(total=len(order), disable=not self.progress, unit="prompt", desc="Entropy profiles") as bar:
-                for start in range(0, len(order), chunk):
-                    members = order[start : start + chunk]
-                    computed, _ = profile_token_ids(
-                        loaded,
-                        [token_ids[i] for i in members],
-                        n_tokens=self.n_tokens,
-                        alpha=self.alpha,
-                        include_embedding=self.include_embedding,
-                        temperature=self.temperature,
-                        seeds=None if prompt_seeds is None else [prompt_seeds[i] for i in members],
-                        batch_size=self.batch_size,
-                        statistics=self.statistics_,
-                        top_p=float(self.top_p),
-                    )
+                for members, computed in zip(shards, results):
                     _cache.count("computed", len(members))
                     profiles = np.stack([computed[name] for name in self.statistics_], axis=1)
                     for i, profile in zip(members, profiles):
@@ -373,6 +416,18 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
                             store.put(store.key(*identity), profile)
                     bar.update(len(members))
         return {name: stacked[:, k] for k, name in enumerate(self.statistics_)}
+
+    def _run_shards(self, loaded, tasks, settings):
+        """Profile each ``(token_ids, seeds)`` shard, in order: here, or on joblib's workers."""
+        n_workers = joblib.effective_n_jobs(self.n_jobs)
+        backend = type(joblib.parallel.get_active_backend()[0]).__name__
+        # Threads would share one model and its forward hooks; a registered model exists only here.
+        if n_workers == 1 or len(tasks) == 1 or backend == "ThreadingBackend" or is_registered(self.model):
+            return (profile_token_ids(loaded, ids, seeds=seeds, **settings)[0] for ids, seeds in tasks)
+        arguments = self._load_arguments()
+        return joblib.Parallel(n_jobs=self.n_jobs, return_as="generator")(
+            joblib.delayed(profile_shard)(arguments, ids, seeds, settings) for ids, seeds in tasks
+        )
 
     def entropy_matrices(self, X):
         """Raw per-position, per-layer entropies in nats, before aggregation.

@@ -103,3 +103,13 @@ def reference_entropies(loaded, token_ids, n_tokens, **kwargs):
 
     values, tokens = reference_profiles(loaded, token_ids, n_tokens, **kwargs)
     return values["entropy"], tokens
+
+
+def save_tiny_model(directory, model_type="llama", **overrides):
+    """Save a tiny model and the byte tokenizer to ``directory``; return it as a str (a model id).
+
+    Unlike a registered model, a directory loads in any process: joblib and Dask workers included.
+    """
+    make_tiny_model(model_type, **overrides).save_pretrained(directory)
+    make_byte_tokenizer().save_pretrained(directory)
+    return str(directory)

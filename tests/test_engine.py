@@ -166,14 +166,13 @@ def test_statistics_do_not_change_each_other_or_the_tokens():
 
 
 def test_whole_row_statistics_split_large_batches(monkeypatch):
-    from sklearn_entropylens import _engine
+    from sklearn_entropylens import _memory
 
     loaded = load_model(register_tiny_model("llama"))
     ids = encode_prompts(loaded, PROMPTS, n_tokens=3)
     reference, _ = profile_token_ids(loaded, ids, n_tokens=3, batch_size=6, statistics=ALL_STATISTICS)
     # A bound below one prompt's rows forces one prompt per block, and a tiny buffer one position per pass.
-    monkeypatch.setattr(_engine, "_WHOLE_ROW_BYTES", 1)
-    monkeypatch.setattr(_engine, "_FINAL_BUFFER_BYTES", 1)
+    monkeypatch.setattr(_memory, "WHOLE_ROW_BYTES", 1)
     split, _ = profile_token_ids(loaded, ids, n_tokens=3, batch_size=6, statistics=ALL_STATISTICS)
     for name in ALL_STATISTICS:
         np.testing.assert_allclose(split[name], reference[name], atol=1e-5, err_msg=name)

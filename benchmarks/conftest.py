@@ -47,4 +47,11 @@ def pytest_sessionfinish(session, exitstatus):
     }
     out = pathlib.Path(__file__).parent / "results" / f"{device}.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(RESULTS, indent=2, sort_keys=True) + "\n")
+    # A partial run (one test, one module) updates its own entries and keeps the others.
+    recorded = json.loads(out.read_text()) if out.exists() else {}
+    for key, value in RESULTS.items():
+        if isinstance(value, dict) and isinstance(recorded.get(key), dict):
+            recorded[key].update(value)
+        else:
+            recorded[key] = value
+    out.write_text(json.dumps(recorded, indent=2, sort_keys=True) + "\n")

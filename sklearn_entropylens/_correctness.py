@@ -70,7 +70,7 @@ def _option_scores(loaded, token_ids, options, batch_size):
 
 def answer_correctness(
     X, answers, *, options=None, method="letters", model=DEFAULT_MODEL, revision=None, letters=LETTERS,
-    chat_template=False, dtype="auto", device="auto", batch_size=8,
+    chat_template=False, dtype="auto", device="auto", model_kwargs=None, batch_size=8,
 ):
     """Whether the model answers each multiple-choice prompt correctly, read from its logits.
 
@@ -91,7 +91,7 @@ def answer_correctness(
         The option texts, in letter order; needed for ``method="options"``.
     method : {"letters", "options"}, default="letters"
         How the model's answer is read.
-    model, revision, chat_template, dtype, device : see :class:`EntropyProfileTransformer`
+    model, revision, chat_template, dtype, device, model_kwargs : see :class:`EntropyProfileTransformer`
         The model asked.
     letters : sequence of str, default=("A", "B", "C", "D")
         The option letters.
@@ -130,7 +130,7 @@ def answer_correctness(
         if options.shape != (len(prompts), len(letters)):
             raise ValueError(f"options must have shape ({len(prompts)}, {len(letters)}), got {options.shape}.")
     batch_size = check_int(batch_size, "batch_size")
-    loaded = load_model(model, revision=revision, dtype=dtype, device=device)
+    loaded = load_model(model, revision=revision, dtype=dtype, device=device, model_kwargs=model_kwargs)
     token_ids = encode_prompts(loaded, prompts, n_tokens=1, chat_template=chat_template)
     if method == "letters":
         scores = _letter_scores(loaded, token_ids, letters, batch_size)

@@ -559,7 +559,7 @@ def profile_token_ids(
         batch_size=batch_size, vocab_chunk=vocab_chunk,
     )
     order = canonical_order(token_ids, seeds)
-    with tqdm(total=n_prompts, disable=not progress, unit="prompt", desc="Entropy profiles") as bar:
+    with loaded.lock, tqdm(total=n_prompts, disable=not progress, unit="prompt", desc="Entropy profiles") as bar:
         for start in range(0, n_prompts, plan.batch_size):
             batches = _profile_members(
                 loaded, token_ids, order[start : start + plan.batch_size], seeds, plan=plan, n_tokens=n_tokens,

@@ -70,8 +70,14 @@ class ModelFamilyClassifier(ClassifierMixin, BaseEstimator):
         Seeds the sampled continuations; a model's samples depend only on it and the model.
     dtype, device : str, default="auto"
         Passed to :class:`EntropyProfileTransformer`.
-    batch_size : int, default=8
-        Samples per forward pass.
+    model_kwargs : dict or None, default=None
+        ``from_pretrained`` options for every model, such as ``{"device_map": "auto"}`` (see
+        :class:`EntropyProfileTransformer`).
+    batch_size : int or "auto", default="auto"
+        Samples per forward pass; ``"auto"`` fits the free memory.
+    n_jobs : int or None, default=None
+        Worker processes (or Dask workers, under ``joblib.parallel_config(backend="dask")``) that
+        profile the samples (see :class:`EntropyProfileTransformer`).
     memory : str, joblib.Memory or None, default=None
         Per-sample profile cache (see :class:`EntropyProfileTransformer`).
     progress : bool, default=False
@@ -125,7 +131,9 @@ class ModelFamilyClassifier(ClassifierMixin, BaseEstimator):
         random_state=0,
         dtype="auto",
         device="auto",
-        batch_size=8,
+        model_kwargs=None,
+        batch_size="auto",
+        n_jobs=None,
         memory=None,
         progress=False,
     ):
@@ -141,7 +149,9 @@ class ModelFamilyClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.dtype = dtype
         self.device = device
+        self.model_kwargs = model_kwargs
         self.batch_size = batch_size
+        self.n_jobs = n_jobs
         self.memory = memory
         self.progress = progress
 
@@ -162,7 +172,9 @@ class ModelFamilyClassifier(ClassifierMixin, BaseEstimator):
             random_state=seed,
             dtype=self.dtype,
             device=self.device,
+            model_kwargs=self.model_kwargs,
             batch_size=self.batch_size,
+            n_jobs=self.n_jobs,
             memory=self.memory,
             progress=self.progress,
         )

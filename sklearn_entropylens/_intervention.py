@@ -136,7 +136,7 @@ class InterventionScorer(BaseEstimator):
         Level of the confidence intervals.
     random_state : int, RandomState instance or None, default=0
         Seeds the random control and the bootstrap.
-    revision, dtype, device : default=None, "auto", "auto"
+    revision, dtype, device, model_kwargs : default=None, "auto", "auto", None
         As in :class:`EntropyProfileTransformer`.
     batch_size : int, default=8
         Sequences per forward pass.
@@ -181,6 +181,7 @@ class InterventionScorer(BaseEstimator):
         revision=None,
         dtype="auto",
         device="auto",
+        model_kwargs=None,
         batch_size=8,
     ):
         self.model = model
@@ -195,6 +196,7 @@ class InterventionScorer(BaseEstimator):
         self.revision = revision
         self.dtype = dtype
         self.device = device
+        self.model_kwargs = model_kwargs
         self.batch_size = batch_size
 
     def _validate_params(self):
@@ -226,7 +228,7 @@ class InterventionScorer(BaseEstimator):
         prompts = check_prompts(X["prompt"]) if hasattr(X, "columns") else check_prompts(X)
         profiler = EntropyProfileTransformer(
             self.model, revision=self.revision, n_tokens=self.n_tokens, include_embedding=True,
-            dtype=self.dtype, device=self.device, batch_size=self.batch_size,
+            dtype=self.dtype, device=self.device, model_kwargs=self.model_kwargs, batch_size=self.batch_size,
         )
         profiles = profiler.fit(prompts).transform(prompts)
         n_layers = profiler.n_layers_
@@ -254,12 +256,14 @@ class InterventionScorer(BaseEstimator):
 
     def _correct(self, prompts, options, answers, layers):
         """Per-question 0/1 correctness with ``layers`` skipped."""
-        loaded = load_model(self.model, revision=self.revision, dtype=self.dtype, device=self.device)
+        loaded = load_model(
+            self.model, revision=self.revision, dtype=self.dtype, device=self.device, model_kwargs=self.model_kwargs
+        )
         with skip_layers(loaded, [int(layer) for layer in layers]):
             result = answer_correctness(
                 prompts, answers, options=options, method="options" if self.scoring == "cloze" else "letters",
                 model=self.model, revision=self.revision, dtype=self.dtype, device=self.device,
-                batch_size=self.batch_size,
+                model_kwargs=self.model_kwargs, batch_size=self.batch_size,
             )
         return result.correct
 

@@ -119,6 +119,8 @@ class LoadedModel:
     device: object
     context_length: object = None
     forward_parameters: frozenset = field(default_factory=frozenset)
+    # The engine hooks the model's blocks while it runs: threads sharing a model take turns.
+    lock: object = field(default_factory=threading.RLock, repr=False, compare=False)
 
     @property
     def n_layers(self):

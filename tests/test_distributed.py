@@ -113,3 +113,11 @@ def test_registered_models_are_profiled_in_this_process():
     name = register_tiny_model("llama")
     expected = _profiler(name).transform(PROMPTS)
     np.testing.assert_array_equal(_profiler(name, n_jobs=2).transform(PROMPTS), expected)
+
+
+def test_threads_sharing_a_model_take_turns(tiny_directory):
+    expected = _profiler(tiny_directory).transform(PROMPTS)
+    with joblib.parallel_config(backend="threading", n_jobs=4):
+        results = joblib.Parallel()(joblib.delayed(_profiler(tiny_directory).transform)(PROMPTS) for _ in range(4))
+    for X in results:
+        np.testing.assert_allclose(X, expected, atol=1e-5)

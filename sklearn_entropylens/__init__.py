@@ -24,6 +24,7 @@ from ._models import (
     register_model,
 )
 from ._persistence import dump, get_trusted_types, load
+from ._plotting import EntropyHeatmapDisplay, EntropyProfileDisplay, ProfileEmbeddingDisplay
 from ._profile import EntropyProfileTransformer
 
 __version__ = "0.1.0.dev0"
@@ -38,6 +39,9 @@ __all__ = [
     "BUNDLED_MODELS",
     "DEFAULT_MODEL",
     "DepthRescaler",
+    "EntropyHeatmapDisplay",
+    "EntropyProfileDisplay",
+    "ProfileEmbeddingDisplay",
     "EntropyProfileTransformer",
     "ExpansionPruningTransformer",
     "ModelFamilyClassifier",

@@ -392,11 +392,7 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
             batch = _CHECKPOINT_PROMPTS if self.batch_size == "auto" else self.batch_size
             chunk = batch * max(1, _CHECKPOINT_PROMPTS // batch)
             shards = [order[start : start + chunk] for start in range(0, len(order), chunk)]
-            settings = {
-                "n_tokens": self.n_tokens, "alpha": self.alpha, "include_embedding": self.include_embedding,
-                "temperature": self.temperature, "batch_size": self.batch_size, "vocab_chunk": self.vocab_chunk,
-                "statistics": self.statistics_, "top_p": float(self.top_p),
-            }
+            settings = self._engine_settings()
             tasks = [
                 (
                     [token_ids[i] for i in shard],
@@ -416,6 +412,25 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
                             store.put(store.key(*identity), profile)
                     bar.update(len(members))
         return {name: stacked[:, k] for k, name in enumerate(self.statistics_)}
+
+    def _engine_settings(self):
+        return {
+            "n_tokens": self.n_tokens, "alpha": self.alpha, "include_embedding": self.include_embedding,
+            "temperature": self.temperature, "batch_size": self.batch_size, "vocab_chunk": self.vocab_chunk,
+            "statistics": self.statistics_, "top_p": float(self.top_p),
+        }
+
+    def _profile_with_tokens(self, prompts):
+        """Raw statistics, prompt token ids and generated token ids, computed afresh (no cache)."""
+        check_is_fitted(self)
+        prompts = check_prompts(prompts)
+        loaded = self._load()
+        token_ids = encode_prompts(
+            loaded, prompts, n_tokens=self.n_tokens, chat_template=self.chat_template, truncation=self.truncation
+        )
+        _, seeds = self._seeds(prompts)
+        values, generated = profile_token_ids(loaded, token_ids, seeds=seeds, **self._engine_settings())
+        return values, token_ids, generated
 
     def _run_shards(self, loaded, tasks, settings):
         """Profile each ``(token_ids, seeds)`` shard, in order: here, or on joblib's workers."""

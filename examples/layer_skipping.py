@@ -3,12 +3,16 @@ accuracy, against a random-layer control of the same size (the paper's intervent
 
 On the bundled SmolLM2 (30 blocks) and the built-in multiple-choice questions, scored by option
 likelihood (SmolLM2 answers at chance when reading option letters). Run:
-``python examples/layer_skipping.py`` (about 20 minutes on 2 CPU cores).
+``python examples/layer_skipping.py`` (about 20 minutes on 2 CPU cores). Saves
+``examples/figures/intervention.png`` (two blocks skipped).
 """
+
+import pathlib
 
 import pandas as pd
 
 from sklearn_entropylens import InterventionScorer
+from sklearn_entropylens._experiments import intervention_figure
 from sklearn_entropylens.datasets import load_multiple_choice
 
 questions = load_multiple_choice(as_frame=True).frame
@@ -20,6 +24,9 @@ for n_skip in (1, 2, 4):
         print("delta H, blocks 1..30:", scorer.delta_entropy_.round(2).tolist())
     table = scorer.score_table(questions, questions["target"])
     tables[n_skip] = table
+    if n_skip == 2:
+        figure = intervention_figure(scorer, table)
+        figure.savefig(pathlib.Path(__file__).parent / "figures" / "intervention.png", dpi=110)
     print(f"\nn_skip = {n_skip}: expansion layers {scorer.expansion_layers_.tolist()}, pruning layers {scorer.pruning_layers_.tolist()}")
     print(table.drop(columns="layers").round(3).to_string())
 

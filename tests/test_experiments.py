@@ -1,0 +1,38 @@
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest  # noqa: E402
+
+from sklearn_entropylens import EXPERIMENTS, dump, get_trusted_types, load, run_experiment  # noqa: E402
+from sklearn_entropylens._testing import save_tiny_model  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny_directory(tmp_path_factory):
+    return save_tiny_model(tmp_path_factory.mktemp("models") / "tiny-llama")
+
+
+@pytest.mark.parametrize("name, columns", [
+    ("formats", {"auc", "dummy_auc"}),
+    ("correctness", {"auc", "dummy_auc"}),
+    ("intervention", {"accuracy", "difference", "ci_low", "ci_high"}),
+])
+def test_experiments_run_end_to_end_on_a_tiny_model(tmp_path, tiny_directory, name, columns):
+    result = run_experiment(name, model=tiny_directory, memory=str(tmp_path / "cache"), quick=True)
+    assert columns <= set(result.table.columns)
+    assert result.summary and result.paper and len(result.figure.axes) >= 2
+    dump(result.estimator, tmp_path / "estimator.skops")
+    assert type(load(tmp_path / "estimator.skops", trusted=get_trusted_types())) is type(result.estimator)
+
+
+def test_unknown_experiment():
+    assert EXPERIMENTS == ("tasks", "formats", "correctness", "families", "intervention")
+    with pytest.raises(ValueError, match="Unknown experiment 'mmlu'"):
+        run_experiment("mmlu")
+
+
+def test_families_experiment_on_the_bundled_models(smollm2, gemma3, tmp_path):
+    result = run_experiment("families", memory=str(tmp_path), quick=True)
+    assert result.table["loo_accuracy"].min() >= 0.9
+    assert set(result.estimator.classes_) == {"llama", "gemma3"}

@@ -284,6 +284,46 @@ class EntropyHeatmapDisplay:
         self.statistic = statistic
 
     @classmethod
+    def from_profiles(cls, profile, *, feature_names, tokens=None, statistic="entropy", ax=None, **kwargs):
+        """Draw one row of per-position features (``aggregate="concat"``) as a heatmap.
+
+        Parameters
+        ----------
+        profile : array-like of shape (n_features,) or (1, n_features)
+            One prompt's features, named ``<statistic>_posTT_layerLL``.
+        feature_names : list of str
+            Their names (``get_feature_names_out()`` of the profiler).
+        tokens : list of str or None, default=None
+            The token read at each position; position numbers if None.
+        statistic : str, default="entropy"
+            Which statistic to draw.
+        ax : matplotlib Axes or None, default=None
+            Where to draw.
+        **kwargs : dict
+            Passed to ``Axes.imshow``.
+
+        Returns
+        -------
+        display : EntropyHeatmapDisplay
+        """
+        profile = np.asarray(profile, dtype=np.float64)
+        if profile.ndim == 2 and profile.shape[0] == 1:
+            profile = profile[0]
+        if profile.ndim != 1:
+            raise ValueError(f"Give one prompt's features (a single row), got shape {profile.shape}.")
+        layout = layout_from_names([str(name) for name in feature_names])
+        if layout is None or layout.layers is None:
+            raise ValueError("feature_names must name positions and layers, as aggregate='concat' does.")
+        chosen = [k for k, group in enumerate(layout.groups) if group.startswith(statistic + "_pos")]
+        if not chosen:
+            raise ValueError(f"No per-position {statistic!r} features; profile with aggregate='concat'.")
+        values = layout.split(profile[None])[0, chosen]
+        tokens = [str(t) for t in range(len(chosen))] if tokens is None else list(tokens)
+        if len(tokens) != len(chosen):
+            raise ValueError(f"{len(tokens)} tokens for {len(chosen)} positions.")
+        return cls(values, layout.layers, tokens, statistic=statistic).plot(ax=ax, **kwargs)
+
+    @classmethod
     def from_estimator(cls, estimator, prompt, *, statistic="entropy", ax=None, **kwargs):
         """Profile one prompt with a fitted :class:`EntropyProfileTransformer` and draw its heatmap.
 

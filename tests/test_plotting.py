@@ -102,3 +102,14 @@ def test_embedding_display_is_the_pca_of_standardized_profiles(profiler):
     assert tsne.embedding.shape == (6, 2) and tsne.ax_.get_xlabel() == "t-SNE 1"
     with pytest.raises(ValueError, match="pca"):
         ProfileEmbeddingDisplay.from_profiles(profiler.transform(PROMPTS), method="umap")
+
+
+def test_heatmap_from_concatenated_features(tiny_llama):
+    profiler = EntropyProfileTransformer(tiny_llama, n_tokens=4, aggregate="concat").fit(PROMPTS)
+    row = profiler.transform(PROMPTS[:1])
+    display = EntropyHeatmapDisplay.from_profiles(row, feature_names=profiler.get_feature_names_out())
+    np.testing.assert_allclose(display.values, profiler.statistic_matrices(PROMPTS[:1])["entropy"][0])
+    assert display.tokens == ["0", "1", "2", "3"]
+    mean = EntropyProfileTransformer(tiny_llama, n_tokens=4).fit(PROMPTS)
+    with pytest.raises(ValueError, match="positions and layers|per-position"):
+        EntropyHeatmapDisplay.from_profiles(mean.transform(PROMPTS[:1]), feature_names=mean.get_feature_names_out())

@@ -24,7 +24,7 @@ import torch
 
 from ._adapters import block_input, block_output
 from ._memory import plan_engine
-from ._statistics import LensStatistics
+from ._statistics import TOP_P_STATISTICS, LensStatistics
 
 # Whether this process's torch can multiply bfloat16/float16 matrices into float32 on CUDA.
 _MIXED_MM = {}
@@ -168,6 +168,16 @@ def _overlap(membership, previous):
     return shared / previous.sum(dim=-1, dtype=torch.float64)
 
 
+def _records_embedding(include_embedding, statistics):
+    """Whether the embedding layer is recorded: asked for, or the predecessor of block 1's overlap."""
+    return include_embedding or "top_p_overlap" in statistics
+
+
+def _needs_whole_rows(statistics):
+    """Whether the statistics need whole-vocabulary rows (the top-p candidate sets)."""
+    return bool(set(TOP_P_STATISTICS) & set(statistics))
+
+
 def lens_statistics(adapter, residuals, final_logits, *, statistics, alpha, top_p, vocab_chunk, max_block_bytes):
     """Statistics of the lens of buffered residuals and of the final layer, for several positions.
 
@@ -214,8 +224,7 @@ def lens_statistics(adapter, residuals, final_logits, *, statistics, alpha, top_
         lens_names += ("top_p_size",)
 
     values = {}
-    whole_rows = any(name in wants for name in ("top_p_size", "top_p_overlap"))
-    if not whole_rows:
+    if not _needs_whole_rows(statistics):
         accumulator = LensStatistics((n_positions, n_lens, batch), lens_names, alpha=alpha, device=device, **extra)
         _stream_lens(adapter, normed.reshape(-1, normed.shape[-1]), accumulator, vocab_chunk)
         lens_values = accumulator.result()
@@ -353,8 +362,7 @@ def _profile_batch(loaded, batch_ids, *, plan, n_tokens, alpha, include_embeddin
     batch = len(batch_ids)
     input_ids, attention_mask, position_ids = left_padded_batch(loaded, batch_ids)
 
-    # The overlap of block 1's candidate set is taken with the embedding layer's, recorded for that.
-    record_embedding = include_embedding or "top_p_overlap" in statistics
+    record_embedding = _records_embedding(include_embedding, statistics)
     n_lens = adapter.n_layers - 1 + int(record_embedding)
     vocab_size = adapter.vocab_size
     slots = math.ceil(plan.row_tile / max(1, n_lens * batch))
@@ -449,13 +457,13 @@ def canonical_order(token_ids, seeds=None):
 def plan_profiling(loaded, token_ids, *, n_tokens, statistics, include_embedding, batch_size="auto",
                    vocab_chunk="auto"):
     """The engine's batch size and lens tile for these prompts (see :func:`~._memory.plan_engine`)."""
-    n_lens = loaded.n_layers - 1 + int(include_embedding or "top_p_overlap" in statistics)
+    n_lens = loaded.n_layers - 1 + int(_records_embedding(include_embedding, statistics))
     return plan_engine(
         loaded,
         prompt_length=max((len(ids) for ids in token_ids), default=1),
         n_tokens=n_tokens,
         n_lens=n_lens,
-        whole_rows=bool({"top_p_size", "top_p_overlap"} & set(statistics)),
+        whole_rows=_needs_whole_rows(statistics),
         batch_size=batch_size,
         vocab_chunk=vocab_chunk,
     )

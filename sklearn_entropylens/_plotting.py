@@ -33,17 +33,25 @@ def _feature_names(X, feature_names):
     return None
 
 
+def _profile_table(X, *, min_samples=1):
+    """``X`` as a finite float64 (samples x features) array, or a clear error."""
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[0] < min_samples:
+        raise ValueError(
+            f"Expected a 2-D table of at least {min_samples} profile(s) (samples x features), got shape {X.shape}."
+        )
+    if not np.isfinite(X).all():
+        raise ValueError("The profiles contain NaN or infinite values.")
+    return X
+
+
 def _per_layer(X, *, feature_names=None, statistic="entropy", n_layers=None):
     """Per-sample, per-layer values of one statistic, averaged over positions or windows.
 
     Returns ``(values (n_samples, n_layers), depths (n_layers,), layers or None)``.
     """
     names = _feature_names(X, feature_names)
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2:
-        raise ValueError(f"Expected a 2-D table of profiles (samples x features), got shape {X.shape}.")
-    if not np.isfinite(X).all():
-        raise ValueError("The profiles contain NaN or infinite values.")
+    X = _profile_table(X)
     layout = layout_from_names(names) if names is not None else None
     if layout is None:
         layout = layout_from_count(X.shape[1], n_layers)
@@ -58,8 +66,9 @@ def _per_layer(X, *, feature_names=None, statistic="entropy", n_layers=None):
 
 
 def _groups(y, n_samples):
+    """Each sample's label and the distinct labels in order of appearance (one group "all" without y)."""
     if y is None:
-        return np.zeros(n_samples, dtype=int), ["all"]
+        return np.full(n_samples, "all", dtype=object), ["all"]
     y = np.asarray(y)
     if y.shape != (n_samples,):
         raise ValueError(f"y must have one label per profile: {n_samples} profiles, y of shape {y.shape}.")
@@ -158,7 +167,7 @@ class EntropyProfileDisplay:
         groups, labels = _groups(y, values.shape[0])
         means, lows, highs = [], [], []
         for label in labels:
-            members = values[groups == label] if y is not None else values
+            members = values[groups == label]
             mean = members.mean(axis=0)
             if band == "std":
                 half = members.std(axis=0, ddof=1) if len(members) > 1 else np.zeros_like(mean)
@@ -454,11 +463,7 @@ class ProfileEmbeddingDisplay:
         from sklearn.manifold import TSNE
         from sklearn.preprocessing import StandardScaler
 
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2 or X.shape[0] < 3:
-            raise ValueError(f"Need a 2-D table of at least 3 profiles, got shape {X.shape}.")
-        if not np.isfinite(X).all():
-            raise ValueError("The profiles contain NaN or infinite values.")
+        X = _profile_table(X, min_samples=3)
         if standardize:
             X = StandardScaler().fit_transform(X)
         if method == "pca":

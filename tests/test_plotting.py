@@ -100,6 +100,8 @@ def test_embedding_display_is_the_pca_of_standardized_profiles(profiler):
     assert len(display.scatters_) == 2
     tsne = ProfileEmbeddingDisplay.from_profiles(profiler.transform(PROMPTS), method="tsne")
     assert tsne.embedding.shape == (6, 2) and tsne.ax_.get_xlabel() == "t-SNE 1"
+    # Without labels every profile is drawn, as one group.
+    assert len(tsne.scatters_) == 1 and len(tsne.scatters_[0].get_offsets()) == 6
     with pytest.raises(ValueError, match="pca"):
         ProfileEmbeddingDisplay.from_profiles(profiler.transform(PROMPTS), method="umap")
 

@@ -124,10 +124,7 @@ def _command_models(args):
     rows = []
     for name, bundled in BUNDLED_MODELS.items():
         installed = importlib.util.find_spec(bundled.module) is not None
-        converted = any(
-            (directory / "sklearn_entropylens.json").exists()
-            for directory in (model_cache_dir() / "models").glob(f"{name}-*")
-        )
+        converted = installed and bundled.is_converted()
         rows.append((name, bundled.family, bundled.version() if installed else "no", "yes" if converted else "no",
                      bundled.license, bundled.install))
     header = ("model", "family", "installed", "converted", "licence", "install with")

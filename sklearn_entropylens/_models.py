@@ -67,6 +67,15 @@ class BundledModel:
     def version(self):
         return importlib.metadata.version(self.distribution)
 
+    def _conversion_prefix(self):
+        """Start of the names of this version's converted copies (the GGUF size completes them)."""
+        return model_cache_dir() / "models" / f"{self.name}-{self.version()}-"
+
+    def is_converted(self):
+        """Whether this installed version already has a converted copy in the cache (no conversion)."""
+        prefix = self._conversion_prefix()
+        return any((d / "sklearn_entropylens.json").exists() for d in prefix.parent.glob(prefix.name + "*"))
+
 
 BUNDLED_MODELS = {
     "smollm2-135m": BundledModel(
@@ -237,7 +246,8 @@ def _convert_bundled(bundled):
     gguf = bundled.gguf_path()
     if not gguf.exists():
         raise ModelLoadError(f"The bundled model file {gguf} is missing; reinstall with: {bundled.install}")
-    target = model_cache_dir() / "models" / f"{bundled.name}-{bundled.version()}-{gguf.stat().st_size}"
+    prefix = bundled._conversion_prefix()
+    target = prefix.with_name(f"{prefix.name}{gguf.stat().st_size}")
     if (target / "sklearn_entropylens.json").exists():
         return target
 

@@ -377,13 +377,7 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
         if pending:
             identities = list(pending)
             firsts = [pending[identity][0] for identity in identities]
-            token_ids = encode_prompts(
-                loaded,
-                [prompt for prompt, _ in identities],
-                n_tokens=self.n_tokens,
-                chat_template=self.chat_template,
-                truncation=self.truncation,
-            )
+            token_ids = self._encode(loaded, [prompt for prompt, _ in identities])
             prompt_seeds = None if seeds is None else [seeds[i] for i in firsts]
             order = canonical_order(token_ids, prompt_seeds)
             # Shards of whole batches of the canonical order, so the batches (and their rounding) are
@@ -413,6 +407,11 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
                     bar.update(len(members))
         return {name: stacked[:, k] for k, name in enumerate(self.statistics_)}
 
+    def _encode(self, loaded, prompts):
+        return encode_prompts(
+            loaded, prompts, n_tokens=self.n_tokens, chat_template=self.chat_template, truncation=self.truncation
+        )
+
     def _engine_settings(self):
         return {
             "n_tokens": self.n_tokens, "alpha": self.alpha, "include_embedding": self.include_embedding,
@@ -425,9 +424,7 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         prompts = check_prompts(prompts)
         loaded = self._load()
-        token_ids = encode_prompts(
-            loaded, prompts, n_tokens=self.n_tokens, chat_template=self.chat_template, truncation=self.truncation
-        )
+        token_ids = self._encode(loaded, prompts)
         _, seeds = self._seeds(prompts)
         values, generated = profile_token_ids(loaded, token_ids, seeds=seeds, **self._engine_settings())
         return values, token_ids, generated

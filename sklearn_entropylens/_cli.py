@@ -196,6 +196,7 @@ def run_demo(*, model="smollm2-135m", output_dir="entropylens-demo", quick=False
     from ._cache import get_profile_counters, reset_profile_counters
     from ._classifiers import TaskClassifier
     from ._evaluation import evaluate_profile_classifier
+    from ._experiments import protocol_summary
     from ._models import load_model
     from ._persistence import dump, get_trusted_types, load
     from ._plotting import EntropyProfileDisplay, _pyplot
@@ -224,10 +225,9 @@ def run_demo(*, model="smollm2-135m", output_dir="entropylens-demo", quick=False
         f"settings, {counters['cache_hits']} served from the cache")
     evaluation = evaluate_profile_classifier(search.best_estimator_, X, y, n_splits=3 if quick else 10)
     out(f"3. the paper's protocol ({len(evaluation.folds)}-fold, stratified dummy, paired t-test):")
-    out(evaluation.folds.round(3).to_string(index=False))
-    summary = evaluation.summary
-    out(f"   ROC-AUC {summary['auc_mean']:.3f} vs dummy {summary['dummy_auc_mean']:.3f}; "
-        f"t = {summary['t_statistic']:.1f}, p = {summary['p_value']:.1e}")
+    folds, summary = protocol_summary(evaluation)
+    out(folds.round(3).to_string(index=False))
+    out(f"   {summary}")
     best = search.best_estimator_
     figure, ax = _pyplot().subplots(figsize=(7, 4))
     profiler = best.profiler_

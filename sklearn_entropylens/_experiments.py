@@ -31,7 +31,8 @@ PAPER_RESULTS = {
 }
 
 
-def _protocol_table(result):
+def protocol_summary(result):
+    """The fold table of :func:`evaluate_profile_classifier` and its summary in one line."""
     summary = result.summary
     line = (
         f"ROC-AUC {summary['auc_mean']:.3f} +/- {summary['auc_std']:.3f} (dummy {summary['dummy_auc_mean']:.3f}), "
@@ -58,7 +59,7 @@ def _profile_figure(estimator, X, labels, title):
 def _classification(classifier, X, y, names, title, quick, model, memory):
     classifier = classifier.set_params(profiler__model=model, profiler__memory=memory)
     result = evaluate_profile_classifier(classifier, X, y, n_splits=5 if quick else 10)
-    folds, line = _protocol_table(result)
+    folds, line = protocol_summary(result)
     classifier.fit(X, y)
     labels = np.asarray(names)[np.asarray(y)] if names is not None else np.asarray(y)
     figure = _profile_figure(classifier, X, labels, title)

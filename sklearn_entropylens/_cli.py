@@ -10,6 +10,7 @@ import inspect
 import io
 import json
 import pathlib
+import re
 import sys
 import time
 
@@ -33,11 +34,81 @@ def _parse_value(text):
     return text
 
 
+def _parse_bool(text):
+    """A boolean option's value: true/false, yes/no, 1/0 (any case)."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "yes", "1", "on"):
+        return True
+    if lowered in ("false", "no", "0", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
 def _transformer_parameters():
     from ._profile import EntropyProfileTransformer
 
     signature = inspect.signature(EntropyProfileTransformer.__init__)
     return {name: p.default for name, p in signature.parameters.items() if name != "self" and name not in _NOT_OPTIONS}
+
+
+def parameter_descriptions(cls):
+    """Each parameter's description from a numpydoc class docstring, joined into one paragraph.
+
+    Parameters
+    ----------
+    cls : type
+        A class with a numpydoc docstring.
+
+    Returns
+    -------
+    descriptions : dict of str -> str
+        Parameter name to its description (the text under ``name : type``).
+
+    Examples
+    --------
+    >>> from sklearn_entropylens import EntropyProfileTransformer
+    >>> from sklearn_entropylens._cli import parameter_descriptions
+    >>> parameter_descriptions(EntropyProfileTransformer)["n_tokens"]
+    'Number of profiled positions; that many tokens are generated.'
+    """
+    text = inspect.cleandoc(cls.__doc__ or "")
+    if "Parameters\n----------\n" not in text:
+        return {}
+    section = text.split("Parameters\n----------\n", 1)[1]
+    descriptions, current = {}, None
+    for line in section.splitlines():
+        if line.strip() and not line.startswith(" "):
+            if set(line.strip()) == {"-"}:  # the next section's underline
+                descriptions.pop(current, None)
+                break
+            current = line.split(" : ")[0].strip()
+            descriptions[current] = []
+        elif current is not None and line.strip():
+            descriptions[current].append(line.strip())
+    # Plain text for a terminal: no reST roles or literal quotes.
+    return {
+        name: re.sub(r":\w+:`~?([^`]+)`", r"\1", " ".join(lines)).replace("``", "")
+        for name, lines in descriptions.items()
+    }
+
+
+def check_output(output):
+    """Fail before any profiling when the output cannot be written (type, folder, Parquet engine)."""
+    import importlib.util
+
+    if output == "-":
+        return
+    path = pathlib.Path(output)
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".parquet", ""):
+        raise ValueError(f"Unknown output type {path.suffix!r}: write a .csv or .parquet file, or - for stdout.")
+    if not path.parent.expanduser().is_dir():
+        raise FileNotFoundError(f"The output folder {str(path.parent)!r} does not exist; create it first.")
+    if suffix == ".parquet" and not any(importlib.util.find_spec(engine) for engine in ("pyarrow", "fastparquet")):
+        raise ImportError(
+            "Writing Parquet needs pyarrow: pip install 'sklearn-entropylens[parquet]' (or pip install pyarrow), "
+            "or write a .csv file."
+        )
 
 
 def _read_prompts(source, *, input_format=None, column=None):
@@ -84,19 +155,15 @@ def _write_table(frame, output):
         return
     path = pathlib.Path(output)
     if path.suffix.lower() == ".parquet":
-        try:
-            frame.to_parquet(path, index=False)
-        except ImportError:
-            raise ImportError("Writing Parquet needs pyarrow: pip install pyarrow, or write a .csv file.") from None
-    elif path.suffix.lower() in (".csv", ""):
-        frame.to_csv(path, index=False)
+        frame.to_parquet(path, index=False)
     else:
-        raise ValueError(f"Unknown output type {path.suffix!r}: write a .csv or .parquet file, or - for stdout.")
+        frame.to_csv(path, index=False)
 
 
 def _command_profile(args):
     from ._profile import EntropyProfileTransformer
 
+    check_output(args.output)
     prompts = _read_prompts(args.input, input_format=args.input_format, column=args.column)
     if not prompts:
         raise ValueError("No prompts in the input.")
@@ -255,13 +322,22 @@ def _command_demo(args):
     return 0
 
 
+class _OneLineErrorParser(argparse.ArgumentParser):
+    """argparse with usage errors in one line, like every other error of the command."""
+
+    def error(self, message):
+        self.exit(2, f"{PROG}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser():
     """The argument parser of the ``entropylens`` command."""
     from ._experiments import EXPERIMENTS
     from ._models import DEFAULT_MODEL
 
-    parser = argparse.ArgumentParser(prog=PROG, description="Entropy-Lens profiles of causal language models.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="command")
+    from ._profile import EntropyProfileTransformer
+
+    parser = _OneLineErrorParser(prog=PROG, description="Entropy-Lens profiles of causal language models.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="command", parser_class=_OneLineErrorParser)
 
     profile = commands.add_parser(
         "profile", help="profile prompts from a file or stdin into CSV or Parquet",
@@ -273,9 +349,16 @@ def build_parser():
     profile.add_argument("--input-format", choices=["lines", "jsonl", "csv"], help="default: from the extension")
     profile.add_argument("--column", help="prompt column (CSV) or field (JSON lines); default prompt or text")
     profile.add_argument("--cache", help="directory of the per-prompt profile cache")
+    descriptions = parameter_descriptions(EntropyProfileTransformer)
     for name, default in _transformer_parameters().items():
-        profile.add_argument(f"--{name.replace('_', '-')}", dest=name, type=_parse_value, default=None,
-                             help=f"default: {default!r}")
+        # argparse formats help with %-interpolation.
+        text = f"{descriptions.get(name, '')} (default: {default!r})".strip().replace("%", "%%")
+        option = f"--{name.replace('_', '-')}"
+        if isinstance(default, bool):
+            profile.add_argument(option, dest=name, type=_parse_bool, nargs="?", const=True, default=None,
+                                 metavar="true|false", help=text + "; the bare flag means true")
+        else:
+            profile.add_argument(option, dest=name, type=_parse_value, default=None, help=text)
     profile.set_defaults(handler=_command_profile)
 
     experiment = commands.add_parser("experiment", help="run one of the paper's experiments on built-in data")

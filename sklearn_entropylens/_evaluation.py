@@ -35,7 +35,7 @@ def evaluate_profile_classifier(estimator, X, y, *, n_splits=10, random_state=42
 
     The protocol of the paper's code: ``StratifiedKFold(n_splits, shuffle=True, random_state)``; per
     fold, the ROC-AUC (one-vs-rest macro average for several classes) and the accuracy of the estimator
-    and of ``DummyClassifier(strategy="stratified", random_state=random_state)``; a paired t-test
+    and of ``DummyClassifier(strategy="stratified")``, seeded per fold; a paired t-test
     (``scipy.stats.ttest_rel``) between the two series of fold AUCs.
 
     When the estimator starts with an :class:`EntropyProfileTransformer` (a :class:`TaskClassifier`,
@@ -54,7 +54,9 @@ def evaluate_profile_classifier(estimator, X, y, *, n_splits=10, random_state=42
     n_splits : int, default=10
         Folds.
     random_state : int, default=42
-        Seed of the fold shuffle and of the dummy.
+        Seed of the fold shuffle and of the dummies: each fold's dummy gets its own seed drawn from it,
+        so the baseline varies across folds as a random guess does (one shared seed would give every
+        fold the same guesses, and the paired t-test a baseline without variance).
 
     Returns
     -------
@@ -87,11 +89,13 @@ def evaluate_profile_classifier(estimator, X, y, *, n_splits=10, random_state=42
         raise ValueError(f"X and y have different lengths: {len(features)} and {len(y)}.")
     classes = np.unique(y)
     folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=random_state)
+    dummy_seeds = np.random.RandomState(random_state).randint(np.iinfo(np.int32).max, size=n_splits)
     rows = []
     subset = (lambda data, index: data[index]) if hasattr(features, "shape") else (lambda data, index: [data[i] for i in index])
     for fold, (train, test) in enumerate(folds.split(np.zeros(len(y)), y)):
         row = {"fold": fold, "n_test": len(test)}
-        for prefix, candidate in (("", model), ("dummy_", DummyClassifier(strategy="stratified", random_state=random_state))):
+        dummy = DummyClassifier(strategy="stratified", random_state=int(dummy_seeds[fold]))
+        for prefix, candidate in (("", model), ("dummy_", dummy)):
             fitted = clone(candidate).fit(subset(features, train), y[train])
             probabilities = fitted.predict_proba(subset(features, test))
             row[f"{prefix}auc"] = _auc(y[test], probabilities, classes)

@@ -301,6 +301,70 @@ def _known_names():
     return ", ".join(repr(n) for n in names)
 
 
+def _cached_hub_ids():
+    """Model ids in the local Hugging Face cache (read from its folder names; no network)."""
+    try:
+        from huggingface_hub import constants
+
+        root = pathlib.Path(constants.HF_HUB_CACHE)
+        return sorted(d.name[len("models--"):].replace("--", "/") for d in root.glob("models--*") if d.is_dir())
+    except (ImportError, OSError, AttributeError):
+        return []
+
+
+def _suggestion(name):
+    """' Did you mean ...?' naming the known identifiers closest to ``name``, or ''."""
+    import difflib
+
+    candidates = list(BUNDLED_MODELS) + sorted(_REGISTRY) + _cached_hub_ids()
+    folded = {candidate.lower(): candidate for candidate in candidates}
+    close = difflib.get_close_matches(name.lower(), list(folded), n=3, cutoff=0.6)
+    return f" Did you mean {' or '.join(repr(folded[c]) for c in close)}?" if close else ""
+
+
+def _hub_reachable(timeout=3.0):
+    """Whether the Hugging Face endpoint accepts a TCP connection within ``timeout`` seconds.
+
+    The hub client retries an unreachable server for about 50 s; this probe answers in milliseconds on
+    an offline machine. Behind a proxy the direct probe says nothing, so the hub is assumed reachable.
+    """
+    import socket
+    import urllib.parse
+    import urllib.request
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    if urllib.request.getproxies().get("https"):
+        return True
+    endpoint = urllib.parse.urlparse(constants.ENDPOINT)
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    try:
+        socket.create_connection((endpoint.hostname, port), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
+def describe_model_argument(model):
+    """Why ``model`` is not a usable identifier, in one line that says what to do (no long reprs)."""
+    if hasattr(model, "config") and hasattr(model, "forward"):
+        return (
+            f"model must be a string identifier, not a loaded {type(model).__name__} object: register it once "
+            "with register_model('my-model', model, tokenizer) and pass model='my-model' (weights are never "
+            "stored in an estimator)."
+        )
+    shown = repr(model)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    return f"model must be a non-empty string identifier, got {type(model).__name__} {shown}. Known: {_known_names()}."
+
+
+def _looks_like_path(name):
+    """A filesystem path rather than a hub id (``name`` or ``org/name``: at most one slash)."""
+    return name.startswith((".", "/", "~")) or "\\" in name or name.count("/") > 1
+
+
 # Loading options that only say where weights go; they never change a number.
 PLACEMENT_KWARGS = frozenset({"device_map", "max_memory", "offload_folder", "offload_state_dict", "offload_buffers",
                               "low_cpu_mem_usage"})
@@ -364,17 +428,38 @@ def _load_pretrained(name, revision, dtype, model_kwargs):
     else:
         source, revision_arg = name, revision
         resolved = None
-    try:
-        with warnings.catch_warnings(), _quiet_transformers():
-            warnings.simplefilter("ignore")
-            tokenizer = AutoTokenizer.from_pretrained(source, revision=revision_arg)
-            model = AutoModelForCausalLM.from_pretrained(source, revision=revision_arg, dtype=dtype, **model_kwargs)
-    except (OSError, ValueError, KeyError, ImportError, EnvironmentError, TypeError) as exc:
+    local = pathlib.Path(name).expanduser()
+    if resolved is None and not local.is_dir() and (local.exists() or _looks_like_path(name)):
         raise ModelLoadError(
-            f"Could not load {name!r} as a causal language model: {str(exc).splitlines()[0]} "
-            f"Use a bundled model ({_known_names()}), a local directory, or a Hugging Face id that is in "
-            "the local Hugging Face cache (this machine may be offline)."
-        ) from exc
+            f"model={name!r} is a path but not a model directory (one with config.json and the weights); "
+            f"give the directory that save_pretrained wrote, or a bundled model ({_known_names()})."
+        )
+    # Bundled copies and local directories load from disk; a hub id is tried in the local Hugging Face
+    # cache first, and on the hub only when it answers, so a typo fails in a second, not after retries.
+    from_disk = resolved is not None or local.is_dir()
+    attempts = [True] if from_disk else [True, False]
+    for local_only in attempts:
+        if not local_only and not _hub_reachable():
+            raise ModelLoadError(
+                f"Unknown model {name!r}: it is not a bundled model ({_known_names()}), a registered name, a "
+                "local directory or a Hugging Face id in the local cache, and the Hugging Face hub is not "
+                f"reachable from this machine.{_suggestion(name)}"
+            )
+        try:
+            with warnings.catch_warnings(), _quiet_transformers():
+                warnings.simplefilter("ignore")
+                tokenizer = AutoTokenizer.from_pretrained(source, revision=revision_arg, local_files_only=local_only)
+                model = AutoModelForCausalLM.from_pretrained(
+                    source, revision=revision_arg, dtype=dtype, local_files_only=local_only, **model_kwargs
+                )
+            break
+        except (OSError, ValueError, KeyError, ImportError, EnvironmentError, TypeError) as exc:
+            if local_only and not from_disk and _is_missing_from_cache(exc):
+                continue
+            raise ModelLoadError(
+                f"Could not load {name!r} as a causal language model: {str(exc).splitlines()[0]} "
+                f"Use a bundled model ({_known_names()}), a local directory, or a Hugging Face id.{_suggestion(name)}"
+            ) from exc
     if resolved is None:
         local = pathlib.Path(name).expanduser()
         if local.is_dir():
@@ -382,6 +467,15 @@ def _load_pretrained(name, revision, dtype, model_kwargs):
         else:
             resolved = getattr(model.config, "_commit_hash", None) or revision or "unknown"
     return tokenizer, model, str(resolved)
+
+
+def _is_missing_from_cache(exc):
+    """Whether a ``local_files_only`` load failed only because the files are not in the local cache."""
+    text = str(exc).lower()
+    return isinstance(exc, OSError) and any(
+        phrase in text for phrase in ("local_files_only", "cached files", "offline mode", "not cached",
+                                      "does not appear to have", "couldn't connect", "is not a local folder")
+    )
 
 
 def _context_length(model, tokenizer):
@@ -429,7 +523,7 @@ def load_model(name=DEFAULT_MODEL, *, revision=None, dtype="auto", device="auto"
         not supported by the logit lens, or its unembedding is not usable (offloaded or quantized).
     """
     if not isinstance(name, str) or not name:
-        raise ModelLoadError(f"model must be a non-empty string identifier, got {name!r}. Known: {_known_names()}.")
+        raise ModelLoadError(describe_model_argument(name))
     import torch
 
     model_kwargs = check_model_kwargs(model_kwargs)

@@ -470,8 +470,14 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
         Returns
         -------
         X_new : ndarray of shape (n_samples, n_features_out)
-            Aggregated statistics, float64, statistic-major; entropy and KL in the units set by
+            Aggregated statistics, float32, statistic-major; entropy and KL in the units set by
             ``log_base`` (and entropy by ``normalize``).
+
+        Notes
+        -----
+        The features are float32 because that is the precision they have: the lens logits are float32,
+        and a prompt's values change in the 7th significant digit with the other prompts of its batch
+        (padding and GEMM blocking round differently). Aggregation is done in float64 before the cast.
         """
         blocks = []
         for name, values in self.statistic_matrices(X).items():
@@ -482,7 +488,7 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
             elif name == "kl_to_final":
                 values = convert_units(values, log_base=self.log_base)
             blocks.append(self._aggregate(values))
-        return np.hstack(blocks)
+        return np.hstack(blocks).astype(np.float32)
 
     def _aggregate(self, values):
         n_samples, n_tokens, n_layers = values.shape

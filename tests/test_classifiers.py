@@ -1,6 +1,7 @@
 import copy
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from sklearn.base import clone
@@ -112,6 +113,23 @@ def test_evaluation_multiclass_uses_one_vs_rest_macro_auc():
     )
     assert result.folds["auc"][0] == pytest.approx(expected)
     assert 0.3 < result.summary["dummy_auc_mean"] < 0.7
+
+
+def test_evaluation_seeds_each_folds_dummy_differently():
+    # Balanced classes of 20 per fold: a dummy seeded the same in every fold guesses the same sequence,
+    # so its AUC and accuracy would be identical across folds (no variance for the paired t-test).
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(200, 2)), np.repeat([0, 1], 100)  # every test fold: 20 zeros, then 20 ones
+    result = evaluate_profile_classifier(KNeighborsClassifier(), X, y, n_splits=5, random_state=3)
+    assert result.folds["dummy_auc"].nunique() > 1 and result.folds["dummy_accuracy"].nunique() > 1
+    again = evaluate_profile_classifier(KNeighborsClassifier(), X, y, n_splits=5, random_state=3)
+    pd.testing.assert_frame_equal(result.folds, again.folds)  # still reproducible from random_state
+    seeds = np.random.RandomState(3).randint(np.iinfo(np.int32).max, size=5)
+    first_train, first_test = next(StratifiedKFold(5, shuffle=True, random_state=3).split(X, y))
+    from sklearn.dummy import DummyClassifier
+
+    dummy = DummyClassifier(strategy="stratified", random_state=int(seeds[0])).fit(X[first_train], y[first_train])
+    assert result.folds["dummy_accuracy"][0] == pytest.approx(np.mean(dummy.predict(X[first_test]) == y[first_test]))
 
 
 def _brute_force_scores(loaded, prompts, options, letters=("A", "B", "C", "D")):

@@ -69,7 +69,7 @@ def test_profile_from_stdin_to_stdout(monkeypatch, capsys, tiny_directory):
         (["missing.txt"], "No prompt file 'missing.txt'"),
         (["PROMPTS", "--aggregate", "5", "--n-tokens", "3"], "aggregate=5 windows must divide"),
         (["PROMPTS", "-o", "out.xlsx"], "Unknown output type '.xlsx'"),
-        (["PROMPTS", "--statistics", "entropy,magic"], ""),
+        (["PROMPTS", "--statistics", "entropy,magic"], "Unknown statistic 'magic'"),
         (["PROMPTS", "--dtype", "int8"], "dtype must be"),
     ],
 )
@@ -83,7 +83,72 @@ def test_profile_errors_are_one_line(tmp_path, monkeypatch, capsys, tiny_directo
 def test_unloadable_model_is_one_line(tmp_path, capsys):
     (tmp_path / "p.txt").write_text("a\n")
     assert main(["profile", str(tmp_path / "p.txt"), "--model", str(tmp_path / "no-model-here")]) == 2
-    _one_line_error(capsys, "Could not load")
+    _one_line_error(capsys, f"model={str(tmp_path / 'no-model-here')!r} is a path but not a model directory")
+
+
+@pytest.mark.parametrize("argv, start", [
+    (["profile"], "the following arguments are required: input (see entropylens profile --help)"),
+    (["nonsense"], "argument command: invalid choice: 'nonsense'"),
+    (["profile", "p.txt", "--normalize", "maybe"], "argument --normalize: expected true or false, got 'maybe'"),
+])
+def test_usage_errors_are_one_line(capsys, argv, start):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    _one_line_error(capsys, start)
+
+
+def _fail_if_profiled(monkeypatch):
+    def profile(*args, **kwargs):
+        raise AssertionError("profiling started before the output was checked")
+
+    monkeypatch.setattr("sklearn_entropylens._profile.EntropyProfileTransformer.fit_transform", profile)
+
+
+def test_parquet_without_an_engine_fails_before_profiling(tmp_path, monkeypatch, capsys, tiny_directory):
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name in ("pyarrow", "fastparquet") else real_find_spec(name, *a))
+    _fail_if_profiled(monkeypatch)
+    (tmp_path / "p.txt").write_text("a\n")
+    assert main(["profile", str(tmp_path / "p.txt"), "-o", str(tmp_path / "x.parquet"), "--model", tiny_directory]) == 2
+    _one_line_error(capsys, "Writing Parquet needs pyarrow: pip install 'sklearn-entropylens[parquet]'")
+
+
+def test_missing_output_folder_fails_before_profiling(tmp_path, monkeypatch, capsys, tiny_directory):
+    _fail_if_profiled(monkeypatch)
+    (tmp_path / "p.txt").write_text("a\n")
+    assert main(["profile", str(tmp_path / "p.txt"), "-o", str(tmp_path / "no" / "x.csv"), "--model", tiny_directory]) == 2
+    _one_line_error(capsys, f"The output folder {str(tmp_path / 'no')!r} does not exist")
+
+
+def test_parquet_output_round_trips(tmp_path, tiny_directory):
+    pytest.importorskip("pyarrow")
+    (tmp_path / "p.txt").write_text("\n".join(PROMPTS))
+    assert main(["profile", str(tmp_path / "p.txt"), "-o", str(tmp_path / "x.parquet"), "--model", tiny_directory,
+                 "--n-tokens", "2"]) == 0
+    frame = pd.read_parquet(tmp_path / "x.parquet")
+    assert frame["prompt"].tolist() == PROMPTS and frame.shape[1] == 1 + 3
+
+
+def test_boolean_options_work_as_bare_flags(tmp_path, tiny_directory):
+    (tmp_path / "p.txt").write_text("\n".join(PROMPTS))
+    for flags, expected in ((["--include-embedding"], True), (["--include-embedding", "false"], False), ([], False)):
+        output = tmp_path / "x.csv"
+        assert main(["profile", str(tmp_path / "p.txt"), "-o", str(output), "--model", tiny_directory,
+                     "--n-tokens", "2", *flags]) == 0
+        assert ("entropy_layer00" in pd.read_csv(output).columns) is expected
+
+
+def test_help_says_what_each_option_means(capsys):
+    with pytest.raises(SystemExit):
+        main(["profile", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--n-tokens N_TOKENS Number of profiled positions; that many tokens are generated. (default: 32)" in text
+    assert "--normalize [true|false] Divide the entropy features by log V" in text
+    assert "``" not in text and ":func:" not in text
 
 
 def test_models_lists_the_bundled_models(capsys):

@@ -40,7 +40,7 @@ def test_aggregates_and_feature_names(tiny_llama, aggregate, n_features, first_n
     profiler = EntropyProfileTransformer(tiny_llama, n_tokens=4, aggregate=aggregate)
     X = profiler.fit_transform(PROMPTS)
     names = profiler.get_feature_names_out()
-    assert X.shape == (len(PROMPTS), n_features) and X.dtype == np.float64
+    assert X.shape == (len(PROMPTS), n_features) and X.dtype == np.float32
     assert len(names) == n_features and names[0] == first_name and len(set(names)) == n_features
 
 

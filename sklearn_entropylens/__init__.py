@@ -27,6 +27,7 @@ from ._models import (
 from ._persistence import dump, get_trusted_types, load
 from ._plotting import EntropyHeatmapDisplay, EntropyProfileDisplay, ProfileEmbeddingDisplay
 from ._profile import EntropyProfileTransformer
+from ._validation import EmptyPromptWarning
 
 __version__ = "0.1.0.dev0"
 
@@ -46,6 +47,7 @@ __all__ = [
     "EntropyProfileDisplay",
     "ProfileEmbeddingDisplay",
     "EntropyProfileTransformer",
+    "EmptyPromptWarning",
     "ExpansionPruningTransformer",
     "ModelFamilyClassifier",
     "ModelLoadError",

@@ -512,7 +512,7 @@ def profile_token_ids(
     seeds=None,
     batch_size="auto",
     vocab_chunk="auto",
-    progress=False,
+    on_batch=None,
     statistics=("entropy",),
     top_p=0.6,
 ):
@@ -539,8 +539,8 @@ def profile_token_ids(
         GPU). A batch that runs out of GPU memory is retried in halves.
     vocab_chunk : int or "auto", default="auto"
         Vocabulary columns per lens tile; ``"auto"`` chooses from the free memory.
-    progress : bool, default=False
-        Show a tqdm progress bar over prompts.
+    on_batch : callable or None, default=None
+        Called with the number of prompts finished after each batch (a progress bar's ``update``).
     statistics : tuple of str, default=("entropy",)
         Statistics among :data:`~sklearn_entropylens._statistics.STATISTICS`.
     top_p : float, default=0.6
@@ -553,8 +553,6 @@ def profile_token_ids(
     tokens : ndarray of shape (n_prompts, n_tokens)
         The generated token ids (token ``t`` is chosen from position ``t``).
     """
-    from tqdm.auto import tqdm
-
     n_prompts = len(token_ids)
     n_layers = loaded.n_layers + int(include_embedding)
     values = {name: np.empty((n_prompts, n_tokens, n_layers), dtype=np.float64) for name in statistics}
@@ -567,7 +565,7 @@ def profile_token_ids(
         batch_size=batch_size, vocab_chunk=vocab_chunk,
     )
     order = canonical_order(token_ids, seeds)
-    with loaded.lock, tqdm(total=n_prompts, disable=not progress, unit="prompt", desc="Entropy profiles") as bar:
+    with loaded.lock:
         for start in range(0, n_prompts, plan.batch_size):
             batches = _profile_members(
                 loaded, token_ids, order[start : start + plan.batch_size], seeds, plan=plan, n_tokens=n_tokens,
@@ -578,7 +576,8 @@ def profile_token_ids(
                 for name in statistics:
                     values[name][members] = profile[name]
                 tokens[members] = generated
-                bar.update(len(members))
+                if on_batch is not None:
+                    on_batch(len(members))
     for name, value in values.items():
         if not np.isfinite(value).all():
             bad = int(np.flatnonzero(~np.isfinite(value).all(axis=(1, 2)))[0])

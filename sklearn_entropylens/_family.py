@@ -1,6 +1,7 @@
 """Model-family fingerprints: unconditional entropy profiles, depth-rescaled, classified."""
 
 import numbers
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -12,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._depth import DepthRescaler, _is_collection_of_tables
 from ._profile import EntropyProfileTransformer
-from ._validation import check_int
+from ._validation import EmptyPromptWarning, check_int
 
 
 def _check_models(X, what="X"):
@@ -203,7 +204,10 @@ class ModelFamilyClassifier(ClassifierMixin, BaseEstimator):
         for model in models:
             profiler = self._profiler(model, seed)
             prompts = [self.prompt] * n_samples
-            values = profiler.fit(prompts).transform(prompts)
+            with warnings.catch_warnings():
+                # The protocol's unconditional input is the empty prompt, on purpose.
+                warnings.simplefilter("ignore", EmptyPromptWarning)
+                values = profiler.fit(prompts).transform(prompts)
             tables.append(pd.DataFrame(values, columns=profiler.get_feature_names_out()))
         return tables
 

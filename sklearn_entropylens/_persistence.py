@@ -84,10 +84,22 @@ def load(file, *, trusted=()):
         If the file holds types that are neither the library's nor in ``trusted``.
     """
     import skops.io
-    from skops.io.exceptions import UntrustedTypesFoundException
 
     allowed = set(get_trusted_types()) | set(trusted)
     unknown = sorted(set(skops.io.get_untrusted_types(file=file)) - allowed)
     if unknown:
-        raise UntrustedTypesFoundException(unknown)
+        raise _untrusted_types_error(unknown)
     return skops.io.load(file, trusted=sorted(allowed))
+
+
+def _untrusted_types_error(unknown):
+    """skops' exception, with a message that says what to review and how to pass it."""
+    from skops.io.exceptions import UntrustedTypesFoundException
+
+    error = UntrustedTypesFoundException(unknown)
+    error.args = (
+        f"Untrusted types found in the file: {unknown}. They are not the library's (get_trusted_types() lists "
+        "those): review each, and if you trust it, pass it as load(file, trusted=[...]) (with skops directly: "
+        "skops.io.load(file, trusted=get_trusted_types() + [...])).",
+    )
+    return error

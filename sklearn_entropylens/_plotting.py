@@ -4,11 +4,93 @@ Each display keeps the numbers it draws as attributes, draws on a given or new m
 exposes the artists (``ax_``, ``figure_`` and the lines, bands or points) for further styling.
 """
 
+import functools
+import re
+import unicodedata
+
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from ._depth import layout_from_count, layout_from_names
+from ._statistics import STATISTIC_UNITS, feature_unit
+
+_VISIBLE_WHITESPACE = {" ": "\u2423", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+@functools.lru_cache(maxsize=1)
+def _byte_of_character():
+    """Inverse of the byte-level BPE alphabet (GPT-2, Llama 3, SmolLM2): one printable character per byte."""
+    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("\xa1"), ord("\xac") + 1)) + list(
+        range(ord("\xae"), ord("\xff") + 1)
+    )
+    characters, extra = {}, 0
+    for byte in range(256):
+        if byte in printable:
+            characters[chr(byte)] = byte
+        else:
+            characters[chr(256 + extra)] = byte
+            extra += 1
+    return characters
+
+
+def token_text(tokenizer, token_id):
+    """The text of one token, with bytes that are not a whole character written ``<0xNN>``.
+
+    Byte-fallback tokens of SentencePiece vocabularies (Gemma, Llama 2) are already named ``<0xE3>``;
+    byte-level BPE tokens (GPT-2, SmolLM2) spell their bytes in a printable alphabet and are decoded
+    byte by byte, so a token holding part of a multi-byte character shows its bytes, not "\ufffd".
+    """
+    text = tokenizer.decode([int(token_id)])
+    if "\ufffd" not in text:
+        return text
+    raw = tokenizer.convert_ids_to_tokens(int(token_id))
+    if isinstance(raw, str) and re.fullmatch(r"<0x[0-9A-Fa-f]{2}>", raw):
+        return f"<0x{raw[3:5].upper()}>"
+    byte_of = _byte_of_character()
+    if isinstance(raw, str) and raw and all(character in byte_of for character in raw):
+        decoded = bytes(byte_of[character] for character in raw).decode("utf-8", errors="surrogateescape")
+        # surrogateescape maps each undecodable byte b to the code point U+DC00 + b.
+        return "".join(f"<0x{ord(c) - 0xDC00:02X}>" if 0xDC80 <= ord(c) <= 0xDCFF else c for c in decoded)
+    return text
+
+
+def readable_token(text):
+    r"""A token's text as an axis label: spaces as a visible space, line breaks and tabs as escapes.
+
+    Examples
+    --------
+    >>> from sklearn_entropylens._plotting import readable_token
+    >>> readable_token(" Paris"), readable_token("\n"), readable_token(""), readable_token("\x00")
+    ('␣Paris', '\\n', '∅', '\\x00')
+    """
+    shown = []
+    for character in text:
+        if character in _VISIBLE_WHITESPACE:
+            shown.append(_VISIBLE_WHITESPACE[character])
+        elif unicodedata.category(character) in ("Cc", "Cf", "Zs", "Zl", "Zp"):
+            shown.append(f"\\x{ord(character):02x}" if ord(character) < 256 else f"\\u{ord(character):04x}")
+        else:
+            shown.append(character)
+    return "".join(shown) or "\u2205"
+
+
+def _axis_label(statistic, unit):
+    name = statistic.replace("_", " ")
+    return f"{name} ({unit})" if unit else name
+
+
+def _profiler_of(estimator):
+    """The EntropyProfileTransformer that makes an estimator's features (itself, a pipeline step, ``profiler_``)."""
+    from ._profile import EntropyProfileTransformer
+
+    if isinstance(estimator, EntropyProfileTransformer):
+        return estimator
+    for _, step in getattr(estimator, "steps", []):
+        found = _profiler_of(step)
+        if found is not None:
+            return found
+    return getattr(estimator, "profiler_", None)
 
 
 def _pyplot():
@@ -94,6 +176,16 @@ class EntropyProfileDisplay:
         The group labels.
     statistic : str, default="entropy"
         The statistic drawn (the y-axis label).
+    unit : str or None, default=None
+        Its unit on the y-axis; None means the unit of the statistic's raw values (nats for entropy).
+    counts : list of int or None, default=None
+        Profiles in each group (shown in the legend and the title).
+    band_kind : {"std", "ci"} or None, default=None
+        What the band is (said in the title): one standard deviation or a confidence interval.
+    confidence : float, default=0.95
+        Level of a ``"ci"`` band.
+    n_tokens : int or None, default=None
+        Positions averaged into each profile (said in the title when known).
 
     Attributes
     ----------
@@ -121,17 +213,37 @@ class EntropyProfileDisplay:
            [0.5 , 1.  , 2.  ]])
     """
 
-    def __init__(self, depths, means, lows, highs, labels, *, statistic="entropy"):
+    def __init__(self, depths, means, lows, highs, labels, *, statistic="entropy", unit=None, counts=None,
+                 band_kind=None, confidence=0.95, n_tokens=None):
         self.depths = depths
         self.means = means
         self.lows = lows
         self.highs = highs
         self.labels = labels
         self.statistic = statistic
+        self.unit = unit
+        self.counts = counts
+        self.band_kind = band_kind
+        self.confidence = confidence
+        self.n_tokens = n_tokens
+
+    def title(self):
+        """What the plot shows in one line: statistic, tokens averaged, profiles and the band."""
+        parts = [f"mean {self.statistic.replace('_', ' ')} profile per group"]
+        if self.n_tokens:
+            parts[0] += f" over {self.n_tokens} tokens"
+        if self.counts is not None:
+            parts.append(f"{int(np.sum(self.counts))} profiles")
+        if self.band_kind == "std":
+            parts.append("band: \u00b11 standard deviation")
+        elif self.band_kind == "ci":
+            parts.append(f"band: {self.confidence:.0%} confidence interval of the mean")
+        text = "; ".join(parts)
+        return text[0].upper() + text[1:]
 
     @classmethod
     def from_profiles(cls, X, y=None, *, feature_names=None, statistic="entropy", n_layers=None, band="std",
-                      confidence=0.95, ax=None, shade_phases=True, **kwargs):
+                      confidence=0.95, unit=None, n_tokens=None, ax=None, shade_phases=True, **kwargs):
         """Plot the mean profile of each label of ``y`` from a table of profile features.
 
         Parameters
@@ -152,6 +264,11 @@ class EntropyProfileDisplay:
             The band: one standard deviation, a ``confidence`` interval of the mean, or none.
         confidence : float, default=0.95
             Level of the ``"ci"`` band (Student's t).
+        unit : str or None, default=None
+            Unit of the features on the y-axis; None for the statistic's own (nats for entropy and
+            KL): give ``"bits"`` for features of a profiler with ``log_base=2``.
+        n_tokens : int or None, default=None
+            Positions averaged into each profile, for the title.
         ax : matplotlib Axes or None, default=None
             Where to draw; a new figure if None.
         shade_phases : bool, default=True
@@ -165,9 +282,10 @@ class EntropyProfileDisplay:
         """
         values, depths, _ = _per_layer(X, feature_names=feature_names, statistic=statistic, n_layers=n_layers)
         groups, labels = _groups(y, values.shape[0])
-        means, lows, highs = [], [], []
+        means, lows, highs, counts = [], [], [], []
         for label in labels:
             members = values[groups == label]
+            counts.append(len(members))
             mean = members.mean(axis=0)
             if band == "std":
                 half = members.std(axis=0, ddof=1) if len(members) > 1 else np.zeros_like(mean)
@@ -181,7 +299,8 @@ class EntropyProfileDisplay:
             means.append(mean)
             lows.append(mean - half)
             highs.append(mean + half)
-        display = cls(depths, np.asarray(means), np.asarray(lows), np.asarray(highs), labels, statistic=statistic)
+        display = cls(depths, np.asarray(means), np.asarray(lows), np.asarray(highs), labels, statistic=statistic,
+                      unit=unit, counts=counts, band_kind=band, confidence=confidence, n_tokens=n_tokens)
         return display.plot(ax=ax, band=band is not None, shade_phases=shade_phases, **kwargs)
 
     @classmethod
@@ -197,12 +316,17 @@ class EntropyProfileDisplay:
         y : array-like or None, default=None
             Group labels.
         **kwargs : dict
-            As in :meth:`from_profiles`.
+            As in :meth:`from_profiles`; the unit and the number of tokens default to the profiler's.
 
         Returns
         -------
         display : EntropyProfileDisplay
         """
+        profiler = _profiler_of(estimator)
+        if profiler is not None:
+            statistic = kwargs.get("statistic", "entropy")
+            kwargs.setdefault("unit", feature_unit(statistic, log_base=profiler.log_base, normalize=profiler.normalize))
+            kwargs.setdefault("n_tokens", profiler.n_tokens)
         return cls.from_profiles(estimator.transform(X), y, feature_names=estimator.get_feature_names_out(), **kwargs)
 
     def plot(self, ax=None, *, band=True, shade_phases=True, **kwargs):
@@ -238,13 +362,16 @@ class EntropyProfileDisplay:
                     ax.axvspan(self.depths[k], self.depths[k + 1], color=colour, alpha=0.08, lw=0, label=label)
                 )
         self.lines_, self.bands_ = [], []
-        for mean, low, high, label in zip(self.means, self.lows, self.highs, self.labels):
-            (line,) = ax.plot(self.depths, mean, marker="o", markersize=3, label=str(label), **kwargs)
+        counts = self.counts if self.counts is not None else [None] * len(self.labels)
+        for mean, low, high, label, count in zip(self.means, self.lows, self.highs, self.labels, counts):
+            name = str(label) if count is None else f"{label} (n={count})"
+            (line,) = ax.plot(self.depths, mean, marker="o", markersize=3, label=name, **kwargs)
             self.lines_.append(line)
             if band:
                 self.bands_.append(ax.fill_between(self.depths, low, high, color=line.get_color(), alpha=0.2, lw=0))
         ax.set_xlabel("relative depth")
-        ax.set_ylabel(self.statistic.replace("_", " ") + (" (nats)" if self.statistic in ("entropy", "kl_to_final") else ""))
+        ax.set_ylabel(_axis_label(self.statistic, self.unit if self.unit is not None else STATISTIC_UNITS.get(self.statistic, "")))
+        ax.set_title(self.title(), fontsize="medium")
         ax.set_xlim(float(self.depths[0]), float(self.depths[-1]))
         if len(self.labels) > 1 or self.phases_:
             ax.legend(loc="best", fontsize="small")
@@ -262,9 +389,12 @@ class EntropyHeatmapDisplay:
     layers : ndarray of shape (n_profile_layers,)
         Layer indices.
     tokens : list of str
-        The token read at each position (the last prompt token, then the generated ones).
+        The token read at each position (the last prompt token, then the generated ones); drawn with
+        spaces as a visible space and line breaks, tabs and control characters escaped.
     statistic : str, default="entropy"
         The statistic drawn.
+    unit : str or None, default=None
+        Unit of the colour bar; None for the statistic's raw unit (nats for entropy and KL).
 
     Attributes
     ----------
@@ -286,14 +416,15 @@ class EntropyHeatmapDisplay:
     (2, 3)
     """
 
-    def __init__(self, values, layers, tokens, *, statistic="entropy"):
+    def __init__(self, values, layers, tokens, *, statistic="entropy", unit=None):
         self.values = values
         self.layers = layers
         self.tokens = tokens
         self.statistic = statistic
+        self.unit = unit
 
     @classmethod
-    def from_profiles(cls, profile, *, feature_names, tokens=None, statistic="entropy", ax=None, **kwargs):
+    def from_profiles(cls, profile, *, feature_names, tokens=None, statistic="entropy", unit=None, ax=None, **kwargs):
         """Draw one row of per-position features (``aggregate="concat"``) as a heatmap.
 
         Parameters
@@ -306,6 +437,9 @@ class EntropyHeatmapDisplay:
             The token read at each position; position numbers if None.
         statistic : str, default="entropy"
             Which statistic to draw.
+        unit : str or None, default=None
+            Unit of the features (the colour bar); None for the statistic's own, ``"bits"`` for a
+            profiler with ``log_base=2``.
         ax : matplotlib Axes or None, default=None
             Where to draw.
         **kwargs : dict
@@ -330,7 +464,7 @@ class EntropyHeatmapDisplay:
         tokens = [str(t) for t in range(len(chosen))] if tokens is None else list(tokens)
         if len(tokens) != len(chosen):
             raise ValueError(f"{len(tokens)} tokens for {len(chosen)} positions.")
-        return cls(values, layout.layers, tokens, statistic=statistic).plot(ax=ax, **kwargs)
+        return cls(values, layout.layers, tokens, statistic=statistic, unit=unit).plot(ax=ax, **kwargs)
 
     @classmethod
     def from_estimator(cls, estimator, prompt, *, statistic="entropy", ax=None, **kwargs):
@@ -364,8 +498,10 @@ class EntropyHeatmapDisplay:
         tokenizer = estimator._load().tokenizer
         # Position 0 reads the last prompt token; position t the t-th generated token.
         read = [prompt_ids[0][-1]] + [int(token) for token in generated[0][:-1]]
-        tokens = [tokenizer.decode([token]) for token in read]
-        display = cls(values[statistic][0], estimator.layers_, tokens, statistic=statistic)
+        tokens = [token_text(tokenizer, token) for token in read]
+        # Raw values: entropy and KL in nats whatever the profiler's output units.
+        display = cls(values[statistic][0], estimator.layers_, tokens, statistic=statistic,
+                      unit=STATISTIC_UNITS[statistic])
         return display.plot(ax=ax, **kwargs)
 
     def plot(self, ax=None, *, cmap="viridis", **kwargs):
@@ -388,10 +524,11 @@ class EntropyHeatmapDisplay:
         values = np.asarray(self.values)
         self.image_ = ax.imshow(values, aspect="auto", cmap=cmap, interpolation="nearest", **kwargs)
         self.colorbar_ = ax.figure.colorbar(self.image_, ax=ax)
-        self.colorbar_.set_label(self.statistic.replace("_", " "))
+        unit = self.unit if self.unit is not None else STATISTIC_UNITS.get(self.statistic, "")
+        self.colorbar_.set_label(_axis_label(self.statistic, unit))
         step = max(1, len(self.layers) // 12)
         ax.set_xticks(np.arange(0, len(self.layers), step), [str(layer) for layer in self.layers[::step]])
-        ax.set_yticks(np.arange(len(self.tokens)), [repr(token)[1:-1] or "·" for token in self.tokens], fontsize="small")
+        ax.set_yticks(np.arange(len(self.tokens)), [readable_token(str(token)) for token in self.tokens], fontsize="small")
         ax.set_xlabel("layer")
         ax.set_ylabel("token read")
         self.ax_, self.figure_ = ax, ax.figure

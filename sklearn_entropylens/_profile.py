@@ -14,7 +14,7 @@ from . import _cache
 from ._engine import canonical_order, encode_prompts, profile_token_ids
 from ._models import DEFAULT_MODEL, check_model_kwargs, is_registered, load_model, model_kwargs_key
 from ._statistics import TOP_P_STATISTICS, check_alpha, check_statistics, check_top_p, convert_units
-from ._validation import check_auto_or_int, check_bool, check_int, check_prompts
+from ._validation import check_auto_or_int, check_bool, check_int, check_prompts, warn_empty_prompts
 
 _AGGREGATES = ("mean", "concat")
 # About this many prompts are profiled between two writes to the per-prompt cache.
@@ -27,6 +27,13 @@ def profile_shard(load_arguments, token_ids, seeds, settings):
     The model is loaded through the worker's own per-process cache, so each worker loads it once.
     """
     return profile_token_ids(load_model(**load_arguments), token_ids, seeds=seeds, **settings)[0]
+
+
+def _reporting(results, sizes, on_batch):
+    """Yield shard results, reporting each shard's size as it arrives."""
+    for result, size in zip(results, sizes):
+        on_batch(size)
+        yield result
 
 
 class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
@@ -151,6 +158,11 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
 
     Notes
     -----
+    Prompts are plain strings, tokenized with the model's tokenizer (its BOS token first where it has
+    one). An empty prompt ``""`` is the BOS token alone: the model-family protocol profiles exactly that
+    (see :class:`ModelFamilyClassifier`); anywhere else it is usually a data error, so it is profiled
+    with one :class:`EmptyPromptWarning` per call.
+
     Deviations from the reference implementation (arXiv 2502.16570, christopher-irw/Entropy-Lens):
     continuations are fed back as token ids, not re-tokenised text; batches are padded with explicit
     position ids; Renyi order 0 is ``log V`` exactly (the reference counts probabilities above 1e-20);
@@ -344,6 +356,7 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         prompts = check_prompts(X)
+        warn_empty_prompts(prompts)
         loaded = self._load()
         if loaded.revision != self.model_revision_:
             raise ValueError(
@@ -394,8 +407,12 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
                 )
                 for shard in shards
             ]
-            results = self._run_shards(loaded, tasks, settings)
-            with tqdm(total=len(order), disable=not self.progress, unit="prompt", desc="Entropy profiles") as bar:
+            description = f"Entropy profiles ({self.model_name_}, {self.n_tokens} tokens)"
+            # The bar moves per batch in this process and per shard on joblib's workers, so small inputs
+            # show their progress too; a line per update where stderr is not a terminal.
+            with tqdm(total=len(order), disable=not self.progress, unit="prompt", desc=description,
+                      mininterval=0.5, miniters=1) as bar:
+                results = self._run_shards(loaded, tasks, settings, on_batch=bar.update)
                 for members, computed in zip(shards, results):
                     _cache.count("computed", len(members))
                     profiles = np.stack([computed[name] for name in self.statistics_], axis=1)
@@ -404,7 +421,6 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
                         stacked[pending[identity]] = profile
                         if store is not None:
                             store.put(store.key(*identity), profile)
-                    bar.update(len(members))
         return {name: stacked[:, k] for k, name in enumerate(self.statistics_)}
 
     def _encode(self, loaded, prompts):
@@ -429,17 +445,21 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
         values, generated = profile_token_ids(loaded, token_ids, seeds=seeds, **self._engine_settings())
         return values, token_ids, generated
 
-    def _run_shards(self, loaded, tasks, settings):
-        """Profile each ``(token_ids, seeds)`` shard, in order: here, or on joblib's workers."""
+    def _run_shards(self, loaded, tasks, settings, on_batch):
+        """Profile each ``(token_ids, seeds)`` shard, in order: here, or on joblib's workers.
+
+        ``on_batch(n)`` reports finished prompts: after every batch here, after every shard on workers.
+        """
         n_workers = joblib.effective_n_jobs(self.n_jobs)
         backend = type(joblib.parallel.get_active_backend()[0]).__name__
         # Threads would share one model and its forward hooks; a registered model exists only here.
         if n_workers == 1 or len(tasks) == 1 or backend == "ThreadingBackend" or is_registered(self.model):
-            return (profile_token_ids(loaded, ids, seeds=seeds, **settings)[0] for ids, seeds in tasks)
+            return (profile_token_ids(loaded, ids, seeds=seeds, on_batch=on_batch, **settings)[0] for ids, seeds in tasks)
         arguments = self._load_arguments()
-        return joblib.Parallel(n_jobs=self.n_jobs, return_as="generator")(
+        results = joblib.Parallel(n_jobs=self.n_jobs, return_as="generator")(
             joblib.delayed(profile_shard)(arguments, ids, seeds, settings) for ids, seeds in tasks
         )
+        return _reporting(results, [len(ids) for ids, _ in tasks], on_batch)
 
     def entropy_matrices(self, X):
         """Raw per-position, per-layer entropies in nats, before aggregation.

@@ -195,6 +195,31 @@ def convert_units(entropy_nats, *, log_base=None, normalize=False, vocab_size=No
 
 STATISTICS = ("entropy", "kl_to_final", "final_token_rank", "top1_agreement", "top_p_size", "top_p_overlap")
 TOP_P_STATISTICS = ("top_p_size", "top_p_overlap")
+# The unit of each statistic's raw values (entropy and KL before any change of base).
+STATISTIC_UNITS = {
+    "entropy": "nats",
+    "kl_to_final": "nats",
+    "final_token_rank": "rank, 1 = top",
+    "top1_agreement": "share of positions",
+    "top_p_size": "tokens",
+    "top_p_overlap": "share of the previous set",
+}
+
+
+def feature_unit(statistic, *, log_base=None, normalize=False):
+    """The unit of a statistic's features after :func:`convert_units` (for axis labels).
+
+    Examples
+    --------
+    >>> from sklearn_entropylens._statistics import feature_unit
+    >>> feature_unit("entropy"), feature_unit("entropy", log_base=2), feature_unit("top_p_size")
+    ('nats', 'bits', 'tokens')
+    """
+    if statistic == "entropy" and normalize:
+        return "fraction of log V"
+    if statistic in ("entropy", "kl_to_final") and log_base is not None and log_base != math.e:
+        return "bits" if log_base == 2 else f"log base {log_base:g}"
+    return STATISTIC_UNITS.get(statistic, "")
 
 
 def check_statistics(statistics):

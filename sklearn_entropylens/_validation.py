@@ -1,9 +1,29 @@
 """Input and parameter validation shared by the estimators that take prompts."""
 
 import numbers
+import warnings
 from collections.abc import Iterable
 
 import numpy as np
+
+
+class EmptyPromptWarning(UserWarning):
+    """An empty prompt was profiled: it is the BOS token alone, the model-family protocol's input.
+
+    Filter it (``warnings.simplefilter("ignore", EmptyPromptWarning)``) where empty prompts are meant.
+    """
+
+
+def warn_empty_prompts(prompts):
+    """One :class:`EmptyPromptWarning` per call when any prompt is ``""`` (it profiles the BOS token alone)."""
+    empty = [index for index, prompt in enumerate(prompts) if prompt == ""]
+    if empty:
+        warnings.warn(
+            f"{len(empty)} empty prompt(s) (first at index {empty[0]}): each is profiled as the BOS token alone, "
+            "the unconditional input of the model-family protocol. Filter EmptyPromptWarning if that is intended.",
+            EmptyPromptWarning,
+            stacklevel=3,
+        )
 
 
 def check_prompts(X, *, allow_empty=False):

@@ -46,8 +46,10 @@ def test_our_loader_refuses_types_it_was_not_told_about(tiny_llama, tmp_path):
     pipe.fit(np.ones((3, 2)))
     path = tmp_path / "adapter.skops"
     dump(pipe, path)
-    with pytest.raises(UntrustedTypesFoundException, match="rows_to_text"):
+    with pytest.raises(UntrustedTypesFoundException, match="rows_to_text") as error:
         load(path)
+    assert "get_trusted_types() lists those" in str(error.value)
+    assert "pass it as load(file, trusted=[...])" in str(error.value)
     reloaded = load(path, trusted=["sklearn_entropylens._testing.rows_to_text"])
     np.testing.assert_allclose(reloaded.transform(np.ones((2, 2))), pipe.transform(np.ones((2, 2))))
 

@@ -134,8 +134,51 @@ def test_bad_parameters_are_caught_in_fit(tiny_llama, params, match):
 
 
 def test_unknown_model_lists_bundled_names():
-    with pytest.raises(ModelLoadError, match=r"Could not load 'no-such/model-xyz'.*'smollm2-135m'"):
+    with pytest.raises(ModelLoadError, match=r"Unknown model 'no-such/model-xyz'.*'smollm2-135m'"):
         EntropyProfileTransformer("no-such/model-xyz").fit(["ok"])
+
+
+def test_a_typo_fails_fast_with_the_closest_name(monkeypatch):
+    import time
+
+    from sklearn_entropylens import _models
+
+    # As on a machine without network: the probe answers at once, the load never waits for retries.
+    monkeypatch.setattr(_models, "_hub_reachable", lambda timeout=3.0: False)
+    started = time.perf_counter()
+    with pytest.raises(ModelLoadError, match=r"hub is not reachable from this machine\. Did you mean 'smollm2-135m'\?"):
+        EntropyProfileTransformer("smollm-135m").fit(["ok"])
+    assert time.perf_counter() - started < 10
+
+
+def test_hub_probe_is_quick_and_false_offline(monkeypatch):
+    import time
+
+    from huggingface_hub import constants
+
+    from sklearn_entropylens import _models
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    for variable in ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setattr(constants, "ENDPOINT", "https://host.invalid")
+    started = time.perf_counter()
+    assert _models._hub_reachable(timeout=1.0) is False
+    assert time.perf_counter() - started < 5
+
+
+def test_a_missing_local_path_is_named_as_such(tmp_path):
+    with pytest.raises(ModelLoadError, match=r"is a path but not a model directory"):
+        EntropyProfileTransformer(str(tmp_path / "nowhere")).fit(["ok"])
+
+
+def test_a_model_object_gets_a_short_pointer_to_register_model(tiny_llama):
+    model = load_model(tiny_llama).model
+    with pytest.raises(ModelLoadError) as error:
+        EntropyProfileTransformer(model).fit(["ok"])
+    message = str(error.value)
+    assert message.startswith("model must be a string identifier, not a loaded LlamaForCausalLM object")
+    assert "register_model('my-model', model, tokenizer)" in message and len(message) < 300
 
 
 def test_unfitted_transform_raises(tiny_llama):
@@ -253,3 +296,51 @@ def test_profiles_reach_the_cache_in_whole_batches_with_unchanged_numbers(tiny_l
     chunked = EntropyProfileTransformer(tiny_llama, n_tokens=3, batch_size=2, memory=str(tmp_path)).fit_transform(prompts)
     np.testing.assert_array_equal(chunked, whole)
     assert get_profile_counters()["computed"] == 11
+
+
+def test_features_are_float32_and_do_not_depend_on_the_batch_at_that_precision(tiny_llama):
+    # Rows computed with other prompts in the batch (other padding, other GEMM shapes) round differently in
+    # float32; the features are float32, and each row agrees with its one-prompt profile to float32 precision.
+    profiler = EntropyProfileTransformer(tiny_llama, n_tokens=3, aggregate="concat", batch_size=8).fit(PROMPTS)
+    together = profiler.transform(PROMPTS)
+    alone = np.vstack([profiler.transform([prompt]) for prompt in PROMPTS])
+    assert together.dtype == alone.dtype == np.float32
+    np.testing.assert_allclose(together, alone, rtol=1e-5)
+
+
+def test_empty_prompt_warns_once_per_call_and_still_profiles_bos(tiny_llama):
+    from sklearn_entropylens import EmptyPromptWarning
+
+    profiler = EntropyProfileTransformer(tiny_llama, n_tokens=2)
+    with pytest.warns(EmptyPromptWarning, match=r"2 empty prompt\(s\) \(first at index 1\): each is profiled as the BOS") as record:
+        X = profiler.fit_transform(["a", "", "b", ""])
+    assert len([w for w in record if issubclass(w.category, EmptyPromptWarning)]) == 1
+    np.testing.assert_array_equal(X[1], X[3])
+
+
+def test_family_protocol_profiles_the_empty_prompt_without_warning(tiny_llama):
+    import warnings
+
+    from sklearn_entropylens import EmptyPromptWarning, ModelFamilyClassifier
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", EmptyPromptWarning)
+        tables = ModelFamilyClassifier(n_samples=2, n_tokens=2).model_profiles([tiny_llama])
+    assert tables[0].shape == (2, 3)
+
+
+def test_progress_bar_moves_per_batch(tiny_llama, monkeypatch, capsys):
+    from sklearn_entropylens import _profile
+
+    updates = []
+
+    class RecordingBar(_profile.tqdm):
+        def update(self, n=1):
+            updates.append(n)
+            return super().update(n)
+
+    monkeypatch.setattr(_profile, "tqdm", RecordingBar)
+    EntropyProfileTransformer(tiny_llama, n_tokens=2, batch_size=1, progress=True).fit_transform(["a", "b", "c"])
+    assert updates == [1, 1, 1]
+    printed = capsys.readouterr().err
+    assert f"Entropy profiles ({tiny_llama}, 2 tokens)" in printed and "3/3" in printed

@@ -203,6 +203,8 @@ def _command_models(args):
 
 
 def _save_result(result, output_dir):
+    import pandas as pd
+
     from ._persistence import dump, get_trusted_types, load
 
     output_dir = pathlib.Path(output_dir)
@@ -210,7 +212,9 @@ def _save_result(result, output_dir):
     figure_path = output_dir / f"{result.name}.png"
     result.figure.savefig(figure_path, dpi=120)
     table_path = output_dir / f"{result.name}.csv"
-    result.table.to_csv(table_path)
+    # A row number is not a column; a meaningful index (the intervention's strategies) is, under its name.
+    table = result.table if isinstance(result.table.index, pd.RangeIndex) else result.table.reset_index()
+    table.to_csv(table_path, index=False)
     model_path = output_dir / f"{result.name}.skops"
     dump(result.estimator, model_path)
     load(model_path, trusted=get_trusted_types())  # what was written loads back with the trusted list
@@ -273,36 +277,47 @@ def run_demo(*, model="smollm2-135m", output_dir="entropylens-demo", quick=False
     output_dir.mkdir(parents=True, exist_ok=True)
     cache = str(output_dir / "cache")
     started = time.perf_counter()
+
+    def elapsed():
+        return f"[{time.perf_counter() - started:.0f} s]"
+
+    out(f"0. loading {model} (the first use of a bundled model converts it once, about 30 s) ...")
     loaded = load_model(model)  # a bad identifier fails here, in one line
     stories = load_story_tasks(n_stories=4 if quick else 12)
     X, y = list(stories.data), np.asarray(stories.target)
     out(f"1. {len(X)} prompts of the built-in story tasks ({', '.join(stories.target_names)}), "
-        f"profiled on {model} ({loaded.n_layers} blocks, vocabulary {loaded.vocab_size}) through the logit lens")
+        f"profiled on {model} ({loaded.n_layers} blocks, vocabulary {loaded.vocab_size}) through the logit lens "
+        f"{elapsed()}")
     reset_profile_counters()
     grid = {"profiler__n_tokens": [4, 8], "classifier__n_neighbors": [5, 15]}
     if quick:
         grid = {"profiler__n_tokens": [2, 3], "classifier__n_neighbors": [3, 5]}
+    n_folds = 3 if quick else 5
+    n_candidates = len(grid["profiler__n_tokens"]) * len(grid["classifier__n_neighbors"])
+    out(f"2. GridSearchCV over {grid}: {n_candidates} candidates x {n_folds} folds. Each prompt is run through "
+        f"the model once per n_tokens setting ({len(X)} x {len(grid['profiler__n_tokens'])}; the bars below show "
+        "it), every other fit reads the per-prompt cache ...")
     search = GridSearchCV(
-        TaskClassifier().set_params(profiler__model=model, profiler__memory=cache),
-        grid, scoring="roc_auc_ovr", error_score="raise", cv=StratifiedKFold(3 if quick else 5, shuffle=True, random_state=0),
+        TaskClassifier().set_params(profiler__model=model, profiler__memory=cache, profiler__progress=True),
+        grid, scoring="roc_auc_ovr", error_score="raise", cv=StratifiedKFold(n_folds, shuffle=True, random_state=0),
     ).fit(X, y)
     counters = get_profile_counters()
-    out(f"2. GridSearchCV over {grid}: best {search.best_params_}, ROC-AUC {search.best_score_:.3f}; "
-        f"{counters['computed']} profiles computed for {len(X)} prompts x {len(grid['profiler__n_tokens'])} "
-        f"settings, {counters['cache_hits']} served from the cache")
-    evaluation = evaluate_profile_classifier(search.best_estimator_, X, y, n_splits=3 if quick else 10)
-    out(f"3. the paper's protocol ({len(evaluation.folds)}-fold, stratified dummy, paired t-test):")
+    out(f"   best {search.best_params_}, ROC-AUC {search.best_score_:.3f}; {counters['computed']} profiles computed "
+        f"for {len(X)} prompts x {len(grid['profiler__n_tokens'])} settings, {counters['cache_hits']} served from "
+        f"the cache {elapsed()}")
+    n_splits = 3 if quick else 10
+    out(f"3. the paper's protocol on the best setting ({n_splits}-fold ROC-AUC against a stratified dummy, paired "
+        "t-test; profiles from the cache) ...")
+    evaluation = evaluate_profile_classifier(search.best_estimator_, X, y, n_splits=n_splits)
     folds, summary = protocol_summary(evaluation)
     out(folds.round(3).to_string(index=False))
-    out(f"   {summary}")
+    out(f"   {summary} {elapsed()}")
     best = search.best_estimator_
     figure, ax = _pyplot().subplots(figsize=(7, 4))
     profiler = best.profiler_
-    EntropyProfileDisplay.from_profiles(
-        profiler.transform(X), np.asarray(stories.target_names)[y], feature_names=profiler.get_feature_names_out(),
-        ax=ax,
-    )
-    ax.set_title(f"{model}: mean entropy profile per task")
+    EntropyProfileDisplay.from_estimator(profiler, X, np.asarray(stories.target_names)[y], ax=ax)
+    ax.set_title(f"{model}: mean entropy profile per task ({profiler.n_tokens} tokens, band: \u00b11 s.d.)",
+                 fontsize="medium")
     figure.tight_layout()
     figure_path = output_dir / "task_profiles.png"
     figure.savefig(figure_path, dpi=120)

@@ -164,6 +164,8 @@ def test_experiment_saves_table_figure_and_a_loadable_estimator(tmp_path, capsys
     assert "tasks: ROC-AUC" in out and "paper: ROC-AUC 0.948" in out
     for suffix in ("png", "csv", "skops"):
         assert (tmp_path / f"tasks.{suffix}").stat().st_size > 0
+    table = pd.read_csv(tmp_path / "tasks.csv")
+    assert list(table.columns) == ["fold", "n_test", "auc", "accuracy", "dummy_auc", "dummy_accuracy"]
     classifier = load(tmp_path / "tasks.skops", trusted=get_trusted_types())
     assert classifier.predict(PROMPTS).shape == (3,)
 
@@ -172,8 +174,13 @@ def test_demo_runs_end_to_end_on_a_tiny_model(tmp_path, capsys, tiny_directory):
     from sklearn_entropylens.__main__ import main as module_main
 
     assert module_main(["--model", tiny_directory, "--output-dir", str(tmp_path), "--quick"]) == 0
-    out = capsys.readouterr().out
-    for step in ("1. ", "2. GridSearchCV", "3. the paper's protocol", "4. figure saved", "5. fitted pipeline"):
-        assert step in out
+    captured = capsys.readouterr()
+    out = captured.out
+    steps = ("0. loading", "1. ", "2. GridSearchCV", "   best ", "3. the paper's protocol", "4. figure saved",
+             "5. fitted pipeline")
+    positions = [out.index(step) for step in steps]
+    assert positions == sorted(positions)  # each step is announced before its work and its result
+    # The grid search shows its profiling as it happens: one bar per batch of work, on stderr.
+    assert f"Entropy profiles ({tiny_directory}, 2 tokens)" in captured.err
     assert "same predictions = True" in out
     assert (tmp_path / "task_profiles.png").exists() and (tmp_path / "task_classifier.skops").exists()

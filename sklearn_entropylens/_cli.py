@@ -315,9 +315,8 @@ def run_demo(*, model="smollm2-135m", output_dir="entropylens-demo", quick=False
     best = search.best_estimator_
     figure, ax = _pyplot().subplots(figsize=(7, 4))
     profiler = best.profiler_
-    EntropyProfileDisplay.from_estimator(profiler, X, np.asarray(stories.target_names)[y], ax=ax)
-    ax.set_title(f"{model}: mean entropy profile per task ({profiler.n_tokens} tokens, band: \u00b11 s.d.)",
-                 fontsize="medium")
+    display = EntropyProfileDisplay.from_estimator(profiler, X, np.asarray(stories.target_names)[y], ax=ax)
+    ax.set_title(f"{model}: story tasks\n{display.title()}", fontsize="small")
     figure.tight_layout()
     figure_path = output_dir / "task_profiles.png"
     figure.savefig(figure_path, dpi=120)

@@ -48,9 +48,10 @@ def _profile_figure(estimator, X, labels, title):
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     profiler = estimator.profiler_
     profiles = profiler.transform(X)
-    EntropyProfileDisplay.from_profiles(profiles, labels, feature_names=profiler.get_feature_names_out(), ax=left)
+    display = EntropyProfileDisplay.from_profiles(profiles, labels, feature_names=profiler.get_feature_names_out(),
+                                                  n_tokens=profiler.n_tokens, ax=left)
     ProfileEmbeddingDisplay.from_profiles(profiles, labels, ax=right)
-    left.set_title(f"{title}: mean profile per class")
+    left.set_title(f"{title}\n{display.title()}", fontsize="small")
     right.set_title(f"{title}: PCA of the profiles")
     figure.tight_layout()
     return figure
@@ -130,9 +131,9 @@ def run_families(*, model=None, memory=None, quick=False):
     rescaled = DepthRescaler(n_points=30).set_output(transform="pandas").fit_transform(tables)
     plt = _pyplot()
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    EntropyProfileDisplay.from_profiles(rescaled, families, ax=left)
+    display = EntropyProfileDisplay.from_profiles(rescaled, families, n_tokens=classifier.n_tokens, ax=left)
     ProfileEmbeddingDisplay.from_profiles(rescaled, families, ax=right)
-    left.set_title("families: mean fingerprint over relative depth")
+    left.set_title(f"families: fingerprints over relative depth\n{display.title()}", fontsize="small")
     right.set_title("families: PCA of the fingerprints")
     figure.tight_layout()
     summary = (f"leave-one-sample-out kNN accuracy {table['loo_accuracy'].min():.3f}-{table['loo_accuracy'].max():.3f} "

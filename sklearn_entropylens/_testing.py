@@ -46,7 +46,9 @@ def make_tiny_config(model_type, vocab_size=259, n_layers=3, **overrides):
         params = dict(n_layer=n_layers, n_embd=32, n_head=4, n_positions=TINY_CONTEXT)
     elif model_type == "gpt_neo":
         params = dict(num_layers=n_layers, hidden_size=32, num_heads=4, max_position_embeddings=TINY_CONTEXT,
-                      attention_types=[[["global", "local"], (n_layers + 1) // 2]], window_size=16)
+                      # Exactly n_layers layers (global, local, global, ...): transformers 5.0 checks the count.
+                      attention_types=[[["global", "local"], n_layers // 2]] + [[["global"], n_layers % 2]],
+                      window_size=16)
         params["attention_layers"] = (["global", "local"] * n_layers)[:n_layers]
     elif model_type == "opt":
         params = dict(hidden_size=32, num_hidden_layers=n_layers, ffn_dim=64, num_attention_heads=4,

@@ -1,8 +1,8 @@
 """Per-prompt profile cache on disk, and process-wide counters of profiling work.
 
 A profile depends on the prompt and on the parameters that change the numbers (model and its resolved
-revision, dtype, positions, entropy order, decoding, chat template, truncation), never on the batch
-size, the device or the progress bar. Caching each prompt separately lets every fold and every
+revision, dtype, the device type, positions, entropy order, decoding, chat template, truncation, and the
+engine's numeric version), never on the batch size, the device index or the progress bar. Caching each prompt separately lets every fold and every
 candidate of a grid search share one computation per prompt.
 """
 
@@ -10,6 +10,7 @@ import os
 import pathlib
 import tempfile
 import threading
+import time
 
 import joblib
 import numpy as np
@@ -18,8 +19,11 @@ _COUNTER_NAMES = ("computed", "cache_hits", "cache_misses")
 _COUNTERS = dict.fromkeys(_COUNTER_NAMES, 0)
 _LOCK = threading.Lock()
 
-# Bump when the stored layout or the engine's numbers change, so stale entries are not reused.
-CACHE_FORMAT = 2
+# The engine's numeric version: bump when the stored layout or the engine's numbers change (a numeric
+# fix, a new accumulation order), so entries computed before are not served again.
+CACHE_FORMAT = 3
+# A staging file older than this was left by a writer that died mid-write (a write takes milliseconds).
+STALE_TEMPORARY_SECONDS = 600
 
 
 def count(name, amount):
@@ -67,6 +71,22 @@ class ProfileStore:
     def __init__(self, location, settings):
         digest = joblib.hash({"format": CACHE_FORMAT, **settings})
         self.directory = pathlib.Path(location).expanduser() / "sklearn_entropylens" / "profiles" / digest
+        self.remove_stale_temporaries()
+
+    def remove_stale_temporaries(self, max_age=STALE_TEMPORARY_SECONDS):
+        """Delete staging files that a killed writer left behind; return how many were removed.
+
+        Only files older than ``max_age`` seconds go, so a write in progress in another process is safe.
+        """
+        removed, now = 0, time.time()
+        for staging in self.directory.glob("*/*.tmp"):
+            try:
+                if now - staging.stat().st_mtime > max_age:
+                    staging.unlink()
+                    removed += 1
+            except OSError:  # another process removed or renamed it first
+                continue
+        return removed
 
     @staticmethod
     def key(prompt, occurrence=None):

@@ -127,8 +127,9 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
         :func:`register_model` live in this process only and are profiled here.
     memory : str, joblib.Memory or None, default=None
         Cache profiles per prompt under this location, keyed by the prompt and every parameter that
-        changes the numbers (not ``batch_size``, ``device``, ``progress`` or the output units), so a
-        grid search computes each prompt once.
+        changes the numbers, the device type and the engine's numeric version included (not
+        ``batch_size``, the device index, ``progress`` or the output units), so a grid search computes
+        each prompt once.
     progress : bool, default=False
         Show a progress bar over prompts.
 
@@ -368,7 +369,8 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
         store = None
         location = check_memory(self.memory).location
         if location is not None:
-            store = _cache.ProfileStore(location, self._profile_settings())
+            # CPU and GPU kernels round (and sample) differently: a profile is only served on its device type.
+            store = _cache.ProfileStore(location, self._profile_settings() | {"device_type": loaded.device.type})
         n_layers = len(self.layers_)
         # (samples, statistics, positions, layers): one cache entry per prompt holds every statistic.
         stacked = np.empty((len(prompts), len(self.statistics_), self.n_tokens, n_layers), dtype=np.float64)
@@ -422,6 +424,24 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
                         if store is not None:
                             store.put(store.key(*identity), profile)
         return {name: stacked[:, k] for k, name in enumerate(self.statistics_)}
+
+    def fit_transform(self, X, y=None):
+        """Fit to the prompts and return their features, reading ``X`` once.
+
+        Parameters
+        ----------
+        X : iterable of str
+            Prompts; any iterable, a one-shot generator included.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_features_out)
+            As :meth:`transform`.
+        """
+        prompts = check_prompts(X)
+        return self.fit(prompts).transform(prompts)
 
     def _encode(self, loaded, prompts):
         return encode_prompts(

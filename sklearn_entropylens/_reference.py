@@ -21,7 +21,8 @@ def entropy_bruteforce(logits, alpha=1.0):
     logits : array-like of shape (..., vocab_size)
         Logits.
     alpha : float, default=1.0
-        Renyi order; 1 is Shannon, ``inf`` min-entropy, 0 the log of the support size (``log V``).
+        Renyi order; 1 is Shannon, ``inf`` min-entropy, 0 the log of the support size (``log V``
+        without masked, ``-inf``, logits).
 
     Returns
     -------
@@ -34,8 +35,9 @@ def entropy_bruteforce(logits, alpha=1.0):
     if alpha == 1:
         return (-torch.special.xlogy(p, p).sum(-1)).numpy()
     if alpha == 0:
-        # Every token has positive probability under a softmax, even where float64 underflows.
-        return np.full(z.shape[:-1], math.log(z.shape[-1]))
+        # Every token not masked by a -inf logit has positive probability under a softmax, even where
+        # float64 underflows: the support is the finite logits.
+        return torch.log(torch.isfinite(z).sum(-1).double()).numpy()
     if math.isinf(alpha):
         return (-log_p.amax(-1)).numpy()
     return (torch.logsumexp(alpha * log_p, dim=-1) / (1 - alpha)).numpy()

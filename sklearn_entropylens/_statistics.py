@@ -72,7 +72,8 @@ class StreamingEntropy:
 
     def __init__(self, n_rows, alpha, device="cpu"):
         self.alpha = check_alpha(alpha)
-        self.n_columns = 0
+        # Hartley entropy counts each row's support: the columns whose logit is not -inf (masked).
+        self._support = torch.zeros(n_rows, dtype=torch.float64, device=device)
         use_float64 = 0 < abs(self.alpha - 1.0) < _FLOAT64_ALPHA_WINDOW
         self.dtype = torch.float64 if use_float64 else torch.float32
         self._max = torch.full((n_rows,), -math.inf, dtype=self.dtype, device=device)
@@ -88,13 +89,16 @@ class StreamingEntropy:
         logits : torch.Tensor of shape (n_rows, n_chunk_columns)
             Logits of a slice of the vocabulary; cast to the accumulation dtype and shifted in place.
         """
-        self.n_columns += logits.shape[-1]
         if self.alpha == 0.0:
+            self._support += (logits > -math.inf).sum(dim=-1)
             return
         z = logits if logits.dtype == self.dtype else logits.to(self.dtype)
         new_max = torch.maximum(self._max, z.amax(dim=-1))
+        # A row masked so far (every logit -inf) keeps -inf as its maximum but is shifted by 0: its terms
+        # are then exp(-inf) = 0, where -inf - (-inf) would give NaN.
+        shift_by = torch.where(torch.isfinite(new_max), new_max, torch.zeros_like(new_max))
         # exp(-inf - finite) = 0 makes the very first rescale a no-op on the zero accumulators.
-        shift = self._max - new_max
+        shift = self._max - shift_by
         scale = torch.exp(shift)
         finite_shift = torch.where(torch.isfinite(shift), shift, torch.zeros_like(shift))
         if self.alpha == 1.0:
@@ -104,11 +108,13 @@ class StreamingEntropy:
         self._sum = self._sum * scale
         self._max = new_max
 
-        z.sub_(new_max[:, None])
+        z.sub_(shift_by[:, None])
         if self.alpha == 1.0:
             e = torch.exp(z)
             self._sum += e.sum(dim=-1)
-            self._second += e.mul_(z).sum(dim=-1)
+            # A masked logit gives exp(-inf) * -inf = 0 * -inf = NaN; its term is 0. NaN logits cannot hide
+            # here: they make the normalizer above NaN.
+            self._second += torch.nansum(e.mul_(z), dim=-1)
         elif math.isinf(self.alpha):
             self._sum += torch.exp(z).sum(dim=-1)
         else:
@@ -124,7 +130,7 @@ class StreamingEntropy:
     def result(self):
         """Return the entropies, in nats, as a float32 or float64 tensor of shape (n_rows,)."""
         if self.alpha == 0.0:
-            return torch.full_like(self._sum, math.log(self.n_columns))
+            return torch.log(self._support).to(self._sum.dtype)
         log_sum = torch.log(self._sum)
         if self.alpha == 1.0:
             return log_sum - self._second / self._sum

@@ -344,3 +344,57 @@ def test_progress_bar_moves_per_batch(tiny_llama, monkeypatch, capsys):
     assert updates == [1, 1, 1]
     printed = capsys.readouterr().err
     assert f"Entropy profiles ({tiny_llama}, 2 tokens)" in printed and "3/3" in printed
+
+
+def test_fit_transform_reads_a_one_shot_iterable_once(tiny_llama):
+    prompts = ["hello world", "a b c", "zzz"]
+    expected = EntropyProfileTransformer(tiny_llama, n_tokens=2).fit_transform(prompts)
+    from_generator = EntropyProfileTransformer(tiny_llama, n_tokens=2).fit_transform(p for p in prompts)
+    np.testing.assert_array_equal(from_generator, expected)
+    framed = EntropyProfileTransformer(tiny_llama, n_tokens=2).set_output(transform="pandas")
+    assert framed.fit_transform(iter(prompts)).shape == (3, 3)
+
+
+def test_cache_key_holds_the_device_type_and_the_engine_version(tiny_llama, tmp_path, monkeypatch):
+    from sklearn_entropylens import _cache
+
+    profiler = EntropyProfileTransformer(tiny_llama, n_tokens=2, memory=str(tmp_path)).fit(["a"])
+    profiler.transform(["a"])
+    reset_profile_counters()
+    seen = []
+    real_store = _cache.ProfileStore
+
+    def recording_store(location, settings):
+        seen.append(settings)
+        return real_store(location, settings)
+
+    monkeypatch.setattr(_cache, "ProfileStore", recording_store)
+    profiler.transform(["a"])
+    assert seen[-1]["device_type"] == "cpu" and get_profile_counters()["cache_hits"] == 1
+    # A profile cached for another device type, or by an earlier engine version, is not served.
+    monkeypatch.setattr(_cache, "ProfileStore", lambda location, settings: real_store(location, settings | {"device_type": "cuda"}))
+    profiler.transform(["a"])
+    monkeypatch.setattr(_cache, "ProfileStore", real_store)
+    monkeypatch.setattr(_cache, "CACHE_FORMAT", _cache.CACHE_FORMAT + 1)
+    profiler.transform(["a"])
+    assert get_profile_counters()["computed"] == 2
+
+
+def test_stale_temporaries_of_a_killed_writer_are_cleared(tiny_llama, tmp_path):
+    import os
+    import time
+
+    from sklearn_entropylens._cache import STALE_TEMPORARY_SECONDS, ProfileStore
+
+    profiler = EntropyProfileTransformer(tiny_llama, n_tokens=2, memory=str(tmp_path)).fit(["a"])
+    profiler.transform(["a"])
+    stored = next(tmp_path.rglob("*.npy"))
+    stale, fresh = stored.parent / "killed.tmp", stored.parent / "writing.tmp"
+    stale.write_bytes(b"partial")
+    fresh.write_bytes(b"in progress")
+    old = time.time() - STALE_TEMPORARY_SECONDS - 60
+    os.utime(stale, (old, old))
+    profiler.transform(["b"])  # the next run over this cache
+    assert not stale.exists() and fresh.exists()
+    store = ProfileStore(tmp_path, {"x": 1})
+    assert store.remove_stale_temporaries() == 0

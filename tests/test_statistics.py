@@ -83,12 +83,15 @@ def test_renyi_is_non_increasing_in_alpha():
         assert bool((higher <= lower + 1e-5).all())
 
 
-def test_update_shifts_chunk_in_place_and_counts_columns():
+def test_update_shifts_chunk_in_place_and_hartley_counts_the_support():
     acc = StreamingEntropy(2, 1.0)
     chunk = torch.tensor([[1.0, 2.0], [3.0, 0.0]])
     acc.update(chunk)
     assert float(chunk.max()) == 0.0
-    assert acc.n_columns == 2
+    hartley = StreamingEntropy(2, 0.0)
+    hartley.update(torch.tensor([[1.0, -math.inf, 2.0], [0.0, 0.0, 0.0]]))
+    hartley.update(torch.tensor([[-math.inf], [5.0]]))
+    np.testing.assert_allclose(hartley.result().numpy(), [math.log(2), math.log(4)])
 
 
 def test_entropy_from_logits_does_not_modify_input():
@@ -189,3 +192,21 @@ def test_lens_statistics_refuse_chunked_rows_for_top_p():
 def test_check_statistics_names_the_problem(statistics, message):
     with pytest.raises((ValueError, TypeError), match=message):
         check_statistics(statistics)
+
+
+@pytest.mark.parametrize("alpha", ALPHAS)
+@pytest.mark.parametrize("chunk", [None, 1, 7, 64, 500])
+def test_masked_logits_match_the_float64_bruteforce(alpha, chunk):
+    # -inf logits (masked tokens, e.g. a constrained vocabulary) have probability 0: they must add
+    # nothing, and a chunk of only masked logits must not poison the row (0 * -inf, -inf - -inf).
+    logits = _random_logits(3, 6, 500, 3.0)
+    rng = np.random.default_rng(4)
+    logits[rng.random(logits.shape) < 0.3] = -np.inf
+    logits[1, :250] = -np.inf  # the first chunks of this row are entirely masked
+    logits[2, 100:] = -np.inf  # and the last ones of this one
+    logits[3, :499] = -np.inf  # a single token left: every entropy is 0
+    expected = entropy_bruteforce(logits.astype(np.float64), alpha)
+    got = entropy_from_logits(torch.from_numpy(logits), alpha, chunk_size=chunk).double().numpy()
+    assert np.isfinite(got).all()
+    np.testing.assert_allclose(got, expected, atol=2e-5 * max(1.0, float(np.abs(expected).max())), rtol=1e-5)
+    np.testing.assert_allclose(got[3], 0.0, atol=1e-6)

@@ -454,28 +454,19 @@ def _load_pretrained(name, revision, dtype, model_kwargs):
                 )
             break
         except (OSError, ValueError, KeyError, ImportError, EnvironmentError, TypeError) as exc:
-            if local_only and not from_disk and _is_missing_from_cache(exc):
+            # Not usable from the local cache (whatever transformers' wording): try the hub next.
+            if local_only and not from_disk and isinstance(exc, OSError):
                 continue
             raise ModelLoadError(
                 f"Could not load {name!r} as a causal language model: {str(exc).splitlines()[0]} "
                 f"Use a bundled model ({_known_names()}), a local directory, or a Hugging Face id.{_suggestion(name)}"
             ) from exc
     if resolved is None:
-        local = pathlib.Path(name).expanduser()
         if local.is_dir():
             resolved = _local_fingerprint(local)
         else:
             resolved = getattr(model.config, "_commit_hash", None) or revision or "unknown"
     return tokenizer, model, str(resolved)
-
-
-def _is_missing_from_cache(exc):
-    """Whether a ``local_files_only`` load failed only because the files are not in the local cache."""
-    text = str(exc).lower()
-    return isinstance(exc, OSError) and any(
-        phrase in text for phrase in ("local_files_only", "cached files", "offline mode", "not cached",
-                                      "does not appear to have", "couldn't connect", "is not a local folder")
-    )
 
 
 def _context_length(model, tokenizer):

@@ -13,7 +13,7 @@ import pandas as pd
 from scipy import stats
 
 from ._depth import layout_from_count, layout_from_names
-from ._statistics import STATISTIC_UNITS, feature_unit
+from ._statistics import feature_unit
 
 _VISIBLE_WHITESPACE = {" ": "\u2423", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
@@ -75,7 +75,9 @@ def readable_token(text):
     return "".join(shown) or "\u2205"
 
 
-def _axis_label(statistic, unit):
+def _axis_label(statistic, unit=None):
+    """``"<statistic> (<unit>)"``; a unit of None is the statistic's raw unit (nats for entropy and KL)."""
+    unit = feature_unit(statistic) if unit is None else unit
     name = statistic.replace("_", " ")
     return f"{name} ({unit})" if unit else name
 
@@ -370,7 +372,7 @@ class EntropyProfileDisplay:
             if band:
                 self.bands_.append(ax.fill_between(self.depths, low, high, color=line.get_color(), alpha=0.2, lw=0))
         ax.set_xlabel("relative depth")
-        ax.set_ylabel(_axis_label(self.statistic, self.unit if self.unit is not None else STATISTIC_UNITS.get(self.statistic, "")))
+        ax.set_ylabel(_axis_label(self.statistic, self.unit))
         ax.set_title(self.title(), fontsize="medium")
         ax.set_xlim(float(self.depths[0]), float(self.depths[-1]))
         if len(self.labels) > 1 or self.phases_:
@@ -499,9 +501,8 @@ class EntropyHeatmapDisplay:
         # Position 0 reads the last prompt token; position t the t-th generated token.
         read = [prompt_ids[0][-1]] + [int(token) for token in generated[0][:-1]]
         tokens = [token_text(tokenizer, token) for token in read]
-        # Raw values: entropy and KL in nats whatever the profiler's output units.
-        display = cls(values[statistic][0], estimator.layers_, tokens, statistic=statistic,
-                      unit=STATISTIC_UNITS[statistic])
+        # Raw values (the default unit: entropy and KL in nats), whatever the profiler's output units.
+        display = cls(values[statistic][0], estimator.layers_, tokens, statistic=statistic)
         return display.plot(ax=ax, **kwargs)
 
     def plot(self, ax=None, *, cmap="viridis", **kwargs):
@@ -524,8 +525,7 @@ class EntropyHeatmapDisplay:
         values = np.asarray(self.values)
         self.image_ = ax.imshow(values, aspect="auto", cmap=cmap, interpolation="nearest", **kwargs)
         self.colorbar_ = ax.figure.colorbar(self.image_, ax=ax)
-        unit = self.unit if self.unit is not None else STATISTIC_UNITS.get(self.statistic, "")
-        self.colorbar_.set_label(_axis_label(self.statistic, unit))
+        self.colorbar_.set_label(_axis_label(self.statistic, self.unit))
         step = max(1, len(self.layers) // 12)
         ax.set_xticks(np.arange(0, len(self.layers), step), [str(layer) for layer in self.layers[::step]])
         ax.set_yticks(np.arange(len(self.tokens)), [readable_token(str(token)) for token in self.tokens], fontsize="small")

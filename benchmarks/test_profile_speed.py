@@ -24,8 +24,8 @@ import torch
 from conftest import N_TOKENS, WORKLOAD_PROMPTS
 
 from sklearn_entropylens import EntropyProfileTransformer
-from sklearn_entropylens._engine import encode_prompts, plan_profiling
-from sklearn_entropylens._reference import reference_profiles
+from sklearn_entropylens.lens._decode import encode_prompts, plan_profiling
+from sklearn_entropylens.lens._reference import reference_profiles
 
 TIMES = {}
 

@@ -12,7 +12,7 @@ import pathlib
 import pandas as pd
 
 from sklearn_entropylens import InterventionScorer
-from sklearn_entropylens._experiments import intervention_figure
+from sklearn_entropylens.experiments._paper import intervention_figure
 from sklearn_entropylens.datasets import load_multiple_choice
 
 questions = load_multiple_choice(as_frame=True).frame

@@ -6,28 +6,36 @@ distribution. The per-layer entropy profiles fingerprint model families, tasks, 
 answer correctness.
 """
 
-from ._adapters import SUPPORTED_MODEL_TYPES, UnsupportedArchitectureError
-from ._cache import get_profile_counters, reset_profile_counters
-from ._classifiers import CorrectnessClassifier, FormatClassifier, TaskClassifier
-from ._correctness import answer_correctness
-from ._evaluation import evaluate_profile_classifier
-from ._experiments import EXPERIMENTS, run_experiment
-from ._depth import DepthRescaler, ExpansionPruningTransformer, expansion_set_size_correlation
-from ._family import ModelFamilyClassifier
-from ._intervention import InterventionScorer, skip_layers
-from ._models import (
+from . import datasets, experiments, lens, models, persistence, plotting
+from ._validation import EmptyPromptWarning
+from .estimators import (
+    CorrectnessClassifier,
+    DepthRescaler,
+    EntropyProfileTransformer,
+    ExpansionPruningTransformer,
+    FormatClassifier,
+    InterventionScorer,
+    ModelFamilyClassifier,
+    TaskClassifier,
+    answer_correctness,
+    expansion_set_size_correlation,
+    skip_layers,
+)
+from .experiments import EXPERIMENTS, evaluate_profile_classifier, run_experiment
+from .lens import get_profile_counters, reset_profile_counters
+from .models import (
     BUNDLED_MODELS,
     DEFAULT_MODEL,
+    SUPPORTED_MODEL_TYPES,
     ModelLoadError,
+    UnsupportedArchitectureError,
     clear_model_cache,
     load_model,
     model_cache_dir,
     register_model,
 )
-from ._persistence import dump, get_trusted_types, load
-from ._plotting import EntropyHeatmapDisplay, EntropyProfileDisplay, ProfileEmbeddingDisplay
-from ._profile import EntropyProfileTransformer
-from ._validation import EmptyPromptWarning
+from .persistence import dump, get_trusted_types, load
+from .plotting import EntropyHeatmapDisplay, EntropyProfileDisplay, ProfileEmbeddingDisplay
 
 __version__ = "0.1.0.dev0"
 

@@ -45,7 +45,7 @@ def _parse_bool(text):
 
 
 def _transformer_parameters():
-    from ._profile import EntropyProfileTransformer
+    from .estimators._profile import EntropyProfileTransformer
 
     signature = inspect.signature(EntropyProfileTransformer.__init__)
     return {name: p.default for name, p in signature.parameters.items() if name != "self" and name not in _NOT_OPTIONS}
@@ -161,7 +161,7 @@ def _write_table(frame, output):
 
 
 def _command_profile(args):
-    from ._profile import EntropyProfileTransformer
+    from .estimators._profile import EntropyProfileTransformer
 
     check_output(args.output)
     prompts = _read_prompts(args.input, input_format=args.input_format, column=args.column)
@@ -186,7 +186,7 @@ def _command_profile(args):
 def _command_models(args):
     import importlib.util
 
-    from ._models import BUNDLED_MODELS, model_cache_dir
+    from .models._loading import BUNDLED_MODELS, model_cache_dir
 
     rows = []
     for name, bundled in BUNDLED_MODELS.items():
@@ -205,7 +205,7 @@ def _command_models(args):
 def _save_result(result, output_dir):
     import pandas as pd
 
-    from ._persistence import dump, get_trusted_types, load
+    from .persistence import dump, get_trusted_types, load
 
     output_dir = pathlib.Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -224,7 +224,7 @@ def _save_result(result, output_dir):
 def _command_experiment(args):
     import pandas as pd
 
-    from ._experiments import run_experiment
+    from .experiments._paper import run_experiment
 
     started = time.perf_counter()
     # Profiles are computed once for the protocol, the final fit and the figure.
@@ -264,13 +264,13 @@ def run_demo(*, model="smollm2-135m", output_dir="entropylens-demo", quick=False
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
     from sklearn.utils import Bunch
 
-    from ._cache import get_profile_counters, reset_profile_counters
-    from ._classifiers import TaskClassifier
-    from ._evaluation import evaluate_profile_classifier
-    from ._experiments import protocol_summary
-    from ._models import load_model
-    from ._persistence import dump, get_trusted_types, load
-    from ._plotting import EntropyProfileDisplay, _pyplot
+    from .lens._cache import get_profile_counters, reset_profile_counters
+    from .estimators._classifiers import TaskClassifier
+    from .experiments._protocol import evaluate_profile_classifier
+    from .experiments._paper import protocol_summary
+    from .models._loading import load_model
+    from .persistence import dump, get_trusted_types, load
+    from .plotting._displays import EntropyProfileDisplay, _pyplot
     from .datasets import load_story_tasks
 
     output_dir = pathlib.Path(output_dir)
@@ -345,10 +345,10 @@ class _OneLineErrorParser(argparse.ArgumentParser):
 
 def build_parser():
     """The argument parser of the ``entropylens`` command."""
-    from ._experiments import EXPERIMENTS
-    from ._models import DEFAULT_MODEL
+    from .experiments._paper import EXPERIMENTS
+    from .models._loading import DEFAULT_MODEL
 
-    from ._profile import EntropyProfileTransformer
+    from .estimators._profile import EntropyProfileTransformer
 
     parser = _OneLineErrorParser(prog=PROG, description="Entropy-Lens profiles of causal language models.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="command", parser_class=_OneLineErrorParser)

@@ -7,7 +7,7 @@ in scikit-learn's common checks, are valid prompts.
 
 import numpy as np
 
-from ._models import register_model
+from .models._loading import register_model
 
 TINY_MODEL_TYPES = (
     "llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text",
@@ -93,15 +93,15 @@ def rows_to_text(X):
 
 def entropies_of(loaded, token_ids, n_tokens, **kwargs):
     """Entropy profiles and tokens from the engine (:func:`profile_token_ids` with entropy only)."""
-    from ._engine import profile_token_ids
+    from .lens._decode import profile_token_ids
 
     values, tokens = profile_token_ids(loaded, token_ids, n_tokens=n_tokens, **kwargs)
     return values["entropy"], tokens
 
 
 def reference_entropies(loaded, token_ids, n_tokens, **kwargs):
-    """Entropy profiles and tokens from :func:`~sklearn_entropylens._reference.reference_profiles`."""
-    from ._reference import reference_profiles
+    """Entropy profiles and tokens from :func:`~sklearn_entropylens.lens._reference.reference_profiles`."""
+    from .lens._reference import reference_profiles
 
     values, tokens = reference_profiles(loaded, token_ids, n_tokens, **kwargs)
     return values["entropy"], tokens

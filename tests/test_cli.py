@@ -6,7 +6,7 @@ import pytest
 
 from sklearn_entropylens import load
 from sklearn_entropylens._cli import _parse_value, main
-from sklearn_entropylens._persistence import get_trusted_types
+from sklearn_entropylens.persistence import get_trusted_types
 from sklearn_entropylens._testing import save_tiny_model
 
 PROMPTS = ["The cat sat", "Once upon a time", "1 2 3"]
@@ -102,7 +102,7 @@ def _fail_if_profiled(monkeypatch):
     def profile(*args, **kwargs):
         raise AssertionError("profiling started before the output was checked")
 
-    monkeypatch.setattr("sklearn_entropylens._profile.EntropyProfileTransformer.fit_transform", profile)
+    monkeypatch.setattr("sklearn_entropylens.estimators._profile.EntropyProfileTransformer.fit_transform", profile)
 
 
 def test_parquet_without_an_engine_fails_before_profiling(tmp_path, monkeypatch, capsys, tiny_directory):

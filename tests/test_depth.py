@@ -4,7 +4,7 @@ import pytest
 from scipy.interpolate import CubicSpline
 
 from sklearn_entropylens import DepthRescaler, EntropyProfileTransformer, ExpansionPruningTransformer
-from sklearn_entropylens._depth import layout_from_names
+from sklearn_entropylens.estimators._depth import layout_from_names
 
 PROMPTS = ["hello world", "a b c", "The quick brown fox", "", "1 2 3 4"]
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from sklearn_entropylens import load_model
-from sklearn_entropylens._engine import encode_prompts, profile_token_ids
-from sklearn_entropylens._reference import entropy_bruteforce, reference_profiles
+from sklearn_entropylens.lens._decode import encode_prompts, profile_token_ids
+from sklearn_entropylens.lens._reference import entropy_bruteforce, reference_profiles
 from sklearn_entropylens._testing import TINY_MODEL_TYPES, entropies_of, reference_entropies, register_tiny_model
 
 

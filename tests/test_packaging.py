@@ -26,7 +26,7 @@ def test_readme_opens_with_two_commands_and_ci_runs_the_second():
 def test_public_api_is_reexported():
     for name in sklearn_entropylens.__all__:
         assert hasattr(sklearn_entropylens, name)
-    assert sklearn_entropylens.EntropyProfileTransformer.__module__ == "sklearn_entropylens._profile"
+    assert sklearn_entropylens.EntropyProfileTransformer.__module__ == "sklearn_entropylens.estimators._profile"
 
 
 def test_demo_reports_an_unknown_model_in_one_line(tmp_path, capsys):

@@ -384,7 +384,7 @@ def test_stale_temporaries_of_a_killed_writer_are_cleared(tiny_llama, tmp_path):
     import os
     import time
 
-    from sklearn_entropylens._cache import STALE_TEMPORARY_SECONDS, ProfileStore
+    from sklearn_entropylens.lens._cache import STALE_TEMPORARY_SECONDS, ProfileStore
 
     profiler = EntropyProfileTransformer(tiny_llama, n_tokens=2, memory=str(tmp_path)).fit(["a"])
     profiler.transform(["a"])

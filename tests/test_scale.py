@@ -8,9 +8,9 @@ import torch
 
 from sklearn_entropylens import EntropyProfileTransformer, ModelLoadError, load_model
 from sklearn_entropylens import _engine, _memory
-from sklearn_entropylens._engine import encode_prompts, lens_statistics, plan_profiling, profile_token_ids
-from sklearn_entropylens._models import _check_unembedding, model_kwargs_key
-from sklearn_entropylens._reference import statistics_bruteforce
+from sklearn_entropylens.lens._decode import encode_prompts, lens_statistics, plan_profiling, profile_token_ids
+from sklearn_entropylens.models._loading import _check_unembedding, model_kwargs_key
+from sklearn_entropylens.lens._reference import statistics_bruteforce
 from sklearn_entropylens._testing import register_tiny_model, save_tiny_model
 
 PROMPTS = ["The cat sat on the mat", "Once upon a time", "1 2 3 4", "a", "Quantum", "Hello, world"]

@@ -6,8 +6,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sklearn_entropylens._reference import entropy_bruteforce, statistics_bruteforce
-from sklearn_entropylens._statistics import (
+from sklearn_entropylens.lens._reference import entropy_bruteforce, statistics_bruteforce
+from sklearn_entropylens.lens._statistics import (
     LensStatistics,
     StreamingEntropy,
     check_alpha,

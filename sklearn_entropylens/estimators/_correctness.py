@@ -4,9 +4,9 @@ import numpy as np
 import torch
 from sklearn.utils import Bunch
 
-from ._engine import encode_prompts, left_padded_batch
-from ._models import DEFAULT_MODEL, load_model
-from ._validation import check_int, check_prompts
+from ..lens._decode import encode_prompts, left_padded_batch
+from ..models._loading import DEFAULT_MODEL, load_model
+from .._validation import check_int, check_prompts
 
 LETTERS = ("A", "B", "C", "D")
 

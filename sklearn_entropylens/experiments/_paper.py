@@ -11,14 +11,14 @@ from sklearn.model_selection import LeaveOneOut, cross_val_score
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.utils import Bunch
 
-from ._classifiers import CorrectnessClassifier, FormatClassifier, TaskClassifier
-from ._correctness import answer_correctness
-from ._depth import DepthRescaler
-from ._evaluation import evaluate_profile_classifier
-from ._family import ModelFamilyClassifier
-from ._intervention import InterventionScorer
-from ._models import BUNDLED_MODELS, DEFAULT_MODEL
-from ._plotting import EntropyProfileDisplay, ProfileEmbeddingDisplay, _pyplot
+from ..estimators._classifiers import CorrectnessClassifier, FormatClassifier, TaskClassifier
+from ..estimators._correctness import answer_correctness
+from ..estimators._depth import DepthRescaler
+from ._protocol import evaluate_profile_classifier
+from ..estimators._family import ModelFamilyClassifier
+from ..estimators._intervention import InterventionScorer
+from ..models._loading import BUNDLED_MODELS, DEFAULT_MODEL
+from ..plotting._displays import EntropyProfileDisplay, ProfileEmbeddingDisplay, _pyplot
 
 EXPERIMENTS = ("tasks", "formats", "correctness", "families", "intervention")
 # The paper's figures next to which ours are reported (arXiv 2502.16570; see the README).
@@ -69,7 +69,7 @@ def _classification(classifier, X, y, names, title, quick, model, memory):
 
 def run_tasks(*, model=DEFAULT_MODEL, memory=None, quick=False):
     """Task identification on :func:`~sklearn_entropylens.datasets.load_story_tasks` (24 stories, 576 prompts)."""
-    from .datasets import load_story_tasks
+    from ..datasets import load_story_tasks
 
     stories = load_story_tasks(n_stories=6 if quick else 24)
     return _classification(TaskClassifier(), stories.data, stories.target, stories.target_names, "tasks", quick,
@@ -78,7 +78,7 @@ def run_tasks(*, model=DEFAULT_MODEL, memory=None, quick=False):
 
 def run_formats(*, model=DEFAULT_MODEL, memory=None, quick=False):
     """Output-format identification on :func:`~sklearn_entropylens.datasets.load_formats` (32 tokens, 4 windows)."""
-    from .datasets import PAPER_FORMATS, load_formats
+    from ..datasets import PAPER_FORMATS, load_formats
 
     formats = load_formats(formats=PAPER_FORMATS)
     X, y = np.asarray(formats.data, dtype=object), np.asarray(formats.target)
@@ -91,7 +91,7 @@ def run_formats(*, model=DEFAULT_MODEL, memory=None, quick=False):
 
 def run_correctness(*, model=DEFAULT_MODEL, memory=None, quick=False):
     """Correctness prediction on :func:`~sklearn_entropylens.datasets.load_multiple_choice` (cloze, labels from the model)."""
-    from .datasets import load_multiple_choice
+    from ..datasets import load_multiple_choice
 
     questions = load_multiple_choice()
     X, options, target = questions.data, questions.options, questions.target
@@ -143,7 +143,7 @@ def run_families(*, model=None, memory=None, quick=False):
 
 def run_intervention(*, model=DEFAULT_MODEL, memory=None, quick=False):
     """Skip the top expansion, pruning or random blocks and score multiple-choice accuracy."""
-    from .datasets import load_multiple_choice
+    from ..datasets import load_multiple_choice
 
     questions = load_multiple_choice(as_frame=True).frame
     if quick:

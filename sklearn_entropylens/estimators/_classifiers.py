@@ -8,7 +8,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ._profile import EntropyProfileTransformer
-from ._validation import check_prompts
+from .._validation import check_prompts
 
 _STEPS = ("profiler", "scaler", "classifier")
 

@@ -53,7 +53,7 @@ def statistics_bruteforce(logits, statistics, *, alpha=1.0, top_p=0.6):
         Logits of consecutive layers; the last layer is the final one (the reference of the KL and
         rank statistics).
     statistics : sequence of str
-        Names among :data:`~sklearn_entropylens._statistics.STATISTICS`.
+        Names among :data:`~sklearn_entropylens.lens._statistics.STATISTICS`.
     alpha : float, default=1.0
         Renyi order of ``"entropy"``.
     top_p : float, default=0.6

@@ -10,9 +10,9 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.utils import Bunch
 
-from ._classifiers import _ProfileClassifier
-from ._profile import EntropyProfileTransformer
-from ._validation import check_int, check_prompts
+from ..estimators._classifiers import _ProfileClassifier
+from ..estimators._profile import EntropyProfileTransformer
+from .._validation import check_int, check_prompts
 
 
 def _split_off_profiler(estimator):

@@ -10,11 +10,11 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, check_memory
 from tqdm.auto import tqdm
 
-from . import _cache
-from ._engine import canonical_order, encode_prompts, profile_token_ids
-from ._models import DEFAULT_MODEL, check_model_kwargs, is_registered, load_model, model_kwargs_key
-from ._statistics import TOP_P_STATISTICS, check_alpha, check_statistics, check_top_p, convert_units
-from ._validation import check_auto_or_int, check_bool, check_int, check_prompts, warn_empty_prompts
+from ..lens import _cache
+from ..lens._decode import canonical_order, encode_prompts, profile_token_ids
+from ..models._loading import DEFAULT_MODEL, check_model_kwargs, is_registered, load_model, model_kwargs_key
+from ..lens._statistics import TOP_P_STATISTICS, check_alpha, check_statistics, check_top_p, convert_units
+from .._validation import check_auto_or_int, check_bool, check_int, check_prompts, warn_empty_prompts
 
 _AGGREGATES = ("mean", "concat")
 # About this many prompts are profiled between two writes to the per-prompt cache.

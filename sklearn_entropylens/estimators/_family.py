@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._depth import DepthRescaler, _is_collection_of_tables
 from ._profile import EntropyProfileTransformer
-from ._validation import EmptyPromptWarning, check_int
+from .._validation import EmptyPromptWarning, check_int
 
 
 def _check_models(X, what="X"):

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ._depth import layout_from_count, layout_from_names
-from ._statistics import feature_unit
+from ..estimators._depth import layout_from_count, layout_from_names
+from ..lens._statistics import feature_unit
 
 _VISIBLE_WHITESPACE = {" ": "\u2423", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
@@ -60,7 +60,7 @@ def readable_token(text):
 
     Examples
     --------
-    >>> from sklearn_entropylens._plotting import readable_token
+    >>> from sklearn_entropylens.plotting._displays import readable_token
     >>> readable_token(" Paris"), readable_token("\n"), readable_token(""), readable_token("\x00")
     ('␣Paris', '\\n', '∅', '\\x00')
     """
@@ -84,7 +84,7 @@ def _axis_label(statistic, unit=None):
 
 def _profiler_of(estimator):
     """The EntropyProfileTransformer that makes an estimator's features (itself, a pipeline step, ``profiler_``)."""
-    from ._profile import EntropyProfileTransformer
+    from ..estimators._profile import EntropyProfileTransformer
 
     if isinstance(estimator, EntropyProfileTransformer):
         return estimator

@@ -21,7 +21,7 @@ import threading
 import warnings
 from dataclasses import dataclass, field
 
-from ._adapters import UnsupportedArchitectureError, get_adapter, verify_adapter
+from ..lens._adapters import UnsupportedArchitectureError, get_adapter, verify_adapter
 
 CACHE_ENV_VAR = "SKLEARN_ENTROPYLENS_CACHE"
 DEFAULT_MODEL = "smollm2-135m"

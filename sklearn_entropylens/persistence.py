@@ -30,16 +30,16 @@ def get_trusted_types():
     --------
     >>> from sklearn_entropylens import get_trusted_types
     >>> [name for name in get_trusted_types() if name.startswith("sklearn_entropylens")]  # doctest: +NORMALIZE_WHITESPACE
-    ['sklearn_entropylens._classifiers.CorrectnessClassifier', 'sklearn_entropylens._classifiers.FormatClassifier',
-     'sklearn_entropylens._classifiers.TaskClassifier', 'sklearn_entropylens._depth.DepthRescaler',
-     'sklearn_entropylens._depth.ExpansionPruningTransformer', 'sklearn_entropylens._family.ModelFamilyClassifier',
-     'sklearn_entropylens._intervention.InterventionScorer', 'sklearn_entropylens._profile.EntropyProfileTransformer']
+    ['sklearn_entropylens.estimators._classifiers.CorrectnessClassifier', 'sklearn_entropylens.estimators._classifiers.FormatClassifier',
+     'sklearn_entropylens.estimators._classifiers.TaskClassifier', 'sklearn_entropylens.estimators._depth.DepthRescaler',
+     'sklearn_entropylens.estimators._depth.ExpansionPruningTransformer', 'sklearn_entropylens.estimators._family.ModelFamilyClassifier',
+     'sklearn_entropylens.estimators._intervention.InterventionScorer', 'sklearn_entropylens.estimators._profile.EntropyProfileTransformer']
     """
-    from ._classifiers import CorrectnessClassifier, FormatClassifier, TaskClassifier
-    from ._depth import DepthRescaler, ExpansionPruningTransformer
-    from ._family import ModelFamilyClassifier
-    from ._intervention import InterventionScorer
-    from ._profile import EntropyProfileTransformer
+    from .estimators._classifiers import CorrectnessClassifier, FormatClassifier, TaskClassifier
+    from .estimators._depth import DepthRescaler, ExpansionPruningTransformer
+    from .estimators._family import ModelFamilyClassifier
+    from .estimators._intervention import InterventionScorer
+    from .estimators._profile import EntropyProfileTransformer
 
     ours = (
         CorrectnessClassifier, FormatClassifier, TaskClassifier, DepthRescaler, ExpansionPruningTransformer,

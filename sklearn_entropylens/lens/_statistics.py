@@ -159,7 +159,7 @@ def entropy_from_logits(logits, alpha=1.0, chunk_size=None):
     Examples
     --------
     >>> import torch
-    >>> from sklearn_entropylens._statistics import entropy_from_logits
+    >>> from sklearn_entropylens.lens._statistics import entropy_from_logits
     >>> round(float(entropy_from_logits(torch.zeros(4))), 6)  # uniform over 4 tokens: log 4
     1.386294
     """
@@ -217,7 +217,7 @@ def feature_unit(statistic, *, log_base=None, normalize=False):
 
     Examples
     --------
-    >>> from sklearn_entropylens._statistics import feature_unit
+    >>> from sklearn_entropylens.lens._statistics import feature_unit
     >>> feature_unit("entropy"), feature_unit("entropy", log_base=2), feature_unit("top_p_size")
     ('nats', 'bits', 'tokens')
     """

@@ -542,7 +542,7 @@ def profile_token_ids(
     on_batch : callable or None, default=None
         Called with the number of prompts finished after each batch (a progress bar's ``update``).
     statistics : tuple of str, default=("entropy",)
-        Statistics among :data:`~sklearn_entropylens._statistics.STATISTICS`.
+        Statistics among :data:`~sklearn_entropylens.lens._statistics.STATISTICS`.
     top_p : float, default=0.6
         Mass of the candidate sets of the top-p statistics.
 

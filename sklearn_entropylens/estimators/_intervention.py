@@ -9,11 +9,11 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ._adapters import block_input, get_adapter
+from ..lens._adapters import block_input, get_adapter
 from ._correctness import answer_correctness
-from ._models import DEFAULT_MODEL, LoadedModel, load_model
+from ..models._loading import DEFAULT_MODEL, LoadedModel, load_model
 from ._profile import EntropyProfileTransformer
-from ._validation import check_int, check_prompts
+from .._validation import check_int, check_prompts
 
 _STRATEGIES = ("expansion", "pruning", "random", "none")
 _OPTION_COLUMNS = ("A", "B", "C", "D")

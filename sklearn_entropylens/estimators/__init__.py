@@ -1,0 +1,25 @@
+"""The estimators: the profile transformer, depth transformers, classifiers and the layer-skipping scorer.
+
+All are re-exported at the top level of :mod:`sklearn_entropylens`.
+"""
+
+from ._classifiers import CorrectnessClassifier, FormatClassifier, TaskClassifier
+from ._correctness import answer_correctness
+from ._depth import DepthRescaler, ExpansionPruningTransformer, expansion_set_size_correlation
+from ._family import ModelFamilyClassifier
+from ._intervention import InterventionScorer, skip_layers
+from ._profile import EntropyProfileTransformer
+
+__all__ = [
+    "CorrectnessClassifier",
+    "DepthRescaler",
+    "EntropyProfileTransformer",
+    "ExpansionPruningTransformer",
+    "FormatClassifier",
+    "InterventionScorer",
+    "ModelFamilyClassifier",
+    "TaskClassifier",
+    "answer_correctness",
+    "expansion_set_size_correlation",
+    "skip_layers",
+]

@@ -1,0 +1,11 @@
+"""The paper's experiments and evaluation protocol (Ali et al., arXiv 2502.16570).
+
+:func:`evaluate_profile_classifier` is the protocol of the prompt classifiers (stratified folds,
+profiles computed once, a dummy baseline scored on the same folds); :func:`run_experiment` runs one of
+:data:`EXPERIMENTS` end to end and returns its scores, baselines and figure.
+"""
+
+from ._paper import EXPERIMENTS, protocol_summary, run_experiment
+from ._protocol import evaluate_profile_classifier
+
+__all__ = ["EXPERIMENTS", "evaluate_profile_classifier", "protocol_summary", "run_experiment"]

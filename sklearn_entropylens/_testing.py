@@ -93,10 +93,10 @@ def rows_to_text(X):
 
 def entropies_of(loaded, token_ids, n_tokens, **kwargs):
     """Entropy profiles and tokens from the engine (:func:`profile_token_ids` with entropy only)."""
-    from .lens._decode import profile_token_ids
+    from .lens._runner import profile_token_ids
 
-    values, tokens = profile_token_ids(loaded, token_ids, n_tokens=n_tokens, **kwargs)
-    return values["entropy"], tokens
+    result = profile_token_ids(loaded, token_ids, n_tokens=n_tokens, **kwargs)
+    return result["entropy"], result.tokens
 
 
 def reference_entropies(loaded, token_ids, n_tokens, **kwargs):

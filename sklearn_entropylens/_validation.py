@@ -22,7 +22,7 @@ def warn_empty_prompts(prompts):
             f"{len(empty)} empty prompt(s) (first at index {empty[0]}): each is profiled as the BOS token alone, "
             "the unconditional input of the model-family protocol. Filter EmptyPromptWarning if that is intended.",
             EmptyPromptWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
 
 

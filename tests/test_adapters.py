@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from sklearn_entropylens import ModelLoadError, load_model, register_model
+from sklearn_entropylens.lens import LogitLens
 from sklearn_entropylens.lens._adapters import UnsupportedArchitectureError, get_adapter, verify_adapter
 from sklearn_entropylens._testing import TINY_MODEL_TYPES, make_byte_tokenizer, make_tiny_model, register_tiny_model
 
@@ -35,7 +36,7 @@ def test_lens_of_last_block_reproduces_logits(model_type):
     handle = adapter.blocks[-1].register_forward_hook(lambda m, a, out: captured.append(out[0] if isinstance(out, tuple) else out))
     with torch.no_grad():
         logits = model(input_ids=torch.tensor([[1, 50, 60, 70, 80]])).logits
-        lens = adapter.lens_logits(captured[0])
+        lens = LogitLens(adapter).logits(captured[0][0], [adapter.n_layers])[None]
     handle.remove()
     torch.testing.assert_close(lens, logits, atol=1e-5, rtol=1e-5)
 
@@ -46,8 +47,8 @@ def test_gemma2_softcap_is_applied():
     assert adapter.softcap == 0.5
     hidden = torch.randn(4, 32) * 10
     with torch.no_grad():
-        capped = adapter.lens_logits(hidden)
-        raw = adapter.unembedding(adapter.normalize(hidden))
+        capped = LogitLens(adapter).logits(hidden, [1])
+        raw = adapter.unembedding(LogitLens(adapter).prepare(hidden))
     assert float(capped.abs().max()) <= 0.5
     assert float(raw.abs().max()) > 0.5
     torch.testing.assert_close(capped, 0.5 * torch.tanh(raw / 0.5))
@@ -84,5 +85,5 @@ def test_opt_projection_is_used():
     adapter = get_adapter(model)
     assert adapter.projection is model.model.decoder.project_out
     verify_adapter(model, adapter, torch.tensor([[1, 2, 3]]))
-    assert adapter.normalize(torch.randn(2, 32)).shape == (2, 16)
+    assert LogitLens(adapter).prepare(torch.randn(2, 32)).shape == (2, 16)
     np.testing.assert_equal(adapter.vocab_size, 259)

@@ -22,7 +22,7 @@ from sklearn_entropylens import (
     load_model,
     reset_profile_counters,
 )
-from sklearn_entropylens.lens._decode import encode_prompts
+from sklearn_entropylens.lens._encoding import encode_prompts
 
 PROMPTS = [f"{word} {k}" for k in range(6) for word in ("apple", "zebra")]
 LABELS = np.array([0, 1] * 6)

@@ -4,7 +4,7 @@ import pytest
 from scipy.interpolate import CubicSpline
 
 from sklearn_entropylens import DepthRescaler, EntropyProfileTransformer, ExpansionPruningTransformer
-from sklearn_entropylens.estimators._depth import layout_from_names
+from sklearn_entropylens.lens import FeatureLayout
 
 PROMPTS = ["hello world", "a b c", "The quick brown fox", "", "1 2 3 4"]
 
@@ -19,7 +19,7 @@ def test_layout_is_read_from_the_transformers_feature_names(tiny_llama):
         profiler = EntropyProfileTransformer(
             tiny_llama, n_tokens=4, aggregate=aggregate, statistics=["entropy", "kl_to_final"], include_embedding=True
         ).fit(PROMPTS)
-        layout = layout_from_names(profiler.get_feature_names_out())
+        layout = FeatureLayout.from_names(profiler.get_feature_names_out())
         assert len(layout.groups) == 2 * n_groups
         np.testing.assert_array_equal(layout.layers, [0, 1, 2, 3])
         np.testing.assert_allclose(layout.depths, [0, 1 / 3, 2 / 3, 1])
@@ -27,7 +27,7 @@ def test_layout_is_read_from_the_transformers_feature_names(tiny_llama):
 
 @pytest.mark.parametrize("names", [["a_layer01", "a_layer02", "b_layer01"], ["a_layer02", "a_layer01"], ["x", "y"]])
 def test_layout_refuses_names_that_are_not_whole_groups(names):
-    assert layout_from_names(names) is None
+    assert FeatureLayout.from_names(names) is None
 
 
 def test_same_depth_reproduces_the_profile_and_deeper_grids_interpolate():

@@ -64,7 +64,7 @@ def test_dask_matches_one_process_in_input_order(tiny_directory, cluster, one_th
 
 
 def test_each_worker_loads_the_model_once(tiny_directory, cluster):
-    from sklearn_entropylens import _models
+    from sklearn_entropylens.models import _loading as _models
 
     def loaded_models():
         return sorted(key[0] for key in _models._CACHE)

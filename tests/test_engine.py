@@ -6,7 +6,9 @@ import pytest
 import torch
 
 from sklearn_entropylens import load_model
-from sklearn_entropylens.lens._decode import encode_prompts, profile_token_ids
+from sklearn_entropylens.lens import LogitLens
+from sklearn_entropylens.lens._encoding import encode_prompts
+from sklearn_entropylens.lens._runner import profile_token_ids
 from sklearn_entropylens.lens._reference import entropy_bruteforce, reference_profiles
 from sklearn_entropylens._testing import TINY_MODEL_TYPES, entropies_of, reference_entropies, register_tiny_model
 
@@ -71,7 +73,7 @@ def test_embedding_layer_and_renyi():
     np.testing.assert_allclose(with_embedding[:, :, 1:], without, atol=1e-6)
     with torch.no_grad():
         hidden = loaded.model(input_ids=torch.tensor([ids[0]]), output_hidden_states=True).hidden_states[0][0, -1]
-        expected = entropy_bruteforce(loaded.adapter.lens_logits(hidden).double())
+        expected = entropy_bruteforce(LogitLens(loaded.adapter).logits(hidden[None], [0])[0].double())
     assert with_embedding[0, 0, 0] == pytest.approx(float(expected), abs=1e-5)
     for alpha in (0.5, 2.0, math.inf):
         renyi, _ = entropies_of(loaded, ids, n_tokens=3, alpha=alpha)
@@ -140,9 +142,10 @@ ALL_STATISTICS = ("entropy", "kl_to_final", "final_token_rank", "top1_agreement"
 def test_every_statistic_matches_the_float64_reference(model_type, include_embedding):
     loaded = load_model(register_tiny_model(model_type))
     ids = encode_prompts(loaded, PROMPTS, n_tokens=4)
-    values, tokens = profile_token_ids(
+    values = profile_token_ids(
         loaded, ids, n_tokens=4, batch_size=4, statistics=ALL_STATISTICS, include_embedding=include_embedding
     )
+    tokens = values.tokens
     model64 = copy.deepcopy(loaded.model).double()
     expected, _ = reference_profiles(
         loaded, ids, 4, model=model64, continuations=tokens, statistics=ALL_STATISTICS, include_embedding=include_embedding
@@ -160,19 +163,19 @@ def test_statistics_do_not_change_each_other_or_the_tokens():
     loaded = load_model(register_tiny_model("llama"))
     ids = encode_prompts(loaded, PROMPTS, n_tokens=5)
     alone, tokens = entropies_of(loaded, ids, n_tokens=5, batch_size=3)
-    together, tokens_together = profile_token_ids(loaded, ids, n_tokens=5, batch_size=3, statistics=ALL_STATISTICS)
+    together = profile_token_ids(loaded, ids, n_tokens=5, batch_size=3, statistics=ALL_STATISTICS)
     np.testing.assert_allclose(together["entropy"], alone, atol=1e-5)
-    np.testing.assert_array_equal(tokens_together, tokens)
+    np.testing.assert_array_equal(together.tokens, tokens)
 
 
 def test_whole_row_statistics_split_large_batches(monkeypatch):
-    from sklearn_entropylens import _memory
+    from sklearn_entropylens.lens import _memory
 
     loaded = load_model(register_tiny_model("llama"))
     ids = encode_prompts(loaded, PROMPTS, n_tokens=3)
-    reference, _ = profile_token_ids(loaded, ids, n_tokens=3, batch_size=6, statistics=ALL_STATISTICS)
+    reference = profile_token_ids(loaded, ids, n_tokens=3, batch_size=6, statistics=ALL_STATISTICS)
     # A bound below one prompt's rows forces one prompt per block, and a tiny buffer one position per pass.
     monkeypatch.setattr(_memory, "WHOLE_ROW_BYTES", 1)
-    split, _ = profile_token_ids(loaded, ids, n_tokens=3, batch_size=6, statistics=ALL_STATISTICS)
+    split = profile_token_ids(loaded, ids, n_tokens=3, batch_size=6, statistics=ALL_STATISTICS)
     for name in ALL_STATISTICS:
         np.testing.assert_allclose(split[name], reference[name], atol=1e-5, err_msg=name)

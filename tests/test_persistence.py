@@ -33,7 +33,9 @@ def test_loading_without_trust_is_refused(fitted_pipeline, tmp_path):
     dump(fitted_pipeline, path)
     with pytest.raises(UntrustedTypesFoundException, match="EntropyProfileTransformer"):
         skops.io.load(path)
-    assert set(skops.io.get_untrusted_types(file=path)) == {"sklearn_entropylens.estimators._profile.EntropyProfileTransformer"}
+    assert set(skops.io.get_untrusted_types(file=path)) == {
+        "sklearn_entropylens.estimators._profile.EntropyProfileTransformer", "sklearn_entropylens.lens._result.FeatureLayout"
+    }
     np.testing.assert_array_equal(load(path).predict(PROMPTS), fitted_pipeline.predict(PROMPTS))
 
 

@@ -146,7 +146,7 @@ def test_heatmap_labels_are_readable_and_the_colour_bar_has_a_unit():
 
 def test_byte_tokens_are_shown_as_bytes_not_replacement_characters(tiny_llama, smollm2):
     from sklearn_entropylens import load_model
-    from sklearn_entropylens.plotting._displays import token_text
+    from sklearn_entropylens.lens._encoding import token_text
 
     byte_tokenizer = load_model(tiny_llama).tokenizer  # one token per UTF-8 byte, byte-level alphabet
     ids = byte_tokenizer("\u00e9 x", add_special_tokens=False)["input_ids"]

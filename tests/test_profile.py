@@ -141,7 +141,7 @@ def test_unknown_model_lists_bundled_names():
 def test_a_typo_fails_fast_with_the_closest_name(monkeypatch):
     import time
 
-    from sklearn_entropylens import _models
+    from sklearn_entropylens.models import _loading as _models
 
     # As on a machine without network: the probe answers at once, the load never waits for retries.
     monkeypatch.setattr(_models, "_hub_reachable", lambda timeout=3.0: False)
@@ -156,7 +156,7 @@ def test_hub_probe_is_quick_and_false_offline(monkeypatch):
 
     from huggingface_hub import constants
 
-    from sklearn_entropylens import _models
+    from sklearn_entropylens.models import _loading as _models
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     for variable in ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
@@ -287,11 +287,11 @@ def test_bad_statistics_parameters(tiny_llama, params, message):
 
 
 def test_profiles_reach_the_cache_in_whole_batches_with_unchanged_numbers(tiny_llama, tmp_path, monkeypatch):
-    from sklearn_entropylens import _profile
+    from sklearn_entropylens.lens import _runner
 
     prompts = [f"prompt number {k} " * (k % 4 + 1) for k in range(11)]
     whole = EntropyProfileTransformer(tiny_llama, n_tokens=3, batch_size=2).fit_transform(prompts)
-    monkeypatch.setattr(_profile, "_CHECKPOINT_PROMPTS", 4)
+    monkeypatch.setattr(_runner, "CHECKPOINT_PROMPTS", 4)
     reset_profile_counters()
     chunked = EntropyProfileTransformer(tiny_llama, n_tokens=3, batch_size=2, memory=str(tmp_path)).fit_transform(prompts)
     np.testing.assert_array_equal(chunked, whole)
@@ -330,16 +330,16 @@ def test_family_protocol_profiles_the_empty_prompt_without_warning(tiny_llama):
 
 
 def test_progress_bar_moves_per_batch(tiny_llama, monkeypatch, capsys):
-    from sklearn_entropylens import _profile
+    from sklearn_entropylens.lens import _runner
 
     updates = []
 
-    class RecordingBar(_profile.tqdm):
+    class RecordingBar(_runner.tqdm):
         def update(self, n=1):
             updates.append(n)
             return super().update(n)
 
-    monkeypatch.setattr(_profile, "tqdm", RecordingBar)
+    monkeypatch.setattr(_runner, "tqdm", RecordingBar)
     EntropyProfileTransformer(tiny_llama, n_tokens=2, batch_size=1, progress=True).fit_transform(["a", "b", "c"])
     assert updates == [1, 1, 1]
     printed = capsys.readouterr().err
@@ -356,7 +356,7 @@ def test_fit_transform_reads_a_one_shot_iterable_once(tiny_llama):
 
 
 def test_cache_key_holds_the_device_type_and_the_engine_version(tiny_llama, tmp_path, monkeypatch):
-    from sklearn_entropylens import _cache
+    from sklearn_entropylens.lens import _cache
 
     profiler = EntropyProfileTransformer(tiny_llama, n_tokens=2, memory=str(tmp_path)).fit(["a"])
     profiler.transform(["a"])

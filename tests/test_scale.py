@@ -7,8 +7,11 @@ import pytest
 import torch
 
 from sklearn_entropylens import EntropyProfileTransformer, ModelLoadError, load_model
-from sklearn_entropylens import _engine, _memory
-from sklearn_entropylens.lens._decode import encode_prompts, lens_statistics, plan_profiling, profile_token_ids
+from sklearn_entropylens.lens import LogitLens, _decode, _memory
+from sklearn_entropylens.lens._decode import DecodeSettings
+from sklearn_entropylens.lens._encoding import encode_prompts
+from sklearn_entropylens.lens._layer_statistics import lens_statistics
+from sklearn_entropylens.lens._runner import plan_profiling, profile_token_ids
 from sklearn_entropylens.models._loading import _check_unembedding, model_kwargs_key
 from sklearn_entropylens.lens._reference import statistics_bruteforce
 from sklearn_entropylens._testing import register_tiny_model, save_tiny_model
@@ -105,18 +108,19 @@ def test_bfloat16_lens_is_accumulated_in_float32():
     adapter = loaded.adapter
     generator = torch.Generator().manual_seed(0)
     residuals = (4 * torch.randn(2, adapter.n_layers, 3, 32, generator=generator)).to(torch.bfloat16)
-    normed = adapter.normalize(residuals)
-    exact = adapter.cap(normed.double() @ adapter.unembedding.weight.double().t())
+    lens = LogitLens(adapter)
+    normed = lens.prepare(residuals)
+    exact = lens.finish(normed.double() @ adapter.unembedding.weight.double().t())
     final = exact[:, -1].float()
     values = lens_statistics(
-        adapter, residuals[:, :-1], final, statistics=ALL_STATISTICS, alpha=1.0, top_p=0.6, vocab_chunk=100,
-        max_block_bytes=2**20,
+        lens, residuals[:, :-1], list(range(1, adapter.n_layers)), final, statistics=ALL_STATISTICS, alpha=1.0,
+        top_p=0.6, vocab_chunk=100, max_block_bytes=2**20,
     )
     expected = statistics_bruteforce(exact.permute(0, 2, 1, 3).numpy(), ALL_STATISTICS)
     for name in ALL_STATISTICS:
         np.testing.assert_allclose(values[name].numpy(), np.moveaxis(expected[name], 1, 2), atol=2e-5, err_msg=name)
     # The same logits through the full-row path used for the final layer of low-precision models.
-    full = _engine.full_lens_logits(adapter, residuals[:, -1].reshape(-1, 32), vocab_chunk=100)
+    full = lens.logits(residuals[:, -1].reshape(-1, 32), [adapter.n_layers], vocab_chunk=100)
     np.testing.assert_allclose(full.numpy(), exact[:, -1].reshape(-1, exact.shape[-1]).numpy(), atol=2e-4)
 
 
@@ -137,11 +141,10 @@ def test_bfloat16_profiles_run_end_to_end():
 
 def test_plan_with_ample_memory_is_the_cpu_default():
     loaded = load_model(register_tiny_model("llama"))
-    plan = plan_profiling(loaded, [[1, 2, 3]], n_tokens=32, statistics=("entropy",), include_embedding=False)
+    plan = plan_profiling(loaded, [[1, 2, 3]], DecodeSettings(n_tokens=32))
     assert (plan.batch_size, plan.row_tile, plan.vocab_chunk) == (8, 2048, loaded.vocab_size)
     assert plan.whole_row_bytes == _memory.WHOLE_ROW_BYTES
-    fixed = plan_profiling(loaded, [[1]], n_tokens=4, statistics=("entropy",), include_embedding=False,
-                           batch_size=3, vocab_chunk=17)
+    fixed = plan_profiling(loaded, [[1]], DecodeSettings(n_tokens=4), batch_size=3, vocab_chunk=17)
     assert (fixed.batch_size, fixed.vocab_chunk) == (3, 17)
 
 
@@ -179,35 +182,37 @@ def test_kv_cache_estimate_matches_the_cache(tiny_llama):
     assert measured == kv
 
 
-def test_auto_batch_equals_the_cpu_default_bit_for_bit(tiny_llama):
+def test_auto_plan_gives_the_profiles_of_one_prompt_at_a_time(tiny_llama):
+    # The automatic plan batches 8 prompts and tiles the vocabulary; each prompt alone, untiled, is the
+    # independent expectation: the same tokens and the same statistics up to float32 rounding.
     loaded = load_model(tiny_llama)
     ids = encode_prompts(loaded, PROMPTS * 3, n_tokens=5)
-    auto, tokens_auto = profile_token_ids(loaded, ids, n_tokens=5, statistics=ALL_STATISTICS)
-    fixed, tokens_fixed = profile_token_ids(loaded, ids, n_tokens=5, batch_size=8, vocab_chunk=1024,
-                                            statistics=ALL_STATISTICS)
+    auto = profile_token_ids(loaded, ids, n_tokens=5, statistics=ALL_STATISTICS)
+    alone = [profile_token_ids(loaded, [one], n_tokens=5, batch_size=1, vocab_chunk=loaded.vocab_size,
+                               statistics=ALL_STATISTICS) for one in ids]
     for name in ALL_STATISTICS:
-        np.testing.assert_array_equal(auto[name], fixed[name])
-    np.testing.assert_array_equal(tokens_auto, tokens_fixed)
+        np.testing.assert_allclose(auto[name], np.concatenate([one[name] for one in alone]), rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(auto.tokens, np.concatenate([one.tokens for one in alone]))
 
 
 def test_out_of_memory_batches_are_retried_in_halves(monkeypatch, tiny_llama):
     loaded = load_model(tiny_llama)
     ids = encode_prompts(loaded, PROMPTS, n_tokens=4)
-    expected, expected_tokens = profile_token_ids(loaded, ids, n_tokens=4, batch_size=2)
-    real = _engine._profile_batch
+    expected = profile_token_ids(loaded, ids, n_tokens=4, batch_size=2)
+    real = _decode._profile_batch
 
-    def small_device(loaded, batch_ids, **kwargs):
+    def small_device(loaded, lens, batch_ids, *args):
         if len(batch_ids) > 2:
             raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
-        return real(loaded, batch_ids, **kwargs)
+        return real(loaded, lens, batch_ids, *args)
 
-    monkeypatch.setattr(_engine, "_profile_batch", small_device)
+    monkeypatch.setattr(_decode, "_profile_batch", small_device)
     with pytest.warns(RuntimeWarning, match="retrying in batches of 3 and 3"):
-        values, tokens = profile_token_ids(loaded, ids, n_tokens=4, batch_size=6)
-    np.testing.assert_allclose(values["entropy"], expected["entropy"], atol=1e-5)
-    np.testing.assert_array_equal(tokens, expected_tokens)
+        result = profile_token_ids(loaded, ids, n_tokens=4, batch_size=6)
+    np.testing.assert_allclose(result["entropy"], expected["entropy"], atol=1e-5)
+    np.testing.assert_array_equal(result.tokens, expected.tokens)
 
-    monkeypatch.setattr(_engine, "_profile_batch", lambda *a, **k: (_ for _ in ()).throw(torch.OutOfMemoryError()))
+    monkeypatch.setattr(_decode, "_profile_batch", lambda *a, **k: (_ for _ in ()).throw(torch.OutOfMemoryError()))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with pytest.raises(MemoryError, match="lower n_tokens"):

@@ -5,7 +5,7 @@ import copy
 import numpy as np
 
 from sklearn_entropylens import EntropyProfileTransformer
-from sklearn_entropylens.lens._decode import encode_prompts
+from sklearn_entropylens.lens._encoding import encode_prompts
 from sklearn_entropylens._testing import entropies_of, reference_entropies
 
 PROMPTS = [

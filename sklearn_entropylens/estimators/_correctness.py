@@ -4,7 +4,7 @@ import numpy as np
 import torch
 from sklearn.utils import Bunch
 
-from ..lens._decode import encode_prompts, left_padded_batch
+from ..lens._encoding import encode_prompts, left_padded_batch
 from ..models._loading import DEFAULT_MODEL, load_model
 from .._validation import check_int, check_prompts
 

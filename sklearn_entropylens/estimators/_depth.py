@@ -7,8 +7,6 @@ grid of relative depths.
 """
 
 import numbers
-import re
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -17,80 +15,7 @@ from scipy.stats import spearmanr
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-_LAYER_NAME = re.compile(r"^(?P<group>.+)_layer(?P<index>\d+)$")
-_DEPTH_NAME = re.compile(r"^(?P<group>.+)_depth(?P<index>\d+(?:\.\d+)?)$")
-
-
-@dataclass
-class ProfileLayout:
-    """Where each feature sits: groups of consecutive features, one per layer of a common depth list.
-
-    Attributes
-    ----------
-    groups : list of str
-        Group prefixes, in feature order (for example ``entropy_win0``).
-    depths : ndarray of shape (n_layers,)
-        Relative depth of each layer of a group, increasing, in [0, 1].
-    layers : ndarray of shape (n_layers,) or None
-        Layer indices when the input names layers (None when it names depths).
-    """
-
-    groups: list
-    depths: np.ndarray
-    layers: object = None
-    named: bool = True
-
-    @property
-    def n_layers(self):
-        return len(self.depths)
-
-    def split(self, X):
-        """View X (n_samples, n_groups * n_layers) as (n_samples, n_groups, n_layers)."""
-        return X.reshape(X.shape[0], len(self.groups), self.n_layers)
-
-
-def layout_from_names(names):
-    """Read the layout from feature names such as ``entropy_pos03_layer12`` or ``entropy_depth0.500``.
-
-    Returns None when the names do not describe whole, consecutive groups of the same layers.
-    """
-    names = [str(name) for name in names]
-    for pattern in (_LAYER_NAME, _DEPTH_NAME):
-        matches = [pattern.match(name) for name in names]
-        if not all(matches):
-            continue
-        groups, indices = [], []
-        for match in matches:
-            if not groups or groups[-1] != match["group"]:
-                groups.append(match["group"])
-            if len(groups) == 1:
-                indices.append(match["index"])
-        expected = [f"{group}{'_layer' if pattern is _LAYER_NAME else '_depth'}{index}" for group in groups for index in indices]
-        if expected != names or len(set(groups)) != len(groups):
-            return None
-        if pattern is _LAYER_NAME:
-            layers = np.asarray([int(index) for index in indices])
-            if np.any(np.diff(layers) <= 0) or layers[-1] < 1:
-                return None
-            return ProfileLayout(groups, layers / layers[-1], layers)
-        depths = np.asarray([float(index) for index in indices])
-        if np.any(np.diff(depths) <= 0) or depths[0] < 0 or depths[-1] > 1:
-            return None
-        return ProfileLayout(groups, depths)
-    return None
-
-
-def layout_from_count(n_features, n_layers):
-    """Layout of unnamed features: consecutive groups of blocks ``1 .. n_layers`` (all of them if None)."""
-    if n_layers is None:
-        n_layers = n_features
-    if n_features % n_layers:
-        raise ValueError(f"{n_features} features do not split into groups of n_layers={n_layers} layers.")
-    n_groups = n_features // n_layers
-    groups = ["profile"] if n_groups == 1 else [f"profile{k}" for k in range(n_groups)]
-    layers = np.arange(1, n_layers + 1)
-    return ProfileLayout(groups, layers / n_layers, layers, named=False)
-
+from ..lens._result import FeatureLayout
 
 def _check_n_layers(n_layers):
     if n_layers is None:
@@ -112,7 +37,7 @@ def _is_collection_of_tables(X):
 def _check_same_groups(layouts, groups, named):
     """Every table has the expected groups: the same names where both are named, else the same count."""
     for layout in layouts:
-        if len(layout.groups) != len(groups) or (layout.named and named and layout.groups != list(groups)):
+        if len(layout.groups) != len(groups) or (layout.named and named and list(layout.groups) != list(groups)):
             raise ValueError(f"The feature groups {layout.groups} do not match the groups {list(groups)} seen in fit.")
 
 
@@ -140,27 +65,32 @@ class _LayoutMixin:
                     raise ValueError(f"Table {index} of X must be a non-empty 2-D array, got shape {array.shape}.")
                 if not np.isfinite(array).all():
                     raise ValueError(f"Table {index} of X contains NaN or infinite values.")
-                tables.append((array, self._layout(names, array.shape[1], depths[index], f"table {index} of X")))
+                tables.append((array, self._layout(part, names, array.shape[1], depths[index], f"table {index} of X")))
             return tables
         if per_table:
             raise ValueError("A list of n_layers needs X as a list of tables, one per model.")
         n_layers = _check_n_layers(self.n_layers)
         array = validate_data(self, X, reset=reset, dtype=np.float64)
         names = getattr(self, "feature_names_in_", None)
-        return [(array, self._layout(names, array.shape[1], n_layers, "X"))]
+        return [(array, self._layout(X, names, array.shape[1], n_layers, "X"))]
 
     @staticmethod
-    def _layout(names, n_features, n_layers, what):
+    def _layout(table, names, n_features, n_layers, what):
+        """The layout a table carries (a DataFrame's ``attrs["feature_layout"]``), else its names, else a count."""
+        if n_layers is None:
+            carried = getattr(table, "attrs", {}).get("feature_layout") if isinstance(table, pd.DataFrame) else None
+            if isinstance(carried, FeatureLayout) and carried.n_features == n_features:
+                return carried
         if names is not None and n_layers is None:
-            layout = layout_from_names(names)
+            layout = FeatureLayout.from_names(names)
             if layout is not None:
                 return layout
-            if any(_LAYER_NAME.match(str(name)) or _DEPTH_NAME.match(str(name)) for name in names):
+            if FeatureLayout.mentions_layers(names):
                 raise ValueError(
                     f"The feature names of {what} mention layers but do not form whole groups of the same "
                     "layers in order; pass n_layers to read the columns as consecutive groups."
                 )
-        return layout_from_count(n_features, n_layers)
+        return FeatureLayout.from_count(n_features, n_layers)
 
 
 class DepthRescaler(_LayoutMixin, TransformerMixin, BaseEstimator):

@@ -3,37 +3,21 @@
 import math
 import numbers
 
-import joblib
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, check_memory
-from tqdm.auto import tqdm
 
 from ..lens import _cache
-from ..lens._decode import canonical_order, encode_prompts, profile_token_ids
+from ..lens._decode import DecodeSettings
+from ..lens._encoding import token_text
+from ..lens._result import FeatureLayout
+from ..lens._runner import ProfileRunner
+from ..lens._statistics import check_alpha, check_statistics, check_top_p, convert_statistic, needs_whole_rows
 from ..models._loading import DEFAULT_MODEL, check_model_kwargs, is_registered, load_model, model_kwargs_key
-from ..lens._statistics import TOP_P_STATISTICS, check_alpha, check_statistics, check_top_p, convert_units
 from .._validation import check_auto_or_int, check_bool, check_int, check_prompts, warn_empty_prompts
 
 _AGGREGATES = ("mean", "concat")
-# About this many prompts are profiled between two writes to the per-prompt cache.
-_CHECKPOINT_PROMPTS = 64
-
-
-def profile_shard(load_arguments, token_ids, seeds, settings):
-    """Statistics of one shard of prompts, on whatever process runs it (a joblib or Dask worker).
-
-    The model is loaded through the worker's own per-process cache, so each worker loads it once.
-    """
-    return profile_token_ids(load_model(**load_arguments), token_ids, seeds=seeds, **settings)[0]
-
-
-def _reporting(results, sizes, on_batch):
-    """Yield shard results, reporting each shard's size as it arrives."""
-    for result, size in zip(results, sizes):
-        on_batch(size)
-        yield result
 
 
 class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
@@ -151,6 +135,9 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
         The statistics, in the order of their blocks of features.
     sampling_seed_ : int or None
         Base seed of sampled continuations; None for greedy decoding.
+    feature_layout_ : FeatureLayout
+        Where each output feature sits: its group (statistic, position or window), layer and relative
+        depth. :class:`DepthRescaler`, :class:`ExpansionPruningTransformer` and the displays read it.
 
     See Also
     --------
@@ -277,9 +264,6 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
         return {"name": self.model, "revision": self.revision, "dtype": self.dtype, "device": self.device,
                 "model_kwargs": self.model_kwargs}
 
-    def _load(self):
-        return load_model(**self._load_arguments())
-
     def fit(self, X, y=None):
         """Validate the parameters and prompts, load the model, and record its layout.
 
@@ -296,19 +280,33 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
             The fitted transformer.
         """
         check_prompts(X)
+        return self._fit()
+
+    def _fit(self):
         self._validate_params()
-        loaded = self._load()
+        loaded = load_model(**self._load_arguments())
         self.model_name_ = loaded.name
         self.model_revision_ = loaded.revision
         self.dtype_ = str(loaded.dtype).removeprefix("torch.")
         self.n_layers_ = loaded.n_layers
         self.vocab_size_ = loaded.vocab_size
-        self.layers_ = np.arange(0 if self.include_embedding else 1, loaded.n_layers + 1)
         self.statistics_ = check_statistics(self.statistics)
+        self.layers_ = self._decode_settings().layers(loaded.n_layers)
+        self.feature_layout_ = FeatureLayout.for_profile(
+            self.statistics_, layers=self.layers_, n_blocks=loaded.n_layers, aggregate=self.aggregate,
+            n_tokens=self.n_tokens,
+        )
         self.sampling_seed_ = None
         if self.temperature > 0:
             self.sampling_seed_ = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         return self
+
+    def _decode_settings(self):
+        return DecodeSettings(
+            n_tokens=int(self.n_tokens), statistics=check_statistics(self.statistics), alpha=float(self.alpha),
+            top_p=float(self.top_p), include_embedding=bool(self.include_embedding),
+            temperature=float(self.temperature),
+        )
 
     def _profile_settings(self):
         """Everything but the prompt that changes a raw profile (the cache key)."""
@@ -320,7 +318,7 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
             "n_tokens": int(self.n_tokens),
             "statistics": list(self.statistics_),
             "alpha": float(self.alpha),
-            "top_p": float(self.top_p) if set(self.statistics_) & set(TOP_P_STATISTICS) else None,
+            "top_p": float(self.top_p) if needs_whole_rows(self.statistics_) else None,
             "include_embedding": bool(self.include_embedding),
             "temperature": float(self.temperature),
             "seed": self.sampling_seed_,
@@ -328,18 +326,41 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
             "truncation": self.truncation,
         }
 
-    def _seeds(self, prompts):
-        """Per-prompt sampling seeds: a hash of the base seed, the prompt and its occurrence number."""
-        seen, occurrences = {}, []
-        for prompt in prompts:
-            occurrences.append(seen.get(prompt, 0))
-            seen[prompt] = occurrences[-1] + 1
-        if self.sampling_seed_ is None:
-            return occurrences, None
-        seeds = [
-            int(joblib.hash((self.sampling_seed_, prompt, k))[:15], 16) for prompt, k in zip(prompts, occurrences)
-        ]
-        return occurrences, seeds
+    def _loaded(self):
+        """The fitted model, checked to be the one ``fit`` saw."""
+        loaded = load_model(**self._load_arguments())
+        if loaded.revision != self.model_revision_:
+            raise ValueError(
+                f"The model {self.model_name_!r} now resolves to revision {loaded.revision!r}, but this "
+                f"transformer was fitted with {self.model_revision_!r}; refit it or pin the revision."
+            )
+        return loaded
+
+    def _runner(self, *, cached=True):
+        loaded = self._loaded()
+        store = None
+        location = check_memory(self.memory).location if cached else None
+        if location is not None:
+            # CPU and GPU kernels round (and sample) differently: a profile is only served on its device type.
+            store = _cache.ProfileStore(location, self._profile_settings() | {"device_type": loaded.device.type})
+        return ProfileRunner(
+            loaded,
+            load_arguments=self._load_arguments(),
+            settings=self._decode_settings(),
+            encoding={"n_tokens": self.n_tokens, "chat_template": self.chat_template, "truncation": self.truncation},
+            sampling_seed=self.sampling_seed_,
+            batch_size=self.batch_size,
+            vocab_chunk=self.vocab_chunk,
+            n_jobs=self.n_jobs,
+            store=store,
+            local_only=is_registered(self.model),
+            progress=f"Entropy profiles ({self.model_name_}, {self.n_tokens} tokens)" if self.progress else None,
+        )
+
+    def _profile(self, prompts):
+        """The :class:`ProfileResult` of validated prompts, through the cache."""
+        warn_empty_prompts(prompts)
+        return self._runner().run(prompts)
 
     def statistic_matrices(self, X):
         """Raw per-position, per-layer statistics, before aggregation and unit conversion.
@@ -356,74 +377,30 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
             (entropies and KL in nats).
         """
         check_is_fitted(self)
-        prompts = check_prompts(X)
-        warn_empty_prompts(prompts)
-        loaded = self._load()
-        if loaded.revision != self.model_revision_:
-            raise ValueError(
-                f"The model {self.model_name_!r} now resolves to revision {loaded.revision!r}, but this "
-                f"transformer was fitted with {self.model_revision_!r}; refit it or pin the revision."
-            )
-        occurrences, seeds = self._seeds(prompts)
-        sampling = seeds is not None
-        store = None
-        location = check_memory(self.memory).location
-        if location is not None:
-            # CPU and GPU kernels round (and sample) differently: a profile is only served on its device type.
-            store = _cache.ProfileStore(location, self._profile_settings() | {"device_type": loaded.device.type})
-        n_layers = len(self.layers_)
-        # (samples, statistics, positions, layers): one cache entry per prompt holds every statistic.
-        stacked = np.empty((len(prompts), len(self.statistics_), self.n_tokens, n_layers), dtype=np.float64)
-        # Identical greedy prompts share one profile; sampled repeats differ by their occurrence number.
-        pending = {}
-        for index, prompt in enumerate(prompts):
-            identity = (prompt, occurrences[index] if sampling else None)
-            if identity in pending:
-                pending[identity].append(index)
-                continue
-            if store is not None:
-                cached = store.get(store.key(*identity))
-                if cached is not None and cached.shape == stacked.shape[1:]:
-                    stacked[index] = cached
-                    _cache.count("cache_hits", 1)
-                    continue
-                _cache.count("cache_misses", 1)
-            pending[identity] = [index]
-        if pending:
-            identities = list(pending)
-            firsts = [pending[identity][0] for identity in identities]
-            token_ids = self._encode(loaded, [prompt for prompt, _ in identities])
-            prompt_seeds = None if seeds is None else [seeds[i] for i in firsts]
-            order = canonical_order(token_ids, prompt_seeds)
-            # Shards of whole batches of the canonical order, so the batches (and their rounding) are
-            # those of a single call wherever a shard runs, and finished profiles reach the cache as
-            # they come.
-            batch = _CHECKPOINT_PROMPTS if self.batch_size == "auto" else self.batch_size
-            chunk = batch * max(1, _CHECKPOINT_PROMPTS // batch)
-            shards = [order[start : start + chunk] for start in range(0, len(order), chunk)]
-            settings = self._engine_settings()
-            tasks = [
-                (
-                    [token_ids[i] for i in shard],
-                    None if prompt_seeds is None else [prompt_seeds[i] for i in shard],
-                )
-                for shard in shards
-            ]
-            description = f"Entropy profiles ({self.model_name_}, {self.n_tokens} tokens)"
-            # The bar moves per batch in this process and per shard on joblib's workers, so small inputs
-            # show their progress too; a line per update where stderr is not a terminal.
-            with tqdm(total=len(order), disable=not self.progress, unit="prompt", desc=description,
-                      mininterval=0.5, miniters=1) as bar:
-                results = self._run_shards(loaded, tasks, settings, on_batch=bar.update)
-                for members, computed in zip(shards, results):
-                    _cache.count("computed", len(members))
-                    profiles = np.stack([computed[name] for name in self.statistics_], axis=1)
-                    for i, profile in zip(members, profiles):
-                        identity = identities[i]
-                        stacked[pending[identity]] = profile
-                        if store is not None:
-                            store.put(store.key(*identity), profile)
-        return {name: stacked[:, k] for k, name in enumerate(self.statistics_)}
+        return self._profile(check_prompts(X)).as_dict()
+
+    def profile_tokens(self, prompt):
+        """One prompt's raw profile with the tokens read at each position, computed afresh.
+
+        Parameters
+        ----------
+        prompt : str
+            The prompt.
+
+        Returns
+        -------
+        result : ProfileResult
+            ``values`` of shape (1, n_statistics, n_tokens, n_profile_layers) in raw units, the generated
+            ``tokens`` and the prompt's token ids; ``token_text`` holds the text of the token read at each
+            position (the last prompt token, then the generated ones).
+        """
+        check_is_fitted(self)
+        if not isinstance(prompt, str):
+            raise TypeError(f"prompt must be one string, got {type(prompt).__name__}.")
+        runner = self._runner(cached=False)
+        result = runner.run([prompt])
+        tokenizer = runner.loaded.tokenizer
+        return result.with_token_text([[token_text(tokenizer, token) for token in result.read_tokens(0)]])
 
     def fit_transform(self, X, y=None):
         """Fit to the prompts and return their features, reading ``X`` once.
@@ -441,45 +418,7 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
             As :meth:`transform`.
         """
         prompts = check_prompts(X)
-        return self.fit(prompts).transform(prompts)
-
-    def _encode(self, loaded, prompts):
-        return encode_prompts(
-            loaded, prompts, n_tokens=self.n_tokens, chat_template=self.chat_template, truncation=self.truncation
-        )
-
-    def _engine_settings(self):
-        return {
-            "n_tokens": self.n_tokens, "alpha": self.alpha, "include_embedding": self.include_embedding,
-            "temperature": self.temperature, "batch_size": self.batch_size, "vocab_chunk": self.vocab_chunk,
-            "statistics": self.statistics_, "top_p": float(self.top_p),
-        }
-
-    def _profile_with_tokens(self, prompts):
-        """Raw statistics, prompt token ids and generated token ids, computed afresh (no cache)."""
-        check_is_fitted(self)
-        prompts = check_prompts(prompts)
-        loaded = self._load()
-        token_ids = self._encode(loaded, prompts)
-        _, seeds = self._seeds(prompts)
-        values, generated = profile_token_ids(loaded, token_ids, seeds=seeds, **self._engine_settings())
-        return values, token_ids, generated
-
-    def _run_shards(self, loaded, tasks, settings, on_batch):
-        """Profile each ``(token_ids, seeds)`` shard, in order: here, or on joblib's workers.
-
-        ``on_batch(n)`` reports finished prompts: after every batch here, after every shard on workers.
-        """
-        n_workers = joblib.effective_n_jobs(self.n_jobs)
-        backend = type(joblib.parallel.get_active_backend()[0]).__name__
-        # Threads would share one model and its forward hooks; a registered model exists only here.
-        if n_workers == 1 or len(tasks) == 1 or backend == "ThreadingBackend" or is_registered(self.model):
-            return (profile_token_ids(loaded, ids, seeds=seeds, on_batch=on_batch, **settings)[0] for ids, seeds in tasks)
-        arguments = self._load_arguments()
-        results = joblib.Parallel(n_jobs=self.n_jobs, return_as="generator")(
-            joblib.delayed(profile_shard)(arguments, ids, seeds, settings) for ids, seeds in tasks
-        )
-        return _reporting(results, [len(ids) for ids, _ in tasks], on_batch)
+        return self._fit()._features(self._profile(prompts))
 
     def entropy_matrices(self, X):
         """Raw per-position, per-layer entropies in nats, before aggregation.
@@ -519,14 +458,15 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
         and a prompt's values change in the 7th significant digit with the other prompts of its batch
         (padding and GEMM blocking round differently). Aggregation is done in float64 before the cast.
         """
+        check_is_fitted(self)
+        return self._features(self._profile(check_prompts(X)))
+
+    def _features(self, result):
         blocks = []
-        for name, values in self.statistic_matrices(X).items():
-            if name == "entropy":
-                values = convert_units(
-                    values, log_base=self.log_base, normalize=self.normalize, vocab_size=self.vocab_size_
-                )
-            elif name == "kl_to_final":
-                values = convert_units(values, log_base=self.log_base)
+        for name in result.statistics:
+            values = convert_statistic(
+                name, result[name], log_base=self.log_base, normalize=self.normalize, vocab_size=self.vocab_size_
+            )
             blocks.append(self._aggregate(values))
         return np.hstack(blocks).astype(np.float32)
 
@@ -552,20 +492,10 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
         feature_names_out : ndarray of str objects
             ``<statistic>_layerLL`` for ``"mean"``, ``<statistic>_posTT_layerLL`` for ``"concat"`` and
             ``<statistic>_winW_layerLL`` for windows, in the column order of :meth:`transform`
-            (for example ``entropy_layer07`` or ``kl_to_final_pos03_layer12``).
+            (for example ``entropy_layer07`` or ``kl_to_final_pos03_layer12``); see ``feature_layout_``.
         """
         check_is_fitted(self)
-        width = max(2, len(str(int(self.layers_[-1]))))
-        layers = [f"layer{int(layer):0{width}d}" for layer in self.layers_]
-        if self.aggregate == "mean":
-            cells = layers
-        elif self.aggregate == "concat":
-            digits = max(2, len(str(self.n_tokens - 1)))
-            cells = [f"pos{t:0{digits}d}_{layer}" for t in range(self.n_tokens) for layer in layers]
-        else:
-            digits = len(str(int(self.aggregate) - 1))
-            cells = [f"win{w:0{digits}d}_{layer}" for w in range(int(self.aggregate)) for layer in layers]
-        return np.asarray([f"{name}_{cell}" for name in self.statistics_ for cell in cells], dtype=object)
+        return np.asarray(self.feature_layout_.feature_names(), dtype=object)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -1,8 +1,8 @@
 """Architecture adapters: where each supported causal LM keeps its blocks, final norm and unembedding.
 
-The logit lens of block ``l`` is ``softcap(unembed(final_norm(h_l)))``. For the last block this is
-exactly the model's own output logits, which the engine reads directly, so the final norm is never
-applied twice. :func:`get_adapter` also checks, on a few tokens, that the lens applied to the raw output
+The logit lens of block ``l`` is ``softcap(unembed(final_norm(h_l)))`` (see :mod:`._lens`). For the last
+block this is exactly the model's own output logits, which the engine reads directly, so the final norm
+is never applied twice. :func:`get_adapter` also checks, on a few tokens, that the lens applied to the raw output
 of the last block reproduces the model's logits: a wrong module choice fails loudly at load time.
 """
 
@@ -36,7 +36,7 @@ class UnsupportedArchitectureError(ValueError):
     """Raised for a model whose final norm and unembedding the library does not know."""
 
 
-def _module_device(module, default):
+def module_device(module, default):
     """The device of a module's first parameter (``default`` for a parameterless one)."""
     parameter = next(module.parameters(), None)
     if parameter is None or parameter.device.type == "meta":
@@ -81,6 +81,8 @@ class LensAdapter:
         The output embedding (``lm_head``).
     softcap : float or None
         ``final_logit_softcapping`` of Gemma-2 style models: ``logits = c * tanh(logits / c)``.
+    logit_scale : float or None
+        A factor the model multiplies its logits by before any soft-cap, or None.
     """
 
     model_type: str
@@ -89,6 +91,7 @@ class LensAdapter:
     projection: object
     unembedding: torch.nn.Module
     softcap: object
+    logit_scale: object = None
 
     @property
     def n_layers(self):
@@ -102,27 +105,6 @@ class LensAdapter:
     def device(self):
         """Where the lens runs: the device of the unembedding (the last device of a split model)."""
         return self.unembedding.weight.device
-
-    def normalize(self, hidden):
-        """Apply the final norm (and projection) to residual-stream vectors of shape (..., d).
-
-        Each module gets its input on its own device, and the result is on :attr:`device`, so a model
-        spread over several devices (``device_map``) needs no care from the caller.
-        """
-        for module in (self.final_norm, self.projection):
-            if module is not None:
-                hidden = module(hidden.to(_module_device(module, hidden.device)))
-        return hidden.to(self.device)
-
-    def cap(self, logits):
-        """Apply final-logit soft-capping in place when the model has it; return the logits."""
-        if self.softcap:
-            logits.div_(self.softcap).tanh_().mul_(self.softcap)
-        return logits
-
-    def lens_logits(self, hidden):
-        """Full logit-lens logits of residual-stream vectors (for checks; the engine streams)."""
-        return self.cap(self.unembedding(self.normalize(hidden)))
 
 
 def get_adapter(model):
@@ -197,7 +179,9 @@ def verify_adapter(model, adapter, input_ids):
         logits = model(input_ids=input_ids.to(model.device)).logits[0, -1].float()
     finally:
         handle.remove()
-    lens = adapter.lens_logits(captured[-1][0, -1]).float()
+    from ._lens import LogitLens
+
+    lens = LogitLens(adapter).logits(captured[-1][0, -1:], layers=[adapter.n_layers])[0]
     error = float((lens - logits).abs().max())
     scale = float(logits.abs().max()) + 1.0
     tolerance = 1e-4 if adapter.unembedding.weight.dtype == torch.float32 else 5e-2

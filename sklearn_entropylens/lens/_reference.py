@@ -145,10 +145,7 @@ def reference_profiles(
     tokens : ndarray of shape (n_prompts, n_tokens)
         The greedy (or forced) tokens.
     """
-    from ._adapters import get_adapter
-
     model = loaded.model if model is None else model
-    adapter = get_adapter(model)
     device = next(model.parameters()).device
     activations, handles = [], []
     if cache_all_activations:
@@ -160,24 +157,53 @@ def reference_profiles(
         handles = [module.register_forward_hook(keep) for module in model.modules()]
     try:
         settings = {"alpha": alpha, "statistics": tuple(statistics), "top_p": top_p, "include_embedding": include_embedding}
-        return _reference_loop(model, adapter, device, token_ids, n_tokens, continuations, exact, activations, settings)
+        return _reference_loop(model, device, token_ids, n_tokens, continuations, exact, activations, settings)
     finally:
         for handle in handles:
             handle.remove()
 
 
-def _reference_loop(model, adapter, device, token_ids, n_tokens, continuations, exact, activations, settings):
-    n_layers = adapter.n_layers
+# Names under which transformers' decoders keep their final norm and the projection after it. The oracle
+# looks them up itself, independently of the engine's adapters, so a wrong adapter entry cannot hide.
+_FINAL_NORM_NAMES = ("norm", "ln_f", "final_layer_norm", "final_layernorm")
+_PROJECTION_NAMES = ("project_out",)
+
+
+def _own_lens(model):
+    """``hidden -> logits`` of the model's own final norm, projection, unembedding and soft-cap, by name."""
+    decoder = getattr(model.base_model, "decoder", model.base_model)
+    norm = next((getattr(decoder, name) for name in _FINAL_NORM_NAMES if getattr(decoder, name, None) is not None), None)
+    projection = next((getattr(decoder, name) for name in _PROJECTION_NAMES if getattr(decoder, name, None) is not None), None)
+    unembedding = model.get_output_embeddings()
+    config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    softcap = getattr(config, "final_logit_softcapping", None)
+
+    def lens(hidden):
+        for module in (norm, projection):
+            if module is not None:
+                hidden = module(hidden)
+        logits = unembedding(hidden)
+        if softcap:
+            logits = softcap * torch.tanh(logits / softcap)
+        return logits
+
+    return lens
+
+
+def _reference_loop(model, device, token_ids, n_tokens, continuations, exact, activations, settings):
+    lens = _own_lens(model)
     all_values, all_tokens = [], []
     for index, ids in enumerate(token_ids):
         sequence = list(ids)
-        residuals, tokens = [], []
+        residuals, final_logits, tokens = [], [], []
         for step in range(n_tokens):
             activations.clear()
             output = model(input_ids=torch.tensor([sequence], device=device), output_hidden_states=True)
             hidden = output.hidden_states
-            # hidden[1 .. L-1] are raw block outputs; hidden[L] is already final-normed.
-            residuals.append(torch.stack([hidden[layer][0, -1] for layer in range(n_layers + 1)]))
+            # hidden[0] enters block 1, hidden[l] leaves block l for l < L; the last block's distribution is
+            # the model's own output logits (hidden[L] is already normed, and projected in OPT-350m).
+            residuals.append(torch.stack([hidden[layer][0, -1] for layer in range(len(hidden) - 1)]))
+            final_logits.append(output.logits[0, -1])
             if continuations is not None:
                 token = int(continuations[index][step])
             else:
@@ -188,24 +214,21 @@ def _reference_loop(model, adapter, device, token_ids, n_tokens, continuations, 
                 token = int(logits[-1].argmax())
             tokens.append(token)
             sequence.append(token)
-        stacked = torch.stack(residuals)  # (T, L + 1, d), layer 0 the embedding output
-        if not (exact or settings["include_embedding"]):
-            stacked = stacked[:, 1:]
-        normed = torch.cat([adapter.normalize(stacked[:, :-1]), stacked[:, -1:]], dim=1)
+        stacked = torch.stack(residuals)  # (T, L, d), layer 0 the embedding output
+        logits = torch.cat([lens(stacked), torch.stack(final_logits)[:, None]], dim=1)  # (T, L + 1, V)
         if exact:
-            logits = adapter.cap(adapter.unembedding(normed).to(torch.float64))  # (T, L + 1, V)
             values = statistics_bruteforce(
-                logits, settings["statistics"], alpha=settings["alpha"], top_p=settings["top_p"]
+                logits.to(torch.float64), settings["statistics"], alpha=settings["alpha"], top_p=settings["top_p"]
             )
-            if not settings["include_embedding"]:
-                values = {name: value[:, 1:] for name, value in values.items()}
         else:
             if settings["statistics"] != ("entropy",):
                 raise ValueError("exact=False reproduces the reference's Shannon entropy only.")
             # The reference's own arithmetic: float32 softmax, then -sum(p * log(p + 1e-20)).
-            probabilities = torch.softmax(adapter.cap(adapter.unembedding(normed)).float(), dim=-1)
+            probabilities = torch.softmax(logits.float(), dim=-1)
             entropy = -(probabilities * torch.log(probabilities + 1e-20)).sum(-1)
             values = {"entropy": entropy.double().numpy()}
+        if not settings["include_embedding"]:
+            values = {name: value[:, 1:] for name, value in values.items()}
         all_values.append(values)
         all_tokens.append(tokens)
     stacked_values = {name: np.stack([values[name] for values in all_values]) for name in all_values[0]}

@@ -21,6 +21,7 @@ set, which needs whole rows (a sort of the tokens that can belong to it).
 
 import math
 import numbers
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -199,17 +200,98 @@ def convert_units(entropy_nats, *, log_base=None, normalize=False, vocab_size=No
     return entropy_nats / math.log(log_base)
 
 
-STATISTICS = ("entropy", "kl_to_final", "final_token_rank", "top1_agreement", "top_p_size", "top_p_overlap")
-TOP_P_STATISTICS = ("top_p_size", "top_p_overlap")
-# The unit of each statistic's raw values (entropy and KL before any change of base).
-STATISTIC_UNITS = {
-    "entropy": "nats",
-    "kl_to_final": "nats",
-    "final_token_rank": "rank, 1 = top",
-    "top1_agreement": "share of positions",
-    "top_p_size": "tokens",
-    "top_p_overlap": "share of the previous set",
+@dataclass(frozen=True)
+class Statistic:
+    """The declaration of one per-layer statistic: everything the engine and the estimators need to know.
+
+    Adding a statistic is one entry of :data:`STATISTICS` (and, if it needs a new kind of pass, one
+    method of :class:`LensStatistics`).
+
+    Attributes
+    ----------
+    name : str
+        Its name in ``statistics=`` and in feature names.
+    unit : str
+        Unit of its raw values.
+    description : str
+        One line for documentation and the CLI.
+    read : str or None
+        The :class:`LensStatistics` method that gives its values; None for a statistic that compares
+        layers and is formed across them by the engine (``top_p_overlap``).
+    passes : frozenset of str
+        What the streaming pass must accumulate for it: ``"normalizer"`` (log-sum-exp),
+        ``"final_distribution"`` (the final layer's probabilities, for KL), ``"final_top1"`` (the final
+        top-1 token's logit, for ranks) and ``"top_p_sets"`` (candidate sets, which need whole rows).
+    compares_previous_layer : bool
+        Block 1's value needs the embedding layer (recorded even when not asked for).
+    final_value : float or None
+        Its value at the last block when fixed by definition (the final layer is its own reference);
+        None when computed from the model's own distribution.
+    first_layer_value : float or None
+        Value of the embedding layer when it has no predecessor.
+    in_nats : bool
+        Measured in nats: ``log_base`` converts it.
+    normalizable : bool
+        ``normalize=True`` divides it by ``log V``.
+    """
+
+    name: str
+    unit: str
+    description: str
+    read: object = None
+    passes: frozenset = frozenset()
+    compares_previous_layer: bool = False
+    final_value: object = None
+    first_layer_value: object = None
+    in_nats: bool = False
+    normalizable: bool = False
+
+    @property
+    def whole_rows(self):
+        """Whether it needs whole-vocabulary rows of logits at once."""
+        return "top_p_sets" in self.passes
+
+
+STATISTICS = {
+    statistic.name: statistic
+    for statistic in (
+        Statistic(
+            "entropy", "nats", "Shannon or Renyi entropy (alpha) of the layer's distribution",
+            read="entropy", passes=frozenset({"normalizer"}), in_nats=True, normalizable=True,
+        ),
+        Statistic(
+            "kl_to_final", "nats", "KL(final-layer distribution || layer distribution)",
+            read="kl_to_final", passes=frozenset({"normalizer", "final_distribution"}), final_value=0.0,
+            in_nats=True,
+        ),
+        Statistic(
+            "final_token_rank", "rank, 1 = top", "rank of the final top-1 token in the layer's distribution",
+            read="final_token_rank", passes=frozenset({"final_top1"}), final_value=1.0,
+        ),
+        Statistic(
+            "top1_agreement", "share of positions", "1 where the layer's top-1 token is the final one",
+            read="top1_agreement", passes=frozenset({"final_top1"}), final_value=1.0,
+        ),
+        Statistic(
+            "top_p_size", "tokens", "size of the smallest set of most probable tokens holding top_p",
+            read="top_p_size", passes=frozenset({"top_p_sets"}),
+        ),
+        Statistic(
+            "top_p_overlap", "share of the previous set", "|S_l & S_(l-1)| / |S_(l-1)| of those sets",
+            passes=frozenset({"top_p_sets"}), compares_previous_layer=True, first_layer_value=1.0,
+        ),
+    )
 }
+
+
+def needs_whole_rows(statistics):
+    """Whether any of the named statistics needs whole-vocabulary rows (the top-p candidate sets)."""
+    return any(STATISTICS[name].whole_rows for name in statistics)
+
+
+def records_embedding(include_embedding, statistics):
+    """Whether the embedding layer is recorded: asked for, or the predecessor of block 1 for a comparison."""
+    return include_embedding or any(STATISTICS[name].compares_previous_layer for name in statistics)
 
 
 def feature_unit(statistic, *, log_base=None, normalize=False):
@@ -221,11 +303,24 @@ def feature_unit(statistic, *, log_base=None, normalize=False):
     >>> feature_unit("entropy"), feature_unit("entropy", log_base=2), feature_unit("top_p_size")
     ('nats', 'bits', 'tokens')
     """
-    if statistic == "entropy" and normalize:
+    declared = STATISTICS.get(statistic)
+    if declared is None:
+        return ""
+    if declared.normalizable and normalize:
         return "fraction of log V"
-    if statistic in ("entropy", "kl_to_final") and log_base is not None and log_base != math.e:
+    if declared.in_nats and log_base is not None and log_base != math.e:
         return "bits" if log_base == 2 else f"log base {log_base:g}"
-    return STATISTIC_UNITS.get(statistic, "")
+    return declared.unit
+
+
+def convert_statistic(statistic, values_nats, *, log_base=None, normalize=False, vocab_size=None):
+    """A statistic's raw values in the units of its features (see :func:`convert_units`)."""
+    declared = STATISTICS[statistic]
+    if not declared.in_nats:
+        return values_nats
+    return convert_units(
+        values_nats, log_base=log_base, normalize=normalize and declared.normalizable, vocab_size=vocab_size
+    )
 
 
 def check_statistics(statistics):
@@ -246,12 +341,14 @@ def check_statistics(statistics):
     try:
         names = tuple(statistics)
     except TypeError:
-        raise TypeError(f"statistics must be a name or a list of names among {STATISTICS}, got {statistics!r}.") from None
+        raise TypeError(
+            f"statistics must be a name or a list of names among {tuple(STATISTICS)}, got {statistics!r}."
+        ) from None
     if not names:
-        raise ValueError(f"statistics must name at least one of {STATISTICS}.")
+        raise ValueError(f"statistics must name at least one of {tuple(STATISTICS)}.")
     for name in names:
         if not isinstance(name, str) or name not in STATISTICS:
-            raise ValueError(f"Unknown statistic {name!r}; choose among {STATISTICS}.")
+            raise ValueError(f"Unknown statistic {name!r}; choose among {tuple(STATISTICS)}.")
     if len(set(names)) != len(names):
         raise ValueError(f"statistics must not repeat a name, got {list(names)}.")
     return names
@@ -348,11 +445,12 @@ class LensStatistics:
         self.alpha = alpha
         n_rows = math.prod(self.row_shape)
         self.vocab_size = 0
-        self._wants_kl = "kl_to_final" in statistics
-        self._wants_rank = "final_token_rank" in statistics or "top1_agreement" in statistics
-        self._wants_top_p = any(name in statistics for name in TOP_P_STATISTICS)
+        passes = frozenset().union(*(STATISTICS[name].passes for name in statistics))
+        self._wants_kl = "final_distribution" in passes
+        self._wants_rank = "final_top1" in passes
+        self._wants_top_p = "top_p_sets" in passes
         self._normalizer = None
-        if "entropy" in statistics or self._wants_kl:
+        if "normalizer" in passes:
             # Hartley entropy needs no pass; KL then still needs the log-normalizer of a Shannon pass.
             self._normalizer = StreamingEntropy(n_rows, alpha if alpha != 0.0 else 1.0, device=device)
         if self._wants_kl:
@@ -390,25 +488,32 @@ class LensStatistics:
         if self._normalizer is not None:
             self._normalizer.update(logits)
 
+    def entropy(self):
+        if self.alpha == 0.0:
+            return torch.full(self.row_shape, math.log(self.vocab_size), dtype=torch.float64)
+        return self._normalizer.result().double().reshape(self.row_shape)
+
+    def kl_to_final(self):
+        log_normalizer = self._normalizer.log_normalizer().reshape(self.row_shape)
+        return (self._final_negative_entropy - self._cross + log_normalizer).clamp(min=0.0)
+
+    def final_token_rank(self):
+        return (self._higher + 1).double().reshape(self.row_shape)
+
+    def top1_agreement(self):
+        return (self._higher == 0).double().reshape(self.row_shape)
+
+    def top_p_size(self):
+        return self.top_p_sizes.double()
+
     def result(self):
-        """Return a dict of statistic name -> float64 tensor of shape ``row_shape``."""
+        """Return a dict of statistic name -> float64 tensor of shape ``row_shape`` (on the CPU).
+
+        Statistics that compare layers (``top_p_overlap``) are formed across rows by the engine.
+        """
         out = {}
         for name in self.statistics:
-            if name == "entropy":
-                if self.alpha == 0.0:
-                    value = torch.full(self.row_shape, math.log(self.vocab_size), dtype=torch.float64)
-                else:
-                    value = self._normalizer.result().double().reshape(self.row_shape)
-            elif name == "kl_to_final":
-                log_normalizer = self._normalizer.log_normalizer().reshape(self.row_shape)
-                value = (self._final_negative_entropy - self._cross + log_normalizer).clamp(min=0.0)
-            elif name == "final_token_rank":
-                value = (self._higher + 1).double().reshape(self.row_shape)
-            elif name == "top1_agreement":
-                value = (self._higher == 0).double().reshape(self.row_shape)
-            elif name == "top_p_size":
-                value = self.top_p_sizes.double()
-            else:  # top_p_overlap compares rows of different layers: the engine forms it.
-                continue
-            out[name] = value.to("cpu") if value.device.type != "cpu" else value
+            read = STATISTICS[name].read
+            if read is not None:
+                out[name] = getattr(self, read)().cpu()
         return out

@@ -4,76 +4,13 @@ Each display keeps the numbers it draws as attributes, draws on a given or new m
 exposes the artists (``ax_``, ``figure_`` and the lines, bands or points) for further styling.
 """
 
-import functools
-import re
-import unicodedata
-
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..estimators._depth import layout_from_count, layout_from_names
+from ..lens._encoding import readable_token
+from ..lens._result import FeatureLayout
 from ..lens._statistics import feature_unit
-
-_VISIBLE_WHITESPACE = {" ": "\u2423", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
-
-
-@functools.lru_cache(maxsize=1)
-def _byte_of_character():
-    """Inverse of the byte-level BPE alphabet (GPT-2, Llama 3, SmolLM2): one printable character per byte."""
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("\xa1"), ord("\xac") + 1)) + list(
-        range(ord("\xae"), ord("\xff") + 1)
-    )
-    characters, extra = {}, 0
-    for byte in range(256):
-        if byte in printable:
-            characters[chr(byte)] = byte
-        else:
-            characters[chr(256 + extra)] = byte
-            extra += 1
-    return characters
-
-
-def token_text(tokenizer, token_id):
-    """The text of one token, with bytes that are not a whole character written ``<0xNN>``.
-
-    Byte-fallback tokens of SentencePiece vocabularies (Gemma, Llama 2) are already named ``<0xE3>``;
-    byte-level BPE tokens (GPT-2, SmolLM2) spell their bytes in a printable alphabet and are decoded
-    byte by byte, so a token holding part of a multi-byte character shows its bytes, not "\ufffd".
-    """
-    text = tokenizer.decode([int(token_id)])
-    if "\ufffd" not in text:
-        return text
-    raw = tokenizer.convert_ids_to_tokens(int(token_id))
-    if isinstance(raw, str) and re.fullmatch(r"<0x[0-9A-Fa-f]{2}>", raw):
-        return f"<0x{raw[3:5].upper()}>"
-    byte_of = _byte_of_character()
-    if isinstance(raw, str) and raw and all(character in byte_of for character in raw):
-        decoded = bytes(byte_of[character] for character in raw).decode("utf-8", errors="surrogateescape")
-        # surrogateescape maps each undecodable byte b to the code point U+DC00 + b.
-        return "".join(f"<0x{ord(c) - 0xDC00:02X}>" if 0xDC80 <= ord(c) <= 0xDCFF else c for c in decoded)
-    return text
-
-
-def readable_token(text):
-    r"""A token's text as an axis label: spaces as a visible space, line breaks and tabs as escapes.
-
-    Examples
-    --------
-    >>> from sklearn_entropylens.plotting._displays import readable_token
-    >>> readable_token(" Paris"), readable_token("\n"), readable_token(""), readable_token("\x00")
-    ('␣Paris', '\\n', '∅', '\\x00')
-    """
-    shown = []
-    for character in text:
-        if character in _VISIBLE_WHITESPACE:
-            shown.append(_VISIBLE_WHITESPACE[character])
-        elif unicodedata.category(character) in ("Cc", "Cf", "Zs", "Zl", "Zp"):
-            shown.append(f"\\x{ord(character):02x}" if ord(character) < 256 else f"\\u{ord(character):04x}")
-        else:
-            shown.append(character)
-    return "".join(shown) or "\u2205"
-
 
 def _axis_label(statistic, unit=None):
     """``"<statistic> (<unit>)"``; a unit of None is the statistic's raw unit (nats for entropy and KL)."""
@@ -129,21 +66,26 @@ def _profile_table(X, *, min_samples=1):
     return X
 
 
-def _per_layer(X, *, feature_names=None, statistic="entropy", n_layers=None):
+def _per_layer(X, *, feature_names=None, statistic="entropy", n_layers=None, layout=None):
     """Per-sample, per-layer values of one statistic, averaged over positions or windows.
 
-    Returns ``(values (n_samples, n_layers), depths (n_layers,), layers or None)``.
+    The layout is ``layout`` when given (a profiler's ``feature_layout_``), else read from the feature
+    names, else consecutive groups of ``n_layers``. Returns ``(values (n_samples, n_layers), depths
+    (n_layers,), layers or None)``.
     """
     names = _feature_names(X, feature_names)
     X = _profile_table(X)
-    layout = layout_from_names(names) if names is not None else None
+    if layout is None and names is not None:
+        layout = FeatureLayout.from_names(names)
     if layout is None:
-        layout = layout_from_count(X.shape[1], n_layers)
+        layout = FeatureLayout.from_count(X.shape[1], n_layers)
         chosen = list(range(len(layout.groups)))
     else:
-        chosen = [k for k, group in enumerate(layout.groups) if group == statistic or group.startswith(statistic + "_")]
+        if layout.n_features != X.shape[1]:
+            raise ValueError(f"The layout describes {layout.n_features} features; the profiles have {X.shape[1]}.")
+        chosen = layout.groups_of(statistic)
         if not chosen:
-            statistics = sorted({group.split("_pos")[0].split("_win")[0] for group in layout.groups})
+            statistics = sorted({name for name in layout.statistics if name is not None})
             raise ValueError(f"No {statistic!r} features among the profiles; they hold {statistics}.")
     values = layout.split(X)[:, chosen].mean(axis=1)
     return values, layout.depths, layout.layers
@@ -245,7 +187,8 @@ class EntropyProfileDisplay:
 
     @classmethod
     def from_profiles(cls, X, y=None, *, feature_names=None, statistic="entropy", n_layers=None, band="std",
-                      confidence=0.95, unit=None, n_tokens=None, ax=None, shade_phases=True, **kwargs):
+                      confidence=0.95, unit=None, n_tokens=None, ax=None, shade_phases=True, feature_layout=None,
+                      **kwargs):
         """Plot the mean profile of each label of ``y`` from a table of profile features.
 
         Parameters
@@ -275,6 +218,8 @@ class EntropyProfileDisplay:
             Where to draw; a new figure if None.
         shade_phases : bool, default=True
             Shade where the overall mean profile rises (expansion) and falls (pruning).
+        feature_layout : FeatureLayout or None, default=None
+            The layout of ``X`` (a profiler's ``feature_layout_``); read from the names when None.
         **kwargs : dict
             Passed to ``Axes.plot`` for every mean line.
 
@@ -282,7 +227,9 @@ class EntropyProfileDisplay:
         -------
         display : EntropyProfileDisplay
         """
-        values, depths, _ = _per_layer(X, feature_names=feature_names, statistic=statistic, n_layers=n_layers)
+        values, depths, _ = _per_layer(
+            X, feature_names=feature_names, statistic=statistic, n_layers=n_layers, layout=feature_layout
+        )
         groups, labels = _groups(y, values.shape[0])
         means, lows, highs, counts = [], [], [], []
         for label in labels:
@@ -329,6 +276,9 @@ class EntropyProfileDisplay:
             statistic = kwargs.get("statistic", "entropy")
             kwargs.setdefault("unit", feature_unit(statistic, log_base=profiler.log_base, normalize=profiler.normalize))
             kwargs.setdefault("n_tokens", profiler.n_tokens)
+            final_step = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+            if final_step is profiler:
+                kwargs.setdefault("feature_layout", profiler.feature_layout_)
         return cls.from_profiles(estimator.transform(X), y, feature_names=estimator.get_feature_names_out(), **kwargs)
 
     def plot(self, ax=None, *, band=True, shade_phases=True, **kwargs):
@@ -456,10 +406,10 @@ class EntropyHeatmapDisplay:
             profile = profile[0]
         if profile.ndim != 1:
             raise ValueError(f"Give one prompt's features (a single row), got shape {profile.shape}.")
-        layout = layout_from_names([str(name) for name in feature_names])
+        layout = FeatureLayout.from_names(feature_names)
         if layout is None or layout.layers is None:
             raise ValueError("feature_names must name positions and layers, as aggregate='concat' does.")
-        chosen = [k for k, group in enumerate(layout.groups) if group.startswith(statistic + "_pos")]
+        chosen = [k for k in layout.groups_of(statistic) if "_pos" in layout.groups[k]]
         if not chosen:
             raise ValueError(f"No per-position {statistic!r} features; profile with aggregate='concat'.")
         values = layout.split(profile[None])[0, chosen]
@@ -489,20 +439,11 @@ class EntropyHeatmapDisplay:
         -------
         display : EntropyHeatmapDisplay
         """
-        from sklearn.utils.validation import check_is_fitted
-
-        check_is_fitted(estimator)
-        if not isinstance(prompt, str):
-            raise TypeError(f"prompt must be one string, got {type(prompt).__name__}.")
-        if statistic not in estimator.statistics_:
+        if statistic not in getattr(estimator, "statistics_", (statistic,)):
             raise ValueError(f"statistic {statistic!r} is not among the profiler's statistics {estimator.statistics_}.")
-        values, prompt_ids, generated = estimator._profile_with_tokens([prompt])
-        tokenizer = estimator._load().tokenizer
-        # Position 0 reads the last prompt token; position t the t-th generated token.
-        read = [prompt_ids[0][-1]] + [int(token) for token in generated[0][:-1]]
-        tokens = [token_text(tokenizer, token) for token in read]
+        result = estimator.profile_tokens(prompt)
         # Raw values (the default unit: entropy and KL in nats), whatever the profiler's output units.
-        display = cls(values[statistic][0], estimator.layers_, tokens, statistic=statistic)
+        display = cls(result[statistic][0], result.layers, result.token_text[0], statistic=statistic)
         return display.plot(ax=ax, **kwargs)
 
     def plot(self, ax=None, *, cmap="viridis", **kwargs):

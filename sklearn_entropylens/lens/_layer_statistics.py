@@ -1,0 +1,137 @@
+"""Statistics of the lens at every buffered layer and position, and of the model's own final layer.
+
+The decode loop hands over raw residual streams of several positions and layers at once; here they go
+through the lens in tiles of rows x vocabulary columns, each reduced at once by
+:class:`~._statistics.LensStatistics`, so the matmul works on large row tiles and no
+(rows, vocabulary) matrix exists, except whole rows for the top-p candidate sets, bounded in bytes.
+"""
+
+import math
+
+import torch
+
+from ._statistics import STATISTICS, LensStatistics, needs_whole_rows
+
+
+def _overlap(membership, previous):
+    """``|S ∩ S_prev| / |S_prev|`` for boolean memberships of the same shape, along the last axis."""
+    shared = (membership & previous).sum(dim=-1, dtype=torch.float64)
+    return shared / previous.sum(dim=-1, dtype=torch.float64)
+
+
+def _streamed_names(statistics):
+    """The statistics the streaming pass computes: every one it can read, and the set sizes of comparisons."""
+    names = tuple(name for name in statistics if STATISTICS[name].read is not None)
+    if any(STATISTICS[name].compares_previous_layer for name in statistics) and "top_p_size" not in names:
+        names += ("top_p_size",)
+    return names
+
+
+def lens_statistics(lens, residuals, layers, final_logits, *, statistics, alpha, top_p, vocab_chunk,
+                    max_block_bytes):
+    """Statistics of the lens of buffered residuals and of the final layer, for several positions.
+
+    Parameters
+    ----------
+    lens : Lens
+        The lens (the model's final norm and unembedding, for the logit lens).
+    residuals : torch.Tensor of shape (positions, n_lens, batch, d_model)
+        Raw residual streams of the lens layers (every layer but the last).
+    layers : sequence of int
+        The layer of each of the ``n_lens`` entries (0 is the embedding layer).
+    final_logits : torch.Tensor of shape (positions, batch, vocab_size)
+        The model's own output logits (the last layer), float32.
+    statistics : tuple of str
+        Statistic names; ``top_p_overlap`` of lens layer 0 is left to the caller (no predecessor).
+    alpha, top_p : float
+        Renyi order and candidate-set mass.
+    vocab_chunk : int
+        Columns per tile when whole rows are not needed.
+    max_block_bytes : int
+        Bound on the whole-row logits held at once for the top-p statistics.
+
+    Returns
+    -------
+    values : dict of str -> torch.Tensor of shape (positions, n_lens + 1, batch)
+        Float64 statistics, the final layer last. For ``top_p_overlap`` entry ``k`` compares layer ``k``
+        with layer ``k - 1``; entry 0 is NaN.
+    """
+    n_positions, n_lens, batch, _ = residuals.shape
+    device = residuals.device
+    passes = frozenset().union(*(STATISTICS[name].passes for name in statistics))
+    targets = final_logits.argmax(dim=-1)  # (P, B)
+    extra = {}
+    if "final_distribution" in passes:
+        final_log_probs = torch.log_softmax(final_logits, dim=-1)
+        final_probabilities = final_log_probs.exp()
+        extra["final_probabilities"] = final_probabilities[:, None]
+        extra["final_negative_entropy"] = (final_probabilities.double() * final_log_probs.double()).sum(-1)[:, None]
+    prepared = lens.prepare(residuals, layers)
+    if "final_top1" in passes:
+        extra["targets"] = targets[:, None]
+        extra["target_logits"] = lens.target_logits(prepared, targets)
+    lens_names = _streamed_names(statistics)
+
+    values = {}
+    if not needs_whole_rows(statistics):
+        accumulator = LensStatistics((n_positions, n_lens, batch), lens_names, alpha=alpha, device=device, **extra)
+        lens.stream(prepared.reshape(-1, prepared.shape[-1]), accumulator, vocab_chunk)
+        lens_values = accumulator.result()
+        final_values = final_statistics(final_logits, statistics, alpha, None)[0]
+        for name in statistics:
+            values[name] = torch.cat([lens_values[name], final_values[name][:, None, :]], dim=1)
+        return values
+
+    # Whole rows: one position and a slice of the batch at a time, all its layers together, so that the
+    # candidate sets of consecutive layers can be compared.
+    vocab_size = final_logits.shape[-1]
+    per_prompt = (n_lens + 1) * vocab_size * 4
+    step = max(1, min(batch, max_block_bytes // per_prompt))
+    out = {name: torch.empty((n_positions, n_lens + 1, batch), dtype=torch.float64) for name in statistics}
+    for position in range(n_positions):
+        for first in range(0, batch, step):
+            members = slice(first, min(batch, first + step))
+            width = members.stop - members.start
+            block_extra = {key: value[position : position + 1, :, members] for key, value in extra.items()}
+            accumulator = LensStatistics(
+                (1, n_lens, width), lens_names, alpha=alpha, device=device, top_p=top_p, **block_extra
+            )
+            rows = prepared[position, :, members].reshape(-1, prepared.shape[-1])
+            lens.stream(rows, accumulator, vocab_size)
+            lens_values = accumulator.result()
+            final_values, final_membership = final_statistics(
+                final_logits[position : position + 1, members], statistics, alpha, top_p
+            )
+            for name in statistics:
+                if STATISTICS[name].compares_previous_layer:
+                    membership = torch.cat([
+                        accumulator.membership.reshape(n_lens, width, vocab_size),
+                        final_membership.reshape(1, width, vocab_size),
+                    ])
+                    overlap = torch.full((n_lens + 1, width), math.nan, dtype=torch.float64)
+                    overlap[1:] = _overlap(membership[1:], membership[:-1]).cpu()
+                    out[name][position, :, members] = overlap
+                else:
+                    out[name][position, :n_lens, members] = lens_values[name][0]
+                    out[name][position, n_lens, members] = final_values[name][0]
+    return out
+
+
+def final_statistics(final_logits, statistics, alpha, top_p):
+    """Statistics of the model's own distribution, of shape ``final_logits.shape[:-1]``.
+
+    Returns the values and the top-p memberships (None unless a statistic needs the sets). A statistic
+    whose final value is fixed by definition (the final layer is its own reference) is not computed.
+    """
+    shape = final_logits.shape[:-1]
+    computed = tuple(name for name in _streamed_names(statistics) if STATISTICS[name].final_value is None)
+    accumulator = LensStatistics(shape, computed, alpha=alpha, device=final_logits.device, top_p=top_p)
+    rows = final_logits.reshape(-1, final_logits.shape[-1])
+    # The entropy pass shifts its chunk in place: the caller's logits are still needed.
+    accumulator.update(rows.clone() if "normalizer" in frozenset().union(
+        *(STATISTICS[name].passes for name in computed)) else rows, 0)
+    values = accumulator.result()
+    for name in statistics:
+        if STATISTICS[name].final_value is not None:
+            values[name] = torch.full(shape, STATISTICS[name].final_value, dtype=torch.float64)
+    return values, accumulator.membership

@@ -1,0 +1,169 @@
+"""The lens: a map from the residual stream leaving block ``l`` to next-token logits.
+
+:class:`Lens` is the interface the decode loop talks to. A lens turns raw residual streams into
+*prepared* rows (:meth:`Lens.prepare`, the only method a new lens must write), and the model's
+unembedding turns prepared rows into logits, tile by tile of vocabulary columns
+(:meth:`Lens.stream`), so no (rows, vocabulary) matrix has to exist. :class:`LogitLens` is the logit lens
+of nostalgebraist (2020) as Entropy-Lens reads it: the model's own final norm (and projection), its
+unembedding, then its logit scaling and soft-capping. A tuned lens or a sublayer lens is another
+``prepare``; the decode loop does not change.
+"""
+
+import torch
+
+from ._adapters import module_device
+
+# Whether this process's torch can multiply bfloat16/float16 matrices into float32 on CUDA.
+_MIXED_MM = {}
+
+
+def _lens_matmul(prepared, rows, out):
+    """``prepared @ rows.T`` in float32 whatever the weights' dtype; returns the result (``out`` or new).
+
+    Products of bfloat16 or float16 numbers are exact in float32, so accumulating them in float32 loses
+    nothing: on CUDA the low-precision GEMM writes float32 directly, elsewhere both sides are upcast.
+    """
+    if prepared.dtype == torch.float32 and rows.dtype == torch.float32:
+        return torch.mm(prepared, rows.t(), out=out)
+    if prepared.device.type == "cuda" and _MIXED_MM.get(prepared.dtype, True):
+        try:
+            return torch.mm(prepared, rows.t(), out_dtype=torch.float32)
+        except (TypeError, RuntimeError, NotImplementedError):
+            _MIXED_MM[prepared.dtype] = False
+    return torch.mm(prepared.float(), rows.float().t(), out=out)
+
+
+class _RowWriter:
+    """An accumulator that keeps the streamed logits: whole float32 rows of the lens."""
+
+    def __init__(self, out):
+        self.out = out
+
+    def update(self, logits, start):
+        self.out[:, start : start + logits.shape[1]].copy_(logits)
+
+
+class Lens:
+    """Residual stream of block ``l`` -> float32 next-token logits, through the model's unembedding.
+
+    Parameters
+    ----------
+    adapter : LensAdapter
+        The model's blocks, final norm, projection and unembedding.
+
+    Notes
+    -----
+    Subclasses implement :meth:`prepare`. Everything after it (the unembedding in float32 tiles, the
+    model's logit scaling and soft-cap) is shared, so every lens is streamed and exact in the same way.
+    """
+
+    def __init__(self, adapter):
+        self.adapter = adapter
+
+    @property
+    def n_layers(self):
+        """Number of blocks ``L`` of the model."""
+        return self.adapter.n_layers
+
+    @property
+    def vocab_size(self):
+        return self.adapter.vocab_size
+
+    @property
+    def device(self):
+        """Where the logits are computed: the device of the unembedding."""
+        return self.adapter.device
+
+    def prepare(self, hidden, layers):
+        """Map raw residual streams to the unembedding's input.
+
+        Parameters
+        ----------
+        hidden : torch.Tensor of shape (positions, K, batch, d_model) or (n, d_model)
+            Raw residual streams: the decode loop's buffer, whose axis 1 runs over ``layers``, or rows
+            that all belong to the single layer of ``layers``.
+        layers : sequence of int
+            The layer of each entry of axis 1 (or the one layer of every row): 0 is the embedding
+            layer, ``l`` the output of block ``l``.
+
+        Returns
+        -------
+        prepared : torch.Tensor of shape hidden.shape[:-1] + (d_unembedding,)
+            On :attr:`device`.
+        """
+        raise NotImplementedError
+
+    def finish(self, logits):
+        """Apply the model's logit scaling and soft-cap to float32 logits, in place; return them."""
+        scale, softcap = self.adapter.logit_scale, self.adapter.softcap
+        if scale is not None:
+            logits.mul_(scale)
+        if softcap:
+            logits.div_(softcap).tanh_().mul_(softcap)
+        return logits
+
+    def stream(self, prepared, accumulator, vocab_chunk):
+        """Feed the float32 logits of prepared rows ``(n_rows, d)`` to ``accumulator.update(tile, start)``.
+
+        The tiles are ``vocab_chunk`` vocabulary columns wide; only one exists at a time.
+        """
+        weight = self.adapter.unembedding.weight
+        bias = getattr(self.adapter.unembedding, "bias", None)
+        n_rows, vocab_size = prepared.shape[0], weight.shape[0]
+        if prepared.device.type != "cuda" and prepared.dtype != torch.float32:
+            prepared = prepared.float()  # once, not per tile
+        tile = torch.empty(n_rows, min(vocab_chunk, vocab_size), dtype=torch.float32, device=prepared.device)
+        for start in range(0, vocab_size, vocab_chunk):
+            rows = weight[start : start + vocab_chunk]
+            out = tile if rows.shape[0] == tile.shape[1] else torch.empty(
+                n_rows, rows.shape[0], dtype=torch.float32, device=prepared.device
+            )
+            logits = _lens_matmul(prepared, rows, out)
+            if bias is not None:
+                logits += bias[start : start + vocab_chunk].float()
+            accumulator.update(self.finish(logits), start)
+
+    @torch.no_grad()
+    def logits(self, hidden, layers, vocab_chunk=None):
+        """Whole float32 logits of residual streams ``(n_rows, d)``, all of layer ``layers``.
+
+        For checks and for the last block of low-precision models; the engine streams everything else.
+        """
+        prepared = self.prepare(hidden, layers)
+        out = torch.empty(prepared.shape[0], self.vocab_size, dtype=torch.float32, device=prepared.device)
+        self.stream(prepared, _RowWriter(out), vocab_chunk or self.vocab_size)
+        return out
+
+    def target_logits(self, prepared, targets):
+        """Logits of chosen tokens: ``prepared`` (P, K, B, d), ``targets`` (P, B) -> (P, K, B), float32."""
+        weight = self.adapter.unembedding.weight[targets]  # (P, B, d)
+        logits = torch.einsum("pkbd,pbd->pkb", prepared.float(), weight.float())
+        bias = getattr(self.adapter.unembedding, "bias", None)
+        if bias is not None:
+            logits += bias[targets][:, None, :].float()
+        return self.finish(logits)
+
+
+class LogitLens(Lens):
+    """The logit lens: ``finish(unembed(project(final_norm(h_l))))`` with the model's own modules.
+
+    The same map for every layer, so ``layers`` is ignored. For the last block it reproduces the model's
+    own logits exactly; :func:`~sklearn_entropylens.lens._adapters.verify_adapter` checks that at load.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_entropylens.models import load_model
+    >>> from sklearn_entropylens.lens import LogitLens
+    >>> loaded = load_model("smollm2-135m")
+    >>> lens = LogitLens(loaded.adapter)
+    >>> lens.logits(torch.zeros(1, 576), layers=[3]).shape
+    torch.Size([1, 49152])
+    """
+
+    def prepare(self, hidden, layers=None):
+        """Final norm then projection, each on its own device; the result on :attr:`device`."""
+        for module in (self.adapter.final_norm, self.adapter.projection):
+            if module is not None:
+                hidden = module(hidden.to(module_device(module, hidden.device)))
+        return hidden.to(self.device)

@@ -62,7 +62,10 @@ def test_passthrough_scaler(tiny_llama):
         profiler=EntropyProfileTransformer(tiny_llama, n_tokens=2), scaler="passthrough",
         classifier=KNeighborsClassifier(n_neighbors=1),
     ).fit(PROMPTS, LABELS)
-    np.testing.assert_array_equal(clf.predict(PROMPTS), LABELS)
+    # The classifier sees the raw profiles: its input is the profiler's output, unscaled.
+    raw = EntropyProfileTransformer(tiny_llama, n_tokens=2).fit_transform(PROMPTS)
+    np.testing.assert_array_equal(clf.pipeline_[:-1].transform(PROMPTS), raw)
+    np.testing.assert_array_equal(clf.pipeline_[-1]._fit_X, raw)
 
 
 @pytest.mark.parametrize("X, message", [("one prompt", "string object received"), ([1, 2], "str")])

@@ -137,10 +137,16 @@ def test_non_finite_logits_raise():
 ALL_STATISTICS = ("entropy", "kl_to_final", "final_token_rank", "top1_agreement", "top_p_size", "top_p_overlap")
 
 
-@pytest.mark.parametrize("model_type", ["llama", "gemma2", "phi", "opt"])
+@pytest.mark.parametrize("model_type, overrides", [
+    ("llama", {}), ("gemma2", {}), ("phi", {}), ("opt", {}),
+    # OPT-350m's layout: post-LN blocks, no final norm, and a projection out of a wider residual stream.
+    ("opt", {"word_embed_proj_dim": 16, "do_layer_norm_before": False}),
+], ids=["llama", "gemma2", "phi", "opt", "opt-350m-style"])
 @pytest.mark.parametrize("include_embedding", [False, True])
-def test_every_statistic_matches_the_float64_reference(model_type, include_embedding):
-    loaded = load_model(register_tiny_model(model_type))
+def test_every_statistic_matches_the_float64_reference(model_type, overrides, include_embedding):
+    name = f"tiny-{model_type}-{'-'.join(f'{k}{v}' for k, v in overrides.items())}" if overrides else None
+    loaded = load_model(register_tiny_model(model_type, name=name, **overrides))
+    assert overrides.get("word_embed_proj_dim") in (None, loaded.adapter.projection and loaded.adapter.projection.out_features)
     ids = encode_prompts(loaded, PROMPTS, n_tokens=4)
     values = profile_token_ids(
         loaded, ids, n_tokens=4, batch_size=4, statistics=ALL_STATISTICS, include_embedding=include_embedding

@@ -14,7 +14,7 @@ from sklearn_entropylens import (
     skip_layers,
 )
 from sklearn_entropylens.lens._adapters import get_adapter
-from sklearn_entropylens._testing import TINY_MODEL_TYPES, register_tiny_model
+from sklearn_entropylens._testing import TINY_MODEL_TYPES, reference_entropies, register_tiny_model
 
 IDS = torch.tensor([[1, 5, 9, 200, 17, 33, 4], [1, 70, 71, 72, 73, 74, 75]])
 
@@ -76,29 +76,61 @@ def _questions():
 
 
 def test_intervention_scorer_chooses_layers_from_delta_entropy():
+    # The expectation comes from the float64 oracle, layer by layer, not from the profiler under test.
     model = register_tiny_model("llama")
+    loaded = load_model(model)
     questions = _questions()
     scorer = InterventionScorer(model, n_skip=2, n_tokens=3).fit(questions)
-    profile = EntropyProfileTransformer(model, n_tokens=3, include_embedding=True).fit_transform(questions["prompt"])
-    np.testing.assert_allclose(scorer.mean_profile_, profile.mean(axis=0))
-    delta = np.diff(profile.mean(axis=0))
-    np.testing.assert_allclose(scorer.delta_entropy_, delta)
-    assert scorer.expansion_layers_.tolist() == (np.argsort(-delta)[:2] + 1).tolist()
-    assert scorer.pruning_layers_.tolist() == (np.argsort(delta)[:2] + 1).tolist()
+    ids = [loaded.tokenizer(prompt)["input_ids"] for prompt in questions["prompt"]]
+    model64 = copy.deepcopy(loaded.model).double()
+    reference, _ = reference_entropies(loaded, ids, 3, include_embedding=True, model=model64)
+    mean_profile = reference.mean(axis=(0, 1))  # layers 0 .. L, averaged over prompts and positions
+    np.testing.assert_allclose(scorer.mean_profile_, mean_profile, atol=1e-5)
+    rises = {layer: mean_profile[layer] - mean_profile[layer - 1] for layer in range(1, loaded.n_layers + 1)}
+    assert scorer.expansion_layers_.tolist() == sorted(rises, key=lambda layer: -rises[layer])[:2]
+    assert scorer.pruning_layers_.tolist() == sorted(rises, key=lambda layer: rises[layer])[:2]
+
+
+def _without_blocks(model, skipped):
+    """A copy of a Llama with the skipped blocks removed: the independent meaning of skipping a block."""
+    pruned = copy.deepcopy(model)
+    kept = [block for index, block in enumerate(pruned.model.layers, start=1) if index not in set(skipped)]
+    pruned.model.layers = torch.nn.ModuleList(kept)
+    pruned.config.num_hidden_layers = len(kept)
+    if getattr(pruned.config, "layer_types", None):
+        pruned.config.layer_types = pruned.config.layer_types[: len(kept)]
+    return pruned
+
+
+@torch.inference_mode()
+def _accuracy_one_by_one(model, tokenizer, questions, scoring):
+    """Accuracy scored one question and one option at a time, without padding or batching."""
+    correct = []
+    for _, row in questions.iterrows():
+        prompt = tokenizer(row["prompt"])["input_ids"]
+        if scoring == "cloze":
+            scores = []
+            for letter in "ABCD":
+                option = tokenizer(" " + row[letter], add_special_tokens=False)["input_ids"]
+                log_probs = torch.log_softmax(model(input_ids=torch.tensor([prompt + option]), use_cache=False).logits[0].double(), -1)
+                scores.append(np.mean([float(log_probs[len(prompt) - 1 + k, token]) for k, token in enumerate(option)]))
+        else:
+            logits = model(input_ids=torch.tensor([prompt]), use_cache=False).logits[0, -1]
+            scores = [max(float(logits[tokenizer(text, add_special_tokens=False)["input_ids"][0]])
+                          for text in (letter, " " + letter) if len(tokenizer(text, add_special_tokens=False)["input_ids"]) == 1)
+                      for letter in "ABCD"]
+        correct.append("ABCD"[int(np.argmax(scores))] == row["target"])
+    return float(np.mean(correct))
 
 
 def test_score_is_the_accuracy_with_the_chosen_layers_skipped():
     model = register_tiny_model("llama")
+    loaded = load_model(model)
     questions = _questions()
-    options = questions[list("ABCD")].to_numpy(dtype=object)
     for strategy, scoring in [("expansion", "cloze"), ("pruning", "letter"), ("none", "cloze")]:
         scorer = InterventionScorer(model, n_skip=1, n_tokens=2, strategy=strategy, scoring=scoring).fit(questions)
         layers = {"expansion": scorer.expansion_layers_, "pruning": scorer.pruning_layers_, "none": []}[strategy]
-        with skip_layers(model, list(layers)):
-            expected = answer_correctness(
-                questions["prompt"], questions["target"], options=options,
-                method="options" if scoring == "cloze" else "letters", model=model,
-            ).accuracy
+        expected = _accuracy_one_by_one(_without_blocks(loaded.model, list(layers)), loaded.tokenizer, questions, scoring)
         assert scorer.score(questions, questions["target"]) == pytest.approx(expected)
 
 

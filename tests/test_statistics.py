@@ -6,6 +6,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sklearn_entropylens.lens import Lens
+from sklearn_entropylens.lens._adapters import LensAdapter
+from sklearn_entropylens.lens._layer_statistics import lens_statistics
 from sklearn_entropylens.lens._reference import entropy_bruteforce, statistics_bruteforce
 from sklearn_entropylens.lens._statistics import (
     LensStatistics,
@@ -176,6 +179,28 @@ def test_top_p_overlap_counts_shared_candidates():
     values = statistics_bruteforce(logits, ["top_p_size", "top_p_overlap"], top_p=0.9)
     np.testing.assert_array_equal(values["top_p_size"], [[2, 2]])
     np.testing.assert_allclose(values["top_p_overlap"], [[1.0, 0.5]])
+    # The engine's own path: residuals through an identity lens, so its logits are the rows above.
+    lens = _IdentityLens(6)
+    engine = lens_statistics(
+        lens, logits[:, :1, None].float(), [1], logits[:, 1].float()[:, None], statistics=("top_p_size", "top_p_overlap"),
+        alpha=1.0, top_p=0.9, vocab_chunk=6, max_block_bytes=2**20,
+    )
+    np.testing.assert_array_equal(engine["top_p_size"][0, :, 0], [2, 2])
+    assert np.isnan(engine["top_p_overlap"][0, 0, 0])  # the engine leaves the first layer to its caller
+    assert engine["top_p_overlap"][0, 1, 0] == 0.5
+
+
+class _IdentityLens(Lens):
+    """A lens whose logits are its input rows (an identity unembedding), to drive the engine by hand."""
+
+    def __init__(self, vocab_size):
+        unembedding = torch.nn.Linear(vocab_size, vocab_size, bias=False).requires_grad_(False)
+        with torch.no_grad():
+            unembedding.weight.copy_(torch.eye(vocab_size))
+        super().__init__(LensAdapter("identity", torch.nn.ModuleList(), None, None, unembedding, None))
+
+    def prepare(self, hidden, layers=None):
+        return hidden
 
 
 def test_lens_statistics_refuse_chunked_rows_for_top_p():

@@ -42,7 +42,8 @@ result = run_experiment("families", memory="examples_cache")
 print(f"families: {result.summary}\npaper: {result.paper}")
 result.figure.savefig(pathlib.Path(__file__).parent / "figures" / "families.png", dpi=110)
 
-clf = ModelFamilyClassifier(memory="examples_cache").fit(list(MODELS), list(MODELS.values()))
+profiler = EntropyProfileTransformer(n_tokens=32, temperature=0.7, memory="examples_cache")  # the paper's protocol
+clf = ModelFamilyClassifier(profiler=profiler).fit(list(MODELS), list(MODELS.values()))
 tables = clf.model_profiles(list(MODELS))  # the fit's samples, from the cache
 families = np.repeat(list(MODELS.values()), [len(table) for table in tables])
 print("samples per model:", [table.shape for table in tables])

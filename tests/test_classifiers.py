@@ -161,9 +161,11 @@ def test_answer_correctness_reads_the_logits(tiny_llama):
     options = [["3", "4", "5", "6"], ["red", "blue", "green", "tall"], ["a", "bb", "ccc d", "e"]]
     answers = np.array(["B", "B", "D"])
     letter_scores, option_scores = _brute_force_scores(loaded, prompts, options)
-    by_letters = answer_correctness(prompts, answers, model=tiny_llama, batch_size=2)
+    by_letters = answer_correctness(prompts, answers, profiler=EntropyProfileTransformer(tiny_llama, batch_size=2))
     np.testing.assert_array_equal(by_letters.predicted, np.array(list("ABCD"))[letter_scores.argmax(1)])
-    by_options = answer_correctness(prompts, answers, options=options, method="options", model=tiny_llama, batch_size=3)
+    by_options = answer_correctness(
+        prompts, answers, options=options, method="options", profiler=EntropyProfileTransformer(tiny_llama, batch_size=3)
+    )
     np.testing.assert_array_equal(by_options.predicted, np.array(list("ABCD"))[option_scores.argmax(1)])
     expected = np.exp(option_scores - option_scores.max(1, keepdims=True))
     np.testing.assert_allclose(by_options.probabilities, expected / expected.sum(1, keepdims=True), atol=1e-4)
@@ -184,4 +186,4 @@ def test_answer_correctness_reads_the_logits(tiny_llama):
 def test_answer_correctness_bad_input(tiny_llama, kwargs, message):
     arguments = {"answers": ["A"], **kwargs}
     with pytest.raises(ValueError, match=message):
-        answer_correctness(["Question?"], model=tiny_llama, **arguments)
+        answer_correctness(["Question?"], profiler=EntropyProfileTransformer(tiny_llama), **arguments)

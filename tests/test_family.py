@@ -40,11 +40,11 @@ def test_family_classifier_on_profile_tables():
 
 def test_family_classifier_profiles_models_by_identifier():
     llama, gpt2 = register_tiny_model("llama"), register_tiny_model("gpt2")
-    clf = ModelFamilyClassifier(n_samples=6, n_tokens=3, n_points=5).fit([llama, gpt2], ["llama", "gpt2"])
+    clf = ModelFamilyClassifier(profiler=EntropyProfileTransformer(n_tokens=3, temperature=0.7), n_samples=6, n_points=5).fit([llama, gpt2], ["llama", "gpt2"])
     assert clf.models_ == [llama, gpt2] and clf.profiles_.shape == (12, 5)
     np.testing.assert_array_equal(clf.predict([gpt2, llama]), ["gpt2", "llama"])
     # Same seed, same samples: the fingerprint is reproducible.
-    again = ModelFamilyClassifier(n_samples=6, n_tokens=3, n_points=5).fit([llama, gpt2], ["llama", "gpt2"])
+    again = ModelFamilyClassifier(profiler=EntropyProfileTransformer(n_tokens=3, temperature=0.7), n_samples=6, n_points=5).fit([llama, gpt2], ["llama", "gpt2"])
     np.testing.assert_array_equal(again.profiles_, clf.profiles_)
     tables = clf.model_profiles([llama])
     assert tables[0].shape == (6, 3) and tables[0].columns[0] == "entropy_layer01"
@@ -68,14 +68,16 @@ def test_family_classifier_bad_input(X, y, error, message):
 
 def test_family_classifier_needs_sampling():
     with pytest.raises(ValueError, match="temperature"):
-        ModelFamilyClassifier(temperature=0).fit(["a"], ["x"])
+        ModelFamilyClassifier(profiler=EntropyProfileTransformer(temperature=0)).fit(["a"], ["x"])
 
 
 @pytest.mark.bundled
 def test_real_families_are_separated_and_expansion_follows_candidate_sets(smollm2, gemma3, tmp_path):
     """SmolLM2 (Llama family) against Gemma-3: leave-one-sample-out kNN on depth-rescaled profiles."""
     reset_profile_counters()
-    clf = ModelFamilyClassifier(n_samples=16, n_tokens=16, memory=str(tmp_path))
+    clf = ModelFamilyClassifier(
+        profiler=EntropyProfileTransformer(n_tokens=16, temperature=0.7, memory=str(tmp_path)), n_samples=16
+    )
     fitted = clf.fit(["smollm2-135m", "gemma3-270m"], ["llama", "gemma3"])
     np.testing.assert_array_equal(fitted.predict(["gemma3-270m", "smollm2-135m"]), ["gemma3", "llama"])
     tables = clf.model_profiles(["smollm2-135m", "gemma3-270m"])

@@ -80,7 +80,7 @@ def test_intervention_scorer_chooses_layers_from_delta_entropy():
     model = register_tiny_model("llama")
     loaded = load_model(model)
     questions = _questions()
-    scorer = InterventionScorer(model, n_skip=2, n_tokens=3).fit(questions)
+    scorer = InterventionScorer(EntropyProfileTransformer(model, n_tokens=3), n_skip=2).fit(questions)
     ids = [loaded.tokenizer(prompt)["input_ids"] for prompt in questions["prompt"]]
     model64 = copy.deepcopy(loaded.model).double()
     reference, _ = reference_entropies(loaded, ids, 3, include_embedding=True, model=model64)
@@ -128,7 +128,7 @@ def test_score_is_the_accuracy_with_the_chosen_layers_skipped():
     loaded = load_model(model)
     questions = _questions()
     for strategy, scoring in [("expansion", "cloze"), ("pruning", "letter"), ("none", "cloze")]:
-        scorer = InterventionScorer(model, n_skip=1, n_tokens=2, strategy=strategy, scoring=scoring).fit(questions)
+        scorer = InterventionScorer(EntropyProfileTransformer(model, n_tokens=2), n_skip=1, strategy=strategy, scoring=scoring).fit(questions)
         layers = {"expansion": scorer.expansion_layers_, "pruning": scorer.pruning_layers_, "none": []}[strategy]
         expected = _accuracy_one_by_one(_without_blocks(loaded.model, list(layers)), loaded.tokenizer, questions, scoring)
         assert scorer.score(questions, questions["target"]) == pytest.approx(expected)
@@ -137,7 +137,7 @@ def test_score_is_the_accuracy_with_the_chosen_layers_skipped():
 def test_score_table_and_grid_search():
     model = register_tiny_model("llama")
     questions = _questions()
-    scorer = InterventionScorer(model, n_skip=1, n_tokens=2, n_random=3, n_bootstrap=200).fit(questions)
+    scorer = InterventionScorer(EntropyProfileTransformer(model, n_tokens=2), n_skip=1, n_random=3, n_bootstrap=200).fit(questions)
     table = scorer.score_table(questions, questions["target"])
     assert list(table.index) == ["none", "expansion", "pruning", "random"]
     assert table.loc["none", "difference"] == 0 and table.loc["none", "ci_low"] == table.loc["none", "ci_high"] == 0
@@ -147,7 +147,7 @@ def test_score_table_and_grid_search():
         assert row["ci_low"] <= row["difference"] <= row["ci_high"]
         assert row["difference"] == pytest.approx(row["accuracy"] - table.loc["none", "accuracy"])
     search = GridSearchCV(
-        InterventionScorer(model, n_tokens=2), {"n_skip": [1, 2], "strategy": ["expansion", "pruning"]}, cv=KFold(2)
+        InterventionScorer(EntropyProfileTransformer(model, n_tokens=2)), {"n_skip": [1, 2], "strategy": ["expansion", "pruning"]}, cv=KFold(2)
     ).fit(questions, questions["target"])
     assert set(search.cv_results_["param_strategy"]) == {"expansion", "pruning"}
 
@@ -163,7 +163,7 @@ def test_score_table_and_grid_search():
 )
 def test_intervention_scorer_bad_input(params, X, message):
     model = register_tiny_model("llama")
-    scorer = InterventionScorer(model, n_tokens=2, **params)
+    scorer = InterventionScorer(EntropyProfileTransformer(model, n_tokens=2), **params)
     with pytest.raises(ValueError, match=message):
         scorer.fit(_questions()).score(X if X is not None else _questions(), ["A"])
 

@@ -325,7 +325,9 @@ def test_family_protocol_profiles_the_empty_prompt_without_warning(tiny_llama):
 
     with warnings.catch_warnings():
         warnings.simplefilter("error", EmptyPromptWarning)
-        tables = ModelFamilyClassifier(n_samples=2, n_tokens=2).model_profiles([tiny_llama])
+        tables = ModelFamilyClassifier(
+            profiler=EntropyProfileTransformer(n_tokens=2, temperature=0.7), n_samples=2
+        ).model_profiles([tiny_llama])
     assert tables[0].shape == (2, 3)
 
 

@@ -5,7 +5,8 @@ import torch
 from sklearn.utils import Bunch
 
 from ..lens._encoding import encode_prompts, left_padded_batch
-from ..models._loading import DEFAULT_MODEL, load_model
+from ..lens._memory import default_batch_size
+from ._profile import EntropyProfileTransformer
 from .._validation import check_int, check_prompts
 
 LETTERS = ("A", "B", "C", "D")
@@ -68,10 +69,7 @@ def _option_scores(loaded, token_ids, options, batch_size):
     return scores.reshape(n_prompts, n_options)
 
 
-def answer_correctness(
-    X, answers, *, options=None, method="letters", model=DEFAULT_MODEL, revision=None, letters=LETTERS,
-    chat_template=False, dtype="auto", device="auto", model_kwargs=None, batch_size=8,
-):
+def answer_correctness(X, answers, *, options=None, method="letters", profiler=None, letters=LETTERS):
     """Whether the model answers each multiple-choice prompt correctly, read from its logits.
 
     ``method="letters"`` (the paper's rule): the model's answer is the option letter whose next-token
@@ -91,12 +89,13 @@ def answer_correctness(
         The option texts, in letter order; needed for ``method="options"``.
     method : {"letters", "options"}, default="letters"
         How the model's answer is read.
-    model, revision, chat_template, dtype, device, model_kwargs : see :class:`EntropyProfileTransformer`
-        The model asked.
+    profiler : EntropyProfileTransformer or None, default=None
+        Whose model is asked, loaded as it loads it (``model``, ``revision``, ``dtype``, ``device``,
+        ``model_kwargs``, ``chat_template``; ``batch_size`` sequences per forward pass, ``"auto"``
+        being 8 on CPU and 64 on a GPU); None is ``EntropyProfileTransformer()``, the default model.
+        It need not be fitted.
     letters : sequence of str, default=("A", "B", "C", "D")
         The option letters.
-    batch_size : int, default=8
-        Sequences per forward pass.
 
     Returns
     -------
@@ -129,9 +128,13 @@ def answer_correctness(
         options = np.asarray(options, dtype=object)
         if options.shape != (len(prompts), len(letters)):
             raise ValueError(f"options must have shape ({len(prompts)}, {len(letters)}), got {options.shape}.")
+    profiler = EntropyProfileTransformer() if profiler is None else profiler
+    if not isinstance(profiler, EntropyProfileTransformer):
+        raise TypeError(f"profiler must be an EntropyProfileTransformer, got {type(profiler).__name__}.")
+    loaded = profiler.load()
+    batch_size = profiler.batch_size if profiler.batch_size != "auto" else default_batch_size(loaded.device)
     batch_size = check_int(batch_size, "batch_size")
-    loaded = load_model(model, revision=revision, dtype=dtype, device=device, model_kwargs=model_kwargs)
-    token_ids = encode_prompts(loaded, prompts, n_tokens=1, chat_template=chat_template)
+    token_ids = encode_prompts(loaded, prompts, n_tokens=1, chat_template=profiler.chat_template)
     if method == "letters":
         scores = _letter_scores(loaded, token_ids, letters, batch_size)
     else:

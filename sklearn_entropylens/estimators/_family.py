@@ -40,8 +40,8 @@ class ModelFamilyClassifier(ClassifierMixin, BaseEstimator):
     """Tell the family of a language model from its entropy-profile fingerprint.
 
     Each model is profiled on the paper's protocol: the empty prompt (the BOS token alone) continued
-    ``n_samples`` times by sampling at ``temperature`` for ``n_tokens`` tokens, each sample giving the
-    per-layer mean entropy profile. Profiles are resampled onto a common grid of relative depth
+    ``n_samples`` times by sampling (the profiler's ``temperature``, 0.7 by default) for ``n_tokens``
+    tokens, each sample giving the per-layer mean entropy profile. Profiles are resampled onto a common grid of relative depth
     (:class:`DepthRescaler`), so models of different depth compare, and a classifier is fitted on the
     samples of every training model, labelled with its family. A new model's family is the class of
     highest mean probability over its samples.
@@ -51,38 +51,22 @@ class ModelFamilyClassifier(ClassifierMixin, BaseEstimator):
     classifier : classifier or None, default=None
         Any scikit-learn classifier for the rescaled sample profiles; None is
         ``KNeighborsClassifier(n_neighbors=5)``.
+    profiler : EntropyProfileTransformer or None, default=None
+        How every model is profiled: its ``model`` is replaced by each identifier of ``X`` and its
+        ``random_state`` by this classifier's, and everything else (``n_tokens``, ``temperature`` > 0,
+        ``statistics``, ``alpha``, ``dtype``, ``device``, ``model_kwargs``, ``batch_size``, ``n_jobs``,
+        ``memory``, ``progress``) applies to every model. None is
+        ``EntropyProfileTransformer(n_tokens=32, temperature=0.7)``. Tune it as ``profiler__n_tokens``.
     n_samples : int, default=64
         Sampled continuations per model.
-    n_tokens : int, default=32
-        Profiled positions per sample.
-    temperature : float, default=0.7
-        Sampling temperature of the continuations.
     prompt : str, default=""
         The prompt continued (the empty prompt is the BOS token alone).
     n_points : int or None, default=None
         Points of the relative-depth grid; None takes the deepest training model's number of blocks.
     kind : {"linear", "cubic", "pad"}, default="linear"
         Resampling (see :class:`DepthRescaler`; ``"pad"`` is the reference's zero padding).
-    statistics : str or list of str, default="entropy"
-        Per-layer statistics of the fingerprint (see :class:`EntropyProfileTransformer`).
-    alpha : float, default=1.0
-        Renyi order of the entropy.
     random_state : int, RandomState instance or None, default=0
         Seeds the sampled continuations; a model's samples depend only on it and the model.
-    dtype, device : str, default="auto"
-        Passed to :class:`EntropyProfileTransformer`.
-    model_kwargs : dict or None, default=None
-        ``from_pretrained`` options for every model, such as ``{"device_map": "auto"}`` (see
-        :class:`EntropyProfileTransformer`).
-    batch_size : int or "auto", default="auto"
-        Samples per forward pass; ``"auto"`` fits the free memory.
-    n_jobs : int or None, default=None
-        Worker processes (or Dask workers, under ``joblib.parallel_config(backend="dask")``) that
-        profile the samples (see :class:`EntropyProfileTransformer`).
-    memory : str, joblib.Memory or None, default=None
-        Per-sample profile cache (see :class:`EntropyProfileTransformer`).
-    progress : bool, default=False
-        Show progress bars.
 
     Attributes
     ----------
@@ -121,40 +105,20 @@ class ModelFamilyClassifier(ClassifierMixin, BaseEstimator):
         self,
         classifier=None,
         *,
+        profiler=None,
         n_samples=64,
-        n_tokens=32,
-        temperature=0.7,
         prompt="",
         n_points=None,
         kind="linear",
-        statistics="entropy",
-        alpha=1.0,
         random_state=0,
-        dtype="auto",
-        device="auto",
-        model_kwargs=None,
-        batch_size="auto",
-        n_jobs=None,
-        memory=None,
-        progress=False,
     ):
         self.classifier = classifier
+        self.profiler = profiler
         self.n_samples = n_samples
-        self.n_tokens = n_tokens
-        self.temperature = temperature
         self.prompt = prompt
         self.n_points = n_points
         self.kind = kind
-        self.statistics = statistics
-        self.alpha = alpha
         self.random_state = random_state
-        self.dtype = dtype
-        self.device = device
-        self.model_kwargs = model_kwargs
-        self.batch_size = batch_size
-        self.n_jobs = n_jobs
-        self.memory = memory
-        self.progress = progress
 
     def _sampling_seed(self):
         if hasattr(self, "sampling_seed_"):
@@ -164,21 +128,13 @@ class ModelFamilyClassifier(ClassifierMixin, BaseEstimator):
     def _profiler(self, model, seed):
         if not isinstance(self.prompt, str):
             raise TypeError(f"prompt must be a string, got {type(self.prompt).__name__}.")
-        return EntropyProfileTransformer(
-            model,
-            n_tokens=self.n_tokens,
-            statistics=self.statistics,
-            alpha=self.alpha,
-            temperature=self.temperature,
-            random_state=seed,
-            dtype=self.dtype,
-            device=self.device,
-            model_kwargs=self.model_kwargs,
-            batch_size=self.batch_size,
-            n_jobs=self.n_jobs,
-            memory=self.memory,
-            progress=self.progress,
-        )
+        return clone(self._base_profiler()).set_params(model=model, random_state=seed)
+
+    def _base_profiler(self):
+        profiler = EntropyProfileTransformer(n_tokens=32, temperature=0.7) if self.profiler is None else self.profiler
+        if not isinstance(profiler, EntropyProfileTransformer):
+            raise TypeError(f"profiler must be an EntropyProfileTransformer, got {type(profiler).__name__}.")
+        return profiler
 
     def model_profiles(self, X):
         """Per-layer sample profiles of each model, before depth rescaling.
@@ -231,8 +187,11 @@ class ModelFamilyClassifier(ClassifierMixin, BaseEstimator):
         if y.ndim != 1 or len(y) != len(models):
             raise ValueError(f"y must give one family per model: {len(models)} models, y of shape {y.shape}.")
         check_classification_targets(y)
-        if isinstance(self.temperature, bool) or not isinstance(self.temperature, numbers.Real) or self.temperature <= 0:
-            raise ValueError(f"temperature must be > 0: the fingerprint samples continuations, got {self.temperature!r}.")
+        temperature = self._base_profiler().temperature
+        if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or temperature <= 0:
+            raise ValueError(
+                f"The profiler's temperature must be > 0: the fingerprint samples continuations, got {temperature!r}."
+            )
         if hasattr(self, "sampling_seed_"):
             del self.sampling_seed_  # a refit draws its seed from random_state again
         seed = self._sampling_seed()

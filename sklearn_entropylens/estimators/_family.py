@@ -13,7 +13,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._depth import DepthRescaler, _is_collection_of_tables
 from ._profile import EntropyProfileTransformer
-from .._validation import EmptyPromptWarning, check_int
+from .._param_validation import InstanceOf, Interval, Options, validate_parameters
+from .._validation import EmptyPromptWarning
 
 
 def _check_models(X, what="X"):
@@ -120,21 +121,26 @@ class ModelFamilyClassifier(ClassifierMixin, BaseEstimator):
         self.kind = kind
         self.random_state = random_state
 
+    _parameter_constraints = {
+        "classifier": [Options(None), InstanceOf(object, description="a classifier")],
+        "profiler": [Options(None), InstanceOf(EntropyProfileTransformer)],
+        "n_samples": [Interval(numbers.Integral, 1, None)],
+        "prompt": [InstanceOf(str)],
+        "n_points": [Options(None), Interval(numbers.Integral, 1, None)],
+        "kind": [Options("linear", "cubic", "pad")],
+        "random_state": [Options(None), Interval(numbers.Integral, 0, None), InstanceOf(np.random.RandomState)],
+    }
+
     def _sampling_seed(self):
         if hasattr(self, "sampling_seed_"):
             return self.sampling_seed_
         return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
 
     def _profiler(self, model, seed):
-        if not isinstance(self.prompt, str):
-            raise TypeError(f"prompt must be a string, got {type(self.prompt).__name__}.")
         return clone(self._base_profiler()).set_params(model=model, random_state=seed)
 
     def _base_profiler(self):
-        profiler = EntropyProfileTransformer(n_tokens=32, temperature=0.7) if self.profiler is None else self.profiler
-        if not isinstance(profiler, EntropyProfileTransformer):
-            raise TypeError(f"profiler must be an EntropyProfileTransformer, got {type(profiler).__name__}.")
-        return profiler
+        return EntropyProfileTransformer(n_tokens=32, temperature=0.7) if self.profiler is None else self.profiler
 
     def model_profiles(self, X):
         """Per-layer sample profiles of each model, before depth rescaling.
@@ -151,10 +157,13 @@ class ModelFamilyClassifier(ClassifierMixin, BaseEstimator):
             One table per model, columns named by layer (``entropy_layer07``). Samples are seeded by
             ``sampling_seed_`` once fitted, else by ``random_state``.
         """
-        models, are_identifiers = _check_models(X)
+        validate_parameters(self)
+        return self._model_profiles(*_check_models(X))
+
+    def _model_profiles(self, models, are_identifiers):
         if not are_identifiers:
             return [table if isinstance(table, pd.DataFrame) else np.asarray(table, dtype=np.float64) for table in models]
-        n_samples = check_int(self.n_samples, "n_samples")
+        n_samples = self.n_samples
         seed = self._sampling_seed()
         tables = []
         for model in models:
@@ -182,6 +191,7 @@ class ModelFamilyClassifier(ClassifierMixin, BaseEstimator):
         self : object
             The fitted classifier.
         """
+        validate_parameters(self)
         models, are_identifiers = _check_models(X)
         y = np.asarray(y)
         if y.ndim != 1 or len(y) != len(models):
@@ -195,7 +205,7 @@ class ModelFamilyClassifier(ClassifierMixin, BaseEstimator):
         if hasattr(self, "sampling_seed_"):
             del self.sampling_seed_  # a refit draws its seed from random_state again
         seed = self._sampling_seed()
-        tables = self.model_profiles(models)
+        tables = self._model_profiles(models, are_identifiers)
         self.sampling_seed_ = seed
         self.rescaler_ = DepthRescaler(n_points=self.n_points, kind=self.kind).fit(tables)
         self.profiles_ = self.rescaler_.transform(tables)

@@ -13,7 +13,8 @@ from ..lens._adapters import block_input, get_adapter
 from ._correctness import answer_correctness
 from ..models._loading import LoadedModel, load_model
 from ._profile import EntropyProfileTransformer
-from .._validation import check_int, check_prompts
+from .._param_validation import InstanceOf, Interval, Options, validate_parameters
+from .._validation import check_prompts
 
 _STRATEGIES = ("expansion", "pruning", "random", "none")
 _OPTION_COLUMNS = ("A", "B", "C", "D")
@@ -189,15 +190,16 @@ class InterventionScorer(BaseEstimator):
         self.confidence = confidence
         self.random_state = random_state
 
-    def _validate_params(self):
-        if self.strategy not in _STRATEGIES:
-            raise ValueError(f"strategy must be one of {_STRATEGIES}, got {self.strategy!r}.")
-        if self.scoring not in ("cloze", "letter"):
-            raise ValueError(f"scoring must be 'cloze' or 'letter', got {self.scoring!r}.")
-        for name in ("n_skip", "n_random", "n_bootstrap"):
-            check_int(getattr(self, name), name)
-        if isinstance(self.confidence, bool) or not isinstance(self.confidence, numbers.Real) or not 0 < self.confidence < 1:
-            raise ValueError(f"confidence must be in (0, 1), got {self.confidence!r}.")
+    _parameter_constraints = {
+        "profiler": [Options(None), InstanceOf(EntropyProfileTransformer)],
+        "n_skip": [Interval(numbers.Integral, 1, None)],
+        "strategy": [Options(*_STRATEGIES)],
+        "scoring": [Options("cloze", "letter")],
+        "n_random": [Interval(numbers.Integral, 1, None)],
+        "n_bootstrap": [Interval(numbers.Integral, 1, None)],
+        "confidence": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "random_state": [Options(None), Interval(numbers.Integral, 0, None), InstanceOf(np.random.RandomState)],
+    }
 
     def fit(self, X, y=None):
         """Profile the calibration prompts and choose the expansion and pruning layers.
@@ -214,11 +216,9 @@ class InterventionScorer(BaseEstimator):
         self : object
             The fitted scorer.
         """
-        self._validate_params()
+        validate_parameters(self)
         prompts = check_prompts(X["prompt"]) if hasattr(X, "columns") else check_prompts(X)
         profiler = EntropyProfileTransformer(n_tokens=8) if self.profiler is None else self.profiler
-        if not isinstance(profiler, EntropyProfileTransformer):
-            raise TypeError(f"profiler must be an EntropyProfileTransformer, got {type(profiler).__name__}.")
         # Block 1's change needs the embedding layer; the entropy, averaged over positions, is the profile.
         profiler = clone(profiler).set_params(include_embedding=True, statistics="entropy", aggregate="mean",
                                               log_base=None, normalize=False)

@@ -13,11 +13,17 @@ from ..lens._decode import DecodeSettings
 from ..lens._encoding import token_text
 from ..lens._result import FeatureLayout
 from ..lens._runner import ProfileRunner
-from ..lens._statistics import check_alpha, check_statistics, check_top_p, convert_statistic, needs_whole_rows
+from ..lens._statistics import (
+    check_alpha,
+    check_log_base,
+    check_statistics,
+    check_top_p,
+    convert_statistic,
+    needs_whole_rows,
+)
 from ..models._loading import DEFAULT_MODEL, check_model_kwargs, is_registered, load_model, model_kwargs_key
-from .._validation import check_auto_or_int, check_bool, check_int, check_prompts, warn_empty_prompts
-
-_AGGREGATES = ("mean", "concat")
+from .._param_validation import Boolean, Checked, InstanceOf, Interval, Options, validate_parameters
+from .._validation import check_prompts, warn_empty_prompts
 
 
 class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
@@ -217,48 +223,37 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
         self.memory = memory
         self.progress = progress
 
+    # model, revision, dtype and device are checked where they are resolved, by load_model, whose errors
+    # say what to do (a model object: register it; an unknown name: the closest one).
+    _parameter_constraints = {
+        "n_tokens": [Interval(numbers.Integral, 1, None)],
+        "aggregate": [Options("mean", "concat"), Interval(numbers.Integral, 1, None)],
+        "statistics": [Checked(check_statistics)],
+        "alpha": [Checked(check_alpha)],
+        "top_p": [Checked(check_top_p)],
+        "log_base": [Options(None), Checked(check_log_base)],
+        "normalize": [Boolean()],
+        "include_embedding": [Boolean()],
+        "temperature": [Interval(numbers.Real, 0, None)],
+        "random_state": [Options(None), Interval(numbers.Integral, 0, None), InstanceOf(np.random.RandomState)],
+        "chat_template": [Boolean()],
+        "truncation": [Options(None, "left")],
+        "model_kwargs": [Checked(check_model_kwargs)],
+        "batch_size": [Options("auto"), Interval(numbers.Integral, 1, None)],
+        "vocab_chunk": [Options("auto"), Interval(numbers.Integral, 1, None)],
+        "n_jobs": [Options(None), Interval(numbers.Integral, None, None)],
+        "memory": [Checked(check_memory)],
+        "progress": [Boolean()],
+    }
+
     def _validate_params(self):
-        n_tokens = check_int(self.n_tokens, "n_tokens")
-        if isinstance(self.aggregate, str):
-            if self.aggregate not in _AGGREGATES:
-                raise ValueError(f"aggregate must be 'mean', 'concat' or an int, got {self.aggregate!r}.")
-        else:
-            windows = check_int(self.aggregate, "aggregate (number of windows)")
-            if n_tokens % windows:
-                raise ValueError(
-                    f"aggregate={windows} windows must divide n_tokens={n_tokens} into equal windows."
-                )
-        check_statistics(self.statistics)
-        check_alpha(self.alpha)
-        check_top_p(self.top_p)
-        if self.log_base is not None:
-            if (
-                isinstance(self.log_base, bool)
-                or not isinstance(self.log_base, numbers.Real)
-                or not math.isfinite(self.log_base)
-                or self.log_base <= 0
-                or self.log_base == 1
-            ):
-                raise ValueError(f"log_base must be None (nats) or a number > 0 other than 1, got {self.log_base!r}.")
-        check_bool(self.normalize, "normalize")
-        check_bool(self.include_embedding, "include_embedding")
-        check_bool(self.chat_template, "chat_template")
-        check_bool(self.progress, "progress")
-        if (
-            isinstance(self.temperature, bool)
-            or not isinstance(self.temperature, numbers.Real)
-            or not math.isfinite(self.temperature)
-            or self.temperature < 0
-        ):
-            raise ValueError(f"temperature must be 0 (greedy) or a positive number, got {self.temperature!r}.")
-        if self.truncation not in (None, "left"):
-            raise ValueError(f"truncation must be None or 'left', got {self.truncation!r}.")
-        check_auto_or_int(self.batch_size, "batch_size")
-        check_auto_or_int(self.vocab_chunk, "vocab_chunk")
-        if self.n_jobs is not None:
-            check_int(self.n_jobs, "n_jobs", minimum=-(2**31))
-        check_model_kwargs(self.model_kwargs)
-        check_memory(self.memory)
+        validate_parameters(self)
+        if not isinstance(self.aggregate, str) and self.n_tokens % self.aggregate:
+            raise ValueError(
+                f"aggregate={self.aggregate} windows must divide n_tokens={self.n_tokens} into equal windows."
+            )
+        if math.isinf(self.temperature):
+            raise ValueError(f"temperature must be 0 (greedy) or a finite positive number, got {self.temperature!r}.")
 
     def _load_arguments(self):
         return {"name": self.model, "revision": self.revision, "dtype": self.dtype, "device": self.device,

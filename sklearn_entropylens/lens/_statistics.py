@@ -354,6 +354,19 @@ def check_statistics(statistics):
     return names
 
 
+def check_log_base(log_base):
+    """Validate a logarithm base: None (nats) or a finite number > 0 other than 1."""
+    if log_base is not None and (
+        isinstance(log_base, bool)
+        or not isinstance(log_base, numbers.Real)
+        or not math.isfinite(log_base)
+        or log_base <= 0
+        or log_base == 1
+    ):
+        raise ValueError(f"log_base must be None (nats) or a number > 0 other than 1, got {log_base!r}.")
+    return log_base
+
+
 def check_top_p(top_p):
     """Validate a top-p mass in (0, 1] and return it as a float."""
     if isinstance(top_p, bool) or not isinstance(top_p, numbers.Real) or not 0 < top_p <= 1:

@@ -1,0 +1,36 @@
+import inspect
+
+import pytest
+
+from sklearn_entropylens import (
+    DepthRescaler,
+    EntropyProfileTransformer,
+    ExpansionPruningTransformer,
+    InterventionScorer,
+    ModelFamilyClassifier,
+)
+from sklearn_entropylens._param_validation import InvalidParameterError
+
+# Resolved, with their own messages, where the model is loaded.
+RESOLVED_BY_LOAD_MODEL = {"model", "revision", "dtype", "device"}
+
+
+@pytest.mark.parametrize("estimator", [
+    EntropyProfileTransformer, DepthRescaler, ExpansionPruningTransformer, InterventionScorer, ModelFamilyClassifier,
+])
+def test_every_parameter_is_declared(estimator):
+    parameters = set(inspect.signature(estimator).parameters)
+    assert set(estimator._parameter_constraints) == parameters - RESOLVED_BY_LOAD_MODEL
+
+
+@pytest.mark.parametrize("estimator, parameter, value, expected", [
+    (EntropyProfileTransformer(), "n_tokens", 0, r"'n_tokens' parameter of EntropyProfileTransformer must be an int in \[1, inf\); got 0"),
+    (EntropyProfileTransformer(), "batch_size", "big", r"'batch_size' .* must be 'auto' or an int in \[1, inf\); got 'big'"),
+    (DepthRescaler(), "kind", "spline", r"'kind' parameter of DepthRescaler must be 'linear' or 'cubic' or 'pad'"),
+    (InterventionScorer(), "confidence", 1.0, r"'confidence' .* a number in \(0, 1\); got 1.0"),
+    (ModelFamilyClassifier(), "profiler", "smollm2-135m", r"'profiler' .* an instance of EntropyProfileTransformer"),
+])
+def test_a_bad_value_names_the_parameter_the_estimator_and_what_it_accepts(estimator, parameter, value, expected):
+    estimator.set_params(**{parameter: value})
+    with pytest.raises(InvalidParameterError, match=expected):
+        estimator.fit(["a"], ["x"]) if isinstance(estimator, ModelFamilyClassifier) else estimator.fit(["a"])

@@ -84,19 +84,3 @@ def check_int(value, name, *, minimum=1):
     if value < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}, got {value}.")
     return int(value)
-
-
-def check_auto_or_int(value, name):
-    """Validate ``"auto"`` or an int >= 1."""
-    if isinstance(value, str):
-        if value != "auto":
-            raise ValueError(f"{name} must be 'auto' or an int >= 1, got {value!r}.")
-        return value
-    return check_int(value, name)
-
-
-def check_bool(value, name):
-    """Validate a boolean parameter."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {value!r}.")
-    return bool(value)

@@ -10,7 +10,7 @@ import math
 
 import torch
 
-from ._statistics import STATISTICS, LensStatistics, needs_whole_rows
+from ._statistics import STATISTICS, LensStatistics, needs_whole_rows, required_passes
 
 
 def _overlap(membership, previous):
@@ -58,7 +58,7 @@ def lens_statistics(lens, residuals, layers, final_logits, *, statistics, alpha,
     """
     n_positions, n_lens, batch, _ = residuals.shape
     device = residuals.device
-    passes = frozenset().union(*(STATISTICS[name].passes for name in statistics))
+    passes = required_passes(statistics)
     targets = final_logits.argmax(dim=-1)  # (P, B)
     extra = {}
     if "final_distribution" in passes:
@@ -128,8 +128,7 @@ def final_statistics(final_logits, statistics, alpha, top_p):
     accumulator = LensStatistics(shape, computed, alpha=alpha, device=final_logits.device, top_p=top_p)
     rows = final_logits.reshape(-1, final_logits.shape[-1])
     # The entropy pass shifts its chunk in place: the caller's logits are still needed.
-    accumulator.update(rows.clone() if "normalizer" in frozenset().union(
-        *(STATISTICS[name].passes for name in computed)) else rows, 0)
+    accumulator.update(rows.clone() if "normalizer" in required_passes(computed) else rows, 0)
     values = accumulator.result()
     for name in statistics:
         if STATISTICS[name].final_value is not None:

@@ -284,6 +284,11 @@ STATISTICS = {
 }
 
 
+def required_passes(statistics):
+    """What the streaming pass must accumulate for the named statistics (the union of their ``passes``)."""
+    return frozenset().union(*(STATISTICS[name].passes for name in statistics))
+
+
 def needs_whole_rows(statistics):
     """Whether any of the named statistics needs whole-vocabulary rows (the top-p candidate sets)."""
     return any(STATISTICS[name].whole_rows for name in statistics)
@@ -458,7 +463,7 @@ class LensStatistics:
         self.alpha = alpha
         n_rows = math.prod(self.row_shape)
         self.vocab_size = 0
-        passes = frozenset().union(*(STATISTICS[name].passes for name in statistics))
+        passes = required_passes(statistics)
         self._wants_kl = "final_distribution" in passes
         self._wants_rank = "final_top1" in passes
         self._wants_top_p = "top_p_sets" in passes

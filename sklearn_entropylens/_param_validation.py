@@ -75,6 +75,19 @@ class InstanceOf:
         return self.description or " or ".join(f"an instance of {t.__name__}" for t in self.types)
 
 
+class HasMethods:
+    """An object with the named methods (a classifier, a scaler: duck-typed as scikit-learn does)."""
+
+    def __init__(self, *methods, description=None):
+        self.methods, self.description = methods, description
+
+    def is_satisfied_by(self, value):
+        return all(callable(getattr(value, method, None)) for method in self.methods)
+
+    def __str__(self):
+        return self.description or "an object with methods " + ", ".join(repr(m) for m in self.methods)
+
+
 class Checked:
     """A validator function that raises its own, specific error for a bad value."""
 

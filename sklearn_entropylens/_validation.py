@@ -1,6 +1,7 @@
 """Input and parameter validation shared by the estimators that take prompts."""
 
 import numbers
+import sys
 import warnings
 from collections.abc import Iterable
 
@@ -14,6 +15,22 @@ class EmptyPromptWarning(UserWarning):
     """
 
 
+# Frames of these packages sit between a user's call and our warning (Pipeline runs steps through joblib).
+_LIBRARY_PACKAGES = ("sklearn_entropylens", "sklearn", "joblib")
+
+
+def user_stacklevel():
+    """The ``stacklevel`` that makes a warning point at the first caller outside this library, scikit-learn and joblib.
+
+    Call it in the function that calls :func:`warnings.warn`. A fixed number breaks whenever a wrapper
+    (``set_output``, a Pipeline, a public method calling a private one) adds or removes a frame.
+    """
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__", "").partition(".")[0] in _LIBRARY_PACKAGES:
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def warn_empty_prompts(prompts):
     """One :class:`EmptyPromptWarning` per call when any prompt is ``""`` (it profiles the BOS token alone)."""
     empty = [index for index, prompt in enumerate(prompts) if prompt == ""]
@@ -22,7 +39,7 @@ def warn_empty_prompts(prompts):
             f"{len(empty)} empty prompt(s) (first at index {empty[0]}): each is profiled as the BOS token alone, "
             "the unconditional input of the model-family protocol. Filter EmptyPromptWarning if that is intended.",
             EmptyPromptWarning,
-            stacklevel=4,
+            stacklevel=user_stacklevel(),
         )
 
 

@@ -90,6 +90,21 @@ def test_depth_rescaler_set_output_and_pipeline(tiny_llama):
     assert out.shape == (len(PROMPTS), 7)
 
 
+def test_pandas_output_carries_the_layout_object_that_the_depth_transformers_read(tiny_llama):
+    profiler = EntropyProfileTransformer(
+        tiny_llama, n_tokens=4, aggregate=2, statistics=["entropy", "kl_to_final"], include_embedding=True
+    ).set_output(transform="pandas")
+    table = profiler.fit_transform(PROMPTS)
+    assert table.attrs["feature_layout"] == profiler.feature_layout_
+    assert profiler.transform(PROMPTS).attrs["feature_layout"] == profiler.feature_layout_
+    by_names = DepthRescaler(n_points=7).fit_transform(table)
+    renamed = table.set_axis([f"feature{index}" for index in range(table.shape[1])], axis=1)
+    assert renamed.attrs["feature_layout"] == profiler.feature_layout_  # names no longer say the layers
+    np.testing.assert_allclose(DepthRescaler(n_points=7).fit_transform(renamed), by_names)
+    extremes = ExpansionPruningTransformer().fit(renamed)
+    assert extremes.groups_ == list(profiler.feature_layout_.groups)
+
+
 @pytest.mark.parametrize(
     "params, message",
     [({"kind": "spline"}, "kind"), ({"n_points": 0}, "n_points"), ({"n_layers": 4}, "groups of n_layers")],

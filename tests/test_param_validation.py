@@ -3,11 +3,14 @@ import inspect
 import pytest
 
 from sklearn_entropylens import (
+    CorrectnessClassifier,
     DepthRescaler,
     EntropyProfileTransformer,
     ExpansionPruningTransformer,
+    FormatClassifier,
     InterventionScorer,
     ModelFamilyClassifier,
+    TaskClassifier,
 )
 from sklearn_entropylens._param_validation import InvalidParameterError
 
@@ -17,6 +20,7 @@ RESOLVED_BY_LOAD_MODEL = {"model", "revision", "dtype", "device"}
 
 @pytest.mark.parametrize("estimator", [
     EntropyProfileTransformer, DepthRescaler, ExpansionPruningTransformer, InterventionScorer, ModelFamilyClassifier,
+    TaskClassifier, FormatClassifier, CorrectnessClassifier,
 ])
 def test_every_parameter_is_declared(estimator):
     parameters = set(inspect.signature(estimator).parameters)
@@ -29,8 +33,12 @@ def test_every_parameter_is_declared(estimator):
     (DepthRescaler(), "kind", "spline", r"'kind' parameter of DepthRescaler must be 'linear' or 'cubic' or 'pad'"),
     (InterventionScorer(), "confidence", 1.0, r"'confidence' .* a number in \(0, 1\); got 1.0"),
     (ModelFamilyClassifier(), "profiler", "smollm2-135m", r"'profiler' .* an instance of EntropyProfileTransformer"),
+    (ModelFamilyClassifier(), "classifier", "knn", r"'classifier' .* a classifier \(fit and predict\); got 'knn'"),
+    (TaskClassifier(), "profiler", "smollm2-135m", r"'profiler' parameter of TaskClassifier must be None or an instance"),
+    (FormatClassifier(), "classifier", 3, r"'classifier' parameter of FormatClassifier must be None or a classifier"),
+    (CorrectnessClassifier(), "scaler", "standard", r"'scaler' .* a transformer \(fit and transform\)"),
 ])
 def test_a_bad_value_names_the_parameter_the_estimator_and_what_it_accepts(estimator, parameter, value, expected):
     estimator.set_params(**{parameter: value})
     with pytest.raises(InvalidParameterError, match=expected):
-        estimator.fit(["a"], ["x"]) if isinstance(estimator, ModelFamilyClassifier) else estimator.fit(["a"])
+        estimator.fit(["a"], ["x"]) if hasattr(estimator, "predict") else estimator.fit(["a"])

@@ -318,6 +318,24 @@ def test_empty_prompt_warns_once_per_call_and_still_profiles_bos(tiny_llama):
     np.testing.assert_array_equal(X[1], X[3])
 
 
+@pytest.mark.parametrize("call", ["transform", "pandas fit_transform", "pipeline"])
+def test_warnings_point_at_the_callers_line_through_any_wrapper(tiny_llama, call):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from sklearn_entropylens import EmptyPromptWarning
+
+    profiler = EntropyProfileTransformer(tiny_llama, n_tokens=2)
+    with pytest.warns(EmptyPromptWarning) as record:
+        if call == "transform":
+            profiler.fit(["a"]).transform(["", "b"])
+        elif call == "pandas fit_transform":
+            profiler.set_output(transform="pandas").fit_transform(["", "b"])
+        else:
+            make_pipeline(profiler, StandardScaler()).fit_transform(["", "b"])
+    assert record[0].filename == __file__
+
+
 def test_family_protocol_profiles_the_empty_prompt_without_warning(tiny_llama):
     import warnings
 

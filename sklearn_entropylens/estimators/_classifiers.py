@@ -8,6 +8,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ._profile import EntropyProfileTransformer
+from .._param_validation import HasMethods, InstanceOf, Options, validate_parameters
 from .._validation import check_prompts
 
 _STEPS = ("profiler", "scaler", "classifier")
@@ -21,6 +22,12 @@ class _ProfileClassifier(ClassifierMixin, BaseEstimator):
     the step is left at its default: setting a nested parameter of a default step sets that step to the
     default with the parameter changed.
     """
+
+    _parameter_constraints = {
+        "profiler": [Options(None), InstanceOf(EntropyProfileTransformer)],
+        "scaler": [Options(None), HasMethods("fit", "transform", description="a transformer (fit and transform)")],
+        "classifier": [Options(None), HasMethods("fit", "predict", description="a classifier (fit and predict)")],
+    }
 
     def __init__(self, profiler=None, scaler=None, classifier=None):
         self.profiler = profiler
@@ -68,6 +75,7 @@ class _ProfileClassifier(ClassifierMixin, BaseEstimator):
         self : object
             The fitted classifier.
         """
+        validate_parameters(self)
         prompts = check_prompts(X)
         y = column_or_1d(y, warn=True)
         if len(y) != len(prompts):

@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._depth import DepthRescaler, _is_collection_of_tables
 from ._profile import EntropyProfileTransformer
-from .._param_validation import InstanceOf, Interval, Options, validate_parameters
+from .._param_validation import HasMethods, InstanceOf, Interval, Options, validate_parameters
 from .._validation import EmptyPromptWarning
 
 
@@ -122,7 +122,7 @@ class ModelFamilyClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     _parameter_constraints = {
-        "classifier": [Options(None), InstanceOf(object, description="a classifier")],
+        "classifier": [Options(None), HasMethods("fit", "predict", description="a classifier (fit and predict)")],
         "profiler": [Options(None), InstanceOf(EntropyProfileTransformer)],
         "n_samples": [Interval(numbers.Integral, 1, None)],
         "prompt": [InstanceOf(str)],

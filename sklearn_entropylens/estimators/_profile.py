@@ -1,9 +1,11 @@
 """EntropyProfileTransformer: prompts in, per-layer logit-lens entropy features out."""
 
+import functools
 import math
 import numbers
 
 import numpy as np
+import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, check_memory
@@ -509,3 +511,24 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
         tags.input_tags.string = True
         tags.transformer_tags.preserves_dtype = []
         return tags
+
+
+def _carrying_layout(method):
+    """Attach ``feature_layout_`` to a pandas output as ``attrs["feature_layout"]``.
+
+    Applied over scikit-learn's ``set_output`` wrapper, so that the depth transformers and displays read
+    the layout object itself instead of parsing it back from column names.
+    """
+
+    @functools.wraps(method)
+    def with_layout(self, *args, **kwargs):
+        features = method(self, *args, **kwargs)
+        if isinstance(features, pd.DataFrame):
+            features.attrs["feature_layout"] = self.feature_layout_
+        return features
+
+    return with_layout
+
+
+EntropyProfileTransformer.transform = _carrying_layout(EntropyProfileTransformer.transform)
+EntropyProfileTransformer.fit_transform = _carrying_layout(EntropyProfileTransformer.fit_transform)

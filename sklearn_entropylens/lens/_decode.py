@@ -24,6 +24,7 @@ from ._adapters import block_input, block_output
 from ._encoding import left_padded_batch
 from ._layer_statistics import lens_statistics
 from ._statistics import STATISTICS, records_embedding
+from .._validation import user_stacklevel
 
 
 @dataclass(frozen=True)
@@ -237,7 +238,7 @@ def _profile_members(loaded, lens, token_ids, members, seeds, settings, plan):
         f"Out of memory with a batch of {len(members)} prompts on {loaded.adapter.device}; retrying in batches "
         f"of {half} and {len(members) - half} (set batch_size lower to avoid the retry).",
         RuntimeWarning,
-        stacklevel=4,
+        stacklevel=user_stacklevel(),
     )
     return _profile_members(loaded, lens, token_ids, members[:half], seeds, settings, plan) + _profile_members(
         loaded, lens, token_ids, members[half:], seeds, settings, plan

@@ -7,6 +7,8 @@ import warnings
 
 import torch
 
+from .._validation import user_stacklevel
+
 
 def encode_prompts(loaded, prompts, *, n_tokens, chat_template=False, truncation=None):
     """Tokenize prompts for profiling.
@@ -72,7 +74,7 @@ def encode_prompts(loaded, prompts, *, n_tokens, chat_template=False, truncation
             f"{len(truncated)} prompt(s) (first: index {truncated[0]}) were longer than the context "
             f"allows and were truncated from the left to {limit} tokens.",
             UserWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
     return encoded
 

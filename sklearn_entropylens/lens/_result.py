@@ -114,6 +114,23 @@ class FeatureLayout:
     layers: object = None
     named: bool = True
 
+    def __eq__(self, other):
+        # By value: pandas deep-copies ``attrs``, so the layout a table carries is a copy of the profiler's.
+        if not isinstance(other, FeatureLayout):
+            return NotImplemented
+        same_layers = (self.layers is None) == (other.layers is None) and (
+            self.layers is None or np.array_equal(self.layers, other.layers)
+        )
+        return (
+            tuple(self.groups) == tuple(other.groups)
+            and np.array_equal(self.depths, other.depths)
+            and same_layers
+            and self.named == other.named
+        )
+
+    def __hash__(self):
+        return hash((tuple(self.groups), tuple(np.asarray(self.depths).tolist()), self.named))
+
     @classmethod
     def for_profile(cls, statistics, *, layers, n_blocks, aggregate, n_tokens):
         """The layout of :class:`EntropyProfileTransformer` features (statistic-major)."""

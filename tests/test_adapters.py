@@ -21,7 +21,8 @@ def test_adapter_picks_the_right_modules(model_type):
     model = make_tiny_model(model_type)
     adapter = get_adapter(model)
     modules = dict(model.named_modules())
-    assert adapter.final_norm is modules[EXPECTED_NORM.get(model_type, "model.norm")]
+    assert adapter.head == (modules[EXPECTED_NORM.get(model_type, "model.norm")],)
+    assert adapter.paths["head"] == (EXPECTED_NORM.get(model_type, "model.norm"),)
     assert adapter.unembedding is model.get_output_embeddings()
     assert adapter.n_layers == model.config.num_hidden_layers
     assert adapter.vocab_size == 259
@@ -48,7 +49,7 @@ def test_gemma2_softcap_is_applied():
     hidden = torch.randn(4, 32) * 10
     with torch.no_grad():
         capped = LogitLens(adapter).logits(hidden, [1])
-        raw = adapter.unembedding(LogitLens(adapter).prepare(hidden))
+        raw = adapter.unembedding(LogitLens(adapter).prepare(hidden, [1]))
     assert float(capped.abs().max()) <= 0.5
     assert float(raw.abs().max()) > 0.5
     torch.testing.assert_close(capped, 0.5 * torch.tanh(raw / 0.5))
@@ -59,16 +60,18 @@ def test_gemma2_softcap_is_applied():
         verify_adapter(model, adapter, torch.tensor([[1, 40, 50, 60]]))
 
 
-def test_unsupported_architecture_fails_loudly():
-    from transformers import BertConfig, BertLMHeadModel
-
-    model = BertLMHeadModel(BertConfig(vocab_size=259, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                                       intermediate_size=64, is_decoder=True))
-    with pytest.raises(UnsupportedArchitectureError, match="bert.*supported model types: gemma"):
+def test_a_final_norm_the_lens_cannot_see_is_refused():
+    model = make_tiny_model("llama")
+    norm = model.model.norm
+    # The norm's work moves into a plain function between the blocks and the head: no module to apply.
+    model.model.norm = torch.nn.Identity()
+    hidden_forward = model.lm_head.forward
+    model.lm_head.forward = lambda hidden: hidden_forward(norm(hidden))
+    with pytest.raises(UnsupportedArchitectureError, match="'llama'.*output embedding is not the linear map of its weight"):
         get_adapter(model)
-    register_model("tiny-bert", model, make_byte_tokenizer())
-    with pytest.raises(ModelLoadError, match="Cannot use 'tiny-bert'.*supported model types"):
-        load_model("tiny-bert")
+    register_model("tiny-hidden-norm", model, make_byte_tokenizer())
+    with pytest.raises(ModelLoadError, match="Cannot use 'tiny-hidden-norm'.*not the linear map"):
+        load_model("tiny-hidden-norm")
 
 
 def test_registered_model_keeps_its_dtype_when_loaded_in_another():
@@ -83,7 +86,7 @@ def test_registered_model_keeps_its_dtype_when_loaded_in_another():
 def test_opt_projection_is_used():
     model = make_tiny_model("opt", word_embed_proj_dim=16)
     adapter = get_adapter(model)
-    assert adapter.projection is model.model.decoder.project_out
+    assert adapter.head == (model.model.decoder.final_layer_norm, model.model.decoder.project_out)
     verify_adapter(model, adapter, torch.tensor([[1, 2, 3]]))
-    assert LogitLens(adapter).prepare(torch.randn(2, 32)).shape == (2, 16)
+    assert LogitLens(adapter).prepare(torch.randn(2, 32), [1]).shape == (2, 16)
     np.testing.assert_equal(adapter.vocab_size, 259)

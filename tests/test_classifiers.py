@@ -1,4 +1,3 @@
-import copy
 
 import numpy as np
 import pandas as pd
@@ -23,6 +22,7 @@ from sklearn_entropylens import (
     reset_profile_counters,
 )
 from sklearn_entropylens.lens._encoding import encode_prompts
+from sklearn_entropylens._testing import float64_copy
 
 PROMPTS = [f"{word} {k}" for k in range(6) for word in ("apple", "zebra")]
 LABELS = np.array([0, 1] * 6)
@@ -136,7 +136,7 @@ def test_evaluation_seeds_each_folds_dummy_differently():
 
 
 def _brute_force_scores(loaded, prompts, options, letters=("A", "B", "C", "D")):
-    model64 = copy.deepcopy(loaded.model).double()
+    model64 = float64_copy(loaded.model)
     ids = encode_prompts(loaded, prompts, n_tokens=1)
     letter_ids = [[loaded.tokenizer(text, add_special_tokens=False)["input_ids"] for text in (l, " " + l)] for l in letters]
     letter_scores, option_scores = [], []

@@ -1,4 +1,3 @@
-import copy
 import math
 
 import numpy as np
@@ -10,7 +9,7 @@ from sklearn_entropylens.lens import LogitLens
 from sklearn_entropylens.lens._encoding import encode_prompts
 from sklearn_entropylens.lens._runner import profile_token_ids
 from sklearn_entropylens.lens._reference import entropy_bruteforce, reference_profiles
-from sklearn_entropylens._testing import TINY_MODEL_TYPES, entropies_of, reference_entropies, register_tiny_model
+from sklearn_entropylens._testing import TINY_MODEL_TYPES, entropies_of, float64_copy, reference_entropies, register_tiny_model
 
 
 PROMPTS = ["hello world", "a", "The quick brown fox jumps", "", "12 34 56", "zzz"]
@@ -22,7 +21,7 @@ def test_engine_matches_float64_reference_on_every_architecture(model_type):
     ids = encode_prompts(loaded, PROMPTS, n_tokens=6)
     entropies, tokens = entropies_of(loaded, ids, n_tokens=6, batch_size=4)
     assert entropies.shape == (len(PROMPTS), 6, loaded.n_layers)
-    model64 = copy.deepcopy(loaded.model).double()
+    model64 = float64_copy(loaded.model)
     expected, _ = reference_entropies(loaded, ids, 6, model=model64, continuations=tokens)
     np.testing.assert_allclose(entropies, expected, atol=2e-4)
 
@@ -77,7 +76,7 @@ def test_embedding_layer_and_renyi():
     assert with_embedding[0, 0, 0] == pytest.approx(float(expected), abs=1e-5)
     for alpha in (0.5, 2.0, math.inf):
         renyi, _ = entropies_of(loaded, ids, n_tokens=3, alpha=alpha)
-        model64 = copy.deepcopy(loaded.model).double()
+        model64 = float64_copy(loaded.model)
         expected, _ = reference_entropies(loaded, ids, 3, alpha=alpha, model=model64, continuations=tokens)
         np.testing.assert_allclose(renyi, expected, atol=2e-4)
 
@@ -124,14 +123,14 @@ def test_non_finite_logits_raise():
     loaded = load_model(name)
     ids = encode_prompts(loaded, ["hi"], n_tokens=2)
     with torch.no_grad():
-        saved = loaded.adapter.final_norm.weight.clone()
-        loaded.adapter.final_norm.weight.fill_(float("nan"))
+        saved = loaded.adapter.head[0].weight.clone()
+        loaded.adapter.head[0].weight.fill_(float("nan"))
     try:
         with pytest.raises(FloatingPointError, match="non-finite logits"):
             entropies_of(loaded, ids, n_tokens=2)
     finally:
         with torch.no_grad():
-            loaded.adapter.final_norm.weight.copy_(saved)
+            loaded.adapter.head[0].weight.copy_(saved)
 
 
 ALL_STATISTICS = ("entropy", "kl_to_final", "final_token_rank", "top1_agreement", "top_p_size", "top_p_overlap")
@@ -146,13 +145,14 @@ ALL_STATISTICS = ("entropy", "kl_to_final", "final_token_rank", "top1_agreement"
 def test_every_statistic_matches_the_float64_reference(model_type, overrides, include_embedding):
     name = f"tiny-{model_type}-{'-'.join(f'{k}{v}' for k, v in overrides.items())}" if overrides else None
     loaded = load_model(register_tiny_model(model_type, name=name, **overrides))
-    assert overrides.get("word_embed_proj_dim") in (None, loaded.adapter.projection and loaded.adapter.projection.out_features)
+    if "word_embed_proj_dim" in overrides:
+        assert loaded.adapter.paths["head"] == ("model.decoder.project_out",)  # no final norm, the projection
     ids = encode_prompts(loaded, PROMPTS, n_tokens=4)
     values = profile_token_ids(
         loaded, ids, n_tokens=4, batch_size=4, statistics=ALL_STATISTICS, include_embedding=include_embedding
     )
     tokens = values.tokens
-    model64 = copy.deepcopy(loaded.model).double()
+    model64 = float64_copy(loaded.model)
     expected, _ = reference_profiles(
         loaded, ids, 4, model=model64, continuations=tokens, statistics=ALL_STATISTICS, include_embedding=include_embedding
     )

@@ -14,7 +14,7 @@ from sklearn_entropylens import (
     skip_layers,
 )
 from sklearn_entropylens.lens._adapters import get_adapter
-from sklearn_entropylens._testing import TINY_MODEL_TYPES, reference_entropies, register_tiny_model
+from sklearn_entropylens._testing import TINY_MODEL_TYPES, float64_copy, reference_entropies, register_tiny_model
 
 IDS = torch.tensor([[1, 5, 9, 200, 17, 33, 4], [1, 70, 71, 72, 73, 74, 75]])
 
@@ -82,7 +82,7 @@ def test_intervention_scorer_chooses_layers_from_delta_entropy():
     questions = _questions()
     scorer = InterventionScorer(EntropyProfileTransformer(model, n_tokens=3), n_skip=2).fit(questions)
     ids = [loaded.tokenizer(prompt)["input_ids"] for prompt in questions["prompt"]]
-    model64 = copy.deepcopy(loaded.model).double()
+    model64 = float64_copy(loaded.model)
     reference, _ = reference_entropies(loaded, ids, 3, include_embedding=True, model=model64)
     mean_profile = reference.mean(axis=(0, 1))  # layers 0 .. L, averaged over prompts and positions
     np.testing.assert_allclose(scorer.mean_profile_, mean_profile, atol=1e-5)

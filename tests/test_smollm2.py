@@ -1,12 +1,11 @@
 """Checks on the real bundled SmolLM2-135M-Instruct."""
 
-import copy
 
 import numpy as np
 
 from sklearn_entropylens import EntropyProfileTransformer
 from sklearn_entropylens.lens._encoding import encode_prompts
-from sklearn_entropylens._testing import entropies_of, reference_entropies
+from sklearn_entropylens._testing import entropies_of, float64_copy, reference_entropies
 
 PROMPTS = [
     "The capital of France is",
@@ -26,7 +25,7 @@ def test_matches_naive_float64_computation(smollm2):
     n_tokens = 12
     ids = encode_prompts(smollm2, PROMPTS, n_tokens=n_tokens)
     entropies, tokens = entropies_of(smollm2, ids, n_tokens=n_tokens, batch_size=4)
-    model64 = copy.deepcopy(smollm2.model).double()
+    model64 = float64_copy(smollm2.model)
     expected, reference_tokens = reference_entropies(smollm2, ids, n_tokens, model=model64)
     # Same greedy continuation in float64, so both computations profile the same sequence.
     np.testing.assert_array_equal(tokens, reference_tokens)

@@ -25,7 +25,9 @@ class _ProfileClassifier(ClassifierMixin, BaseEstimator):
 
     _parameter_constraints = {
         "profiler": [Options(None), InstanceOf(EntropyProfileTransformer)],
-        "scaler": [Options(None), HasMethods("fit", "transform", description="a transformer (fit and transform)")],
+        "scaler": [
+            Options(None, "passthrough"), HasMethods("fit", "transform", description="a transformer (fit and transform)")
+        ],
         "classifier": [Options(None), HasMethods("fit", "predict", description="a classifier (fit and predict)")],
     }
 

@@ -78,10 +78,9 @@ class _LayoutMixin:
     @staticmethod
     def _layout(table, names, n_features, n_layers, what):
         """The layout a table carries (a DataFrame's ``attrs["feature_layout"]``), else its names, else a count."""
-        if n_layers is None:
-            carried = getattr(table, "attrs", {}).get("feature_layout") if isinstance(table, pd.DataFrame) else None
-            if isinstance(carried, FeatureLayout) and carried.n_features == n_features:
-                return carried
+        carried = FeatureLayout.carried_by(table, n_features) if n_layers is None else None
+        if carried is not None:
+            return carried
         if names is not None and n_layers is None:
             layout = FeatureLayout.from_names(names)
             if layout is not None:

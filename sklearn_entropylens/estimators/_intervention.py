@@ -58,8 +58,9 @@ def skip_layers(model, layers):
     if isinstance(model, str):
         model = load_model(model)
     if isinstance(model, LoadedModel):
-        model = model.model
-    blocks = get_adapter(model).blocks
+        model, blocks = model.model, model.adapter.blocks
+    else:
+        blocks = get_adapter(model).blocks
     chosen = sorted({_check_block(layer, len(blocks)) for layer in layers})
     handles = []
 

@@ -514,7 +514,7 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
 
 
 def _carrying_layout(method):
-    """Attach ``feature_layout_`` to a pandas output as ``attrs["feature_layout"]``.
+    """Attach ``feature_layout_`` to a pandas output as ``attrs["feature_layout"]`` (its :meth:`as_dict`).
 
     Applied over scikit-learn's ``set_output`` wrapper, so that the depth transformers and displays read
     the layout object itself instead of parsing it back from column names.
@@ -524,7 +524,7 @@ def _carrying_layout(method):
     def with_layout(self, *args, **kwargs):
         features = method(self, *args, **kwargs)
         if isinstance(features, pd.DataFrame):
-            features.attrs["feature_layout"] = self.feature_layout_
+            features.attrs["feature_layout"] = self.feature_layout_.as_dict()
         return features
 
     return with_layout

@@ -1,39 +1,55 @@
-"""Architecture adapters: where each supported causal LM keeps its blocks, final norm and unembedding.
+"""Adapters: where a causal LM keeps the modules the logit lens needs, found by tracing the model itself.
 
-The logit lens of block ``l`` is ``softcap(unembed(final_norm(h_l)))`` (see :mod:`._lens`). For the last
-block this is exactly the model's own output logits, which the engine reads directly, so the final norm
-is never applied twice. :func:`get_adapter` also checks, on a few tokens, that the lens applied to the raw output
-of the last block reproduces the model's logits: a wrong module choice fails loudly at load time.
+The logit lens of block ``l`` is ``finish(unembed(head(h_l)))`` (see :mod:`._lens`), where ``head`` is
+whatever the model applies between its last block and its unembedding (a final norm, OPT's
+``project_out``, nothing in a post-LN model) and ``finish`` is its post-processing of the unembedding's
+output (Gemma-2's soft-cap, Granite's ``logits_scaling``, Cohere's ``logit_scale``). No table of model
+types says where these live: :func:`get_adapter` runs one short forward pass with a hook on every module
+and reads them off the calls:
+
+- the **blocks** are the ModuleList whose elements are called once each, in order, each taking the
+  previous one's output (the residual stream), one per hidden layer;
+- the **head** is the chain of modules called between the last block and the unembedding, each taking
+  the previous one's output, the first the last block's output, the last feeding the unembedding;
+- the **unembedding** is ``get_output_embeddings()``, a linear map (with its bias, if any);
+- the **post-processing** is identity, or the scaling and soft-cap the configuration declares, or a
+  constant factor, whichever maps the unembedding's output onto the model's logits.
+
+Anything else (a stream changed between blocks, a head fed by more than the stream, logits that are no
+fixed function of the unembedding's output) is refused with an error that says what did not match.
+:func:`verify_adapter` then checks, through the lens itself, that the last block reproduces the model's
+logits: the lens never returns a silently wrong number.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
-# model_type -> (attribute path of the block list, attribute path of the final norm, extra projection
-# applied after the norm and before the unembedding, or None).
-_ARCHITECTURES = {
-    "llama": ("model.layers", "model.norm", None),
-    "mistral": ("model.layers", "model.norm", None),
-    "qwen2": ("model.layers", "model.norm", None),
-    "qwen3": ("model.layers", "model.norm", None),
-    "gemma": ("model.layers", "model.norm", None),
-    "gemma2": ("model.layers", "model.norm", None),
-    "gemma3": ("model.layers", "model.norm", None),
-    "gemma3_text": ("model.layers", "model.norm", None),
-    "gpt2": ("transformer.h", "transformer.ln_f", None),
-    "gpt_neo": ("transformer.h", "transformer.ln_f", None),
-    "gpt_neox": ("gpt_neox.layers", "gpt_neox.final_layer_norm", None),
-    "opt": ("model.decoder.layers", "model.decoder.final_layer_norm", "model.decoder.project_out"),
-    "phi": ("model.layers", "model.final_layernorm", None),
-    "phi3": ("model.layers", "model.norm", None),
-}
-
-SUPPORTED_MODEL_TYPES = tuple(sorted(_ARCHITECTURES))
+# Model types whose tiny random-initialised models the test suite profiles and checks against a float64
+# lens (tests/test_architectures.py); other model types are discovered and verified the same way at load.
+SUPPORTED_MODEL_TYPES = (
+    'afmoe', 'apertus', 'arcee', 'aria_text', 'bart', 'beam', 'bert', 'bert-generation',
+    'bigbird_pegasus', 'biogpt', 'bitnet', 'blenderbot-small', 'bloom', 'cohere', 'cohere2',
+    'cohere2_moe', 'ctrl', 'cwm', 'diffllama', 'doge', 'dots1', 'electra', 'emu3', 'ernie', 'ernie4_5',
+    'ernie4_5_moe', 'exaone4', 'exaone_moe', 'falcon', 'falcon_h1', 'falcon_mamba', 'flex_olmo',
+    'flint', 'fuyu', 'gemma', 'gemma2', 'gemma3', 'gemma3_text', 'gemma4_unified_text', 'git', 'glm',
+    'glm4', 'glm4_moe', 'got_ocr2', 'gpt-sw3', 'gpt2', 'gpt_bigcode', 'gpt_neo', 'gpt_neox',
+    'gpt_neox_japanese', 'gpt_oss', 'granite', 'granite_swa', 'granitemoe', 'granitemoe_swa',
+    'granitemoeshared', 'helium', 'hunyuan_v1_dense', 'hunyuan_v1_moe', 'hy_v3', 'hyperclovax',
+    'internlm3', 'iquestcoder', 'jais2', 'jamba', 'jetmoe', 'kolibri1', 'laguna', 'lfm2', 'lfm3',
+    'llama', 'llama4_text', 'mamba', 'marian', 'mbart', 'megatron-bert', 'mellum', 'mimo_v2_flash',
+    'minimax', 'minimax_m2', 'minimax_m3_vl_text', 'ministral', 'ministral3', 'mistral', 'mixtral',
+    'mllama', 'modernbert-decoder', 'moshi', 'moss_transcribe_diarize', 'mpt', 'mvp', 'nanochat',
+    'nemotron', 'nemotron_h', 'olmo', 'olmo2', 'olmo3', 'olmo_hybrid', 'olmoe', 'openai-gpt', 'opt',
+    'pegasus', 'persimmon', 'phi', 'phi3', 'phi4_multimodal', 'phimoe', 'qwen2', 'qwen2_moe', 'qwen3',
+    'qwen3_5', 'qwen3_5_moe', 'qwen3_5_moe_text', 'qwen3_5_text', 'qwen3_moe', 'qwen3_next',
+    'qwen4_exp', 'qwen4_exp_text', 'recurrent_gemma', 'rembert', 'roc_bert', 'roformer', 'rwkv', 'seed_oss', 'smollm3',
+    'solar_open', 'stablelm', 'starcoder2', 'trocr', 'vaultgemma', 'xlstm',
+)
 
 
 class UnsupportedArchitectureError(ValueError):
-    """Raised for a model whose final norm and unembedding the library does not know."""
+    """Raised for a model whose blocks, head or unembedding cannot be found or do not reproduce its logits."""
 
 
 def module_device(module, default):
@@ -42,15 +58,6 @@ def module_device(module, default):
     if parameter is None or parameter.device.type == "meta":
         return default
     return parameter.device
-
-
-def _get_path(root, path):
-    obj = root
-    for name in path.split("."):
-        obj = getattr(obj, name, None)
-        if obj is None:
-            return None
-    return obj
 
 
 def block_output(output):
@@ -63,6 +70,14 @@ def block_input(args, kwargs):
     return args[0] if args else kwargs["hidden_states"]
 
 
+def text_config(config):
+    """The configuration of a model's text decoder (itself for a text-only model)."""
+    try:
+        return config.get_text_config(decoder=True)
+    except (AttributeError, TypeError, ValueError):
+        return config
+
+
 @dataclass
 class LensAdapter:
     """The modules of a causal LM that the logit lens needs.
@@ -73,25 +88,30 @@ class LensAdapter:
         The ``config.model_type`` of the model.
     blocks : torch.nn.ModuleList
         The decoder blocks, in order.
-    final_norm : torch.nn.Module or None
-        The final norm (None for post-LN models such as OPT-350m that have none).
-    projection : torch.nn.Module or None
-        A projection between the norm and the unembedding (OPT's ``project_out``), or None.
-    unembedding : torch.nn.Linear
-        The output embedding (``lm_head``).
+    head : tuple of torch.nn.Module
+        The modules applied, in order, between the last block and the unembedding: the final norm and
+        any projection (OPT's ``project_out``); empty for a post-LN model without a final norm.
+    unembedding : torch.nn.Module
+        The output embedding (``lm_head``), a linear map with an optional bias.
     softcap : float or None
         ``final_logit_softcapping`` of Gemma-2 style models: ``logits = c * tanh(logits / c)``.
     logit_scale : float or None
         A factor the model multiplies its logits by before any soft-cap, or None.
+    paths : dict
+        Where the modules were found: ``{"blocks": str, "head": tuple of str, "unembedding": str}``.
+    width : int or None
+        The width of the residual stream between blocks, as traced (not always the configuration's
+        ``hidden_size``: some models carry several streams side by side).
     """
 
     model_type: str
     blocks: torch.nn.ModuleList
-    final_norm: object
-    projection: object
+    head: tuple
     unembedding: torch.nn.Module
-    softcap: object
+    softcap: object = None
     logit_scale: object = None
+    paths: dict = field(default_factory=dict)
+    width: object = None
 
     @property
     def n_layers(self):
@@ -106,14 +126,195 @@ class LensAdapter:
         """Where the lens runs: the device of the unembedding (the last device of a split model)."""
         return self.unembedding.weight.device
 
+    def describe(self):
+        """One line saying where the lens reads the model."""
+        head = " -> ".join(self.paths.get("head", ())) or "no final norm"
+        post = []
+        if self.logit_scale is not None:
+            post.append(f"logits x {self.logit_scale:g}")
+        if self.softcap:
+            post.append(f"soft-cap {self.softcap:g}")
+        return (
+            f"{self.model_type}: {self.n_layers} blocks at {self.paths.get('blocks')}, head {head}, "
+            f"unembedding {self.paths.get('unembedding')}" + (f", {', '.join(post)}" if post else "")
+        )
 
-def get_adapter(model):
-    """Find the blocks, final norm and unembedding of a supported causal LM.
+
+@dataclass
+class _Call:
+    name: str
+    module: torch.nn.Module
+    start: int
+    end: int
+    stream_in: object
+    stream_out: object
+
+
+def _first_tensor(args, kwargs):
+    for value in list(args) + [kwargs.get("hidden_states"), kwargs.get("input"), kwargs.get("x")]:
+        if torch.is_tensor(value):
+            return value
+    return None
+
+
+def _same(a, b):
+    return torch.is_tensor(a) and torch.is_tensor(b) and a.shape == b.shape and torch.equal(a, b)
+
+
+@torch.inference_mode()
+def _trace(model, input_ids):
+    """Run ``model`` on ``input_ids`` with every module hooked; return its calls in order and its logits."""
+    calls, open_calls, handles, clock = [], {}, [], iter(range(1 << 62))
+
+    def pre(module, args, kwargs):
+        open_calls.setdefault(id(module), []).append((next(clock), _first_tensor(args, kwargs)))
+
+    def post_for(name):
+        def post(module, args, kwargs, output):
+            start, stream_in = open_calls[id(module)].pop()
+            out = block_output(output)
+            calls.append(_Call(name, module, start, next(clock), stream_in, out if torch.is_tensor(out) else None))
+
+        return post
+
+    for name, module in model.named_modules():
+        handles.append(module.register_forward_pre_hook(pre, with_kwargs=True))
+        handles.append(module.register_forward_hook(post_for(name), with_kwargs=True))
+    try:
+        output = model(input_ids=input_ids, use_cache=False)
+    finally:
+        for handle in handles:
+            handle.remove()
+    logits = output.logits if hasattr(output, "logits") else output[0]
+    return sorted(calls, key=lambda call: call.start), logits
+
+
+def _describe_model(model):
+    return f"{type(model).__name__} (model_type {getattr(model.config, 'model_type', None)!r})"
+
+
+def _is_stream(value, input_ids):
+    """A (batch, positions, width) tensor: one residual-stream vector per token."""
+    return torch.is_tensor(value) and value.ndim == 3 and tuple(value.shape[:2]) == tuple(input_ids.shape)
+
+
+def _find_blocks(model, calls, n_layers, input_ids):
+    """The ModuleList whose elements pass the residual stream on, one to the next; its path and calls."""
+    by_module = {}
+    for call in calls:
+        by_module.setdefault(id(call.module), []).append(call)
+    found = []
+    for name, module in model.named_modules():
+        if not isinstance(module, torch.nn.ModuleList) or len(module) < 1:
+            continue
+        if n_layers is not None and len(module) != n_layers:
+            continue
+        block_calls = [by_module.get(id(block), []) for block in module]
+        if any(len(each) != 1 for each in block_calls):
+            continue
+        block_calls = [each[0] for each in block_calls]
+        in_order = all(a.end < b.start for a, b in zip(block_calls, block_calls[1:]))
+        chained = all(_same(a.stream_out, b.stream_in) for a, b in zip(block_calls, block_calls[1:]))
+        if in_order and chained and all(_is_stream(call.stream_out, input_ids) for call in block_calls):
+            found.append((sum(p.numel() for p in module.parameters()), name, module, block_calls))
+    if not found:
+        raise UnsupportedArchitectureError(
+            f"{_describe_model(model)}: no list of {n_layers or 'decoder'} blocks whose outputs, one "
+            "(batch, positions, width) residual stream each, feed each other in turn was found: the model "
+            "changes its hidden state between blocks, runs them more than once, or carries several streams."
+        )
+    _, name, module, block_calls = max(found, key=lambda entry: entry[0])
+    return name, module, block_calls
+
+
+def _find_head(model, calls, last_block, unembedding_call):
+    """The chain of top-level module calls from the last block's output to the unembedding's input."""
+    between = [call for call in calls if call.start > last_block.end and call.end < unembedding_call.start]
+    top = [call for call in between if not any(o.start < call.start and call.end < o.end for o in between)]
+    stream = last_block.stream_out
+    for call in top:
+        if not _same(call.stream_in, stream):
+            raise UnsupportedArchitectureError(
+                f"{_describe_model(model)}: {call.name!r}, called between the last block and the unembedding, "
+                "does not take the residual stream as its input, so the lens cannot apply it to an earlier block."
+            )
+        stream = call.stream_out
+    if not _same(unembedding_call.stream_in, stream):
+        raise UnsupportedArchitectureError(
+            f"{_describe_model(model)}: the unembedding's input is not the output of the modules after the last "
+            f"block ({', '.join(call.name for call in top) or 'none'}): something the lens cannot see changes it."
+        )
+    return tuple(call.name for call in top), tuple(call.module for call in top)
+
+
+@torch.inference_mode()
+def _check_linear(model, unembedding, call):
+    """The lens multiplies by the unembedding's weight: its output must be exactly that product (plus bias)."""
+    bias = getattr(unembedding, "bias", None)
+    expected = call.stream_in.double() @ unembedding.weight.double().t()
+    if bias is not None:
+        expected = expected + bias.double()
+    error = float((expected - call.stream_out.double()).abs().max()) if call.stream_out is not None else float("inf")
+    if not error <= 1e-4 * (float(expected.abs().max()) + 1.0):
+        raise UnsupportedArchitectureError(
+            f"{_describe_model(model)}: its output embedding is not the linear map of its weight (max abs "
+            f"difference {error:.3g}): it computes more than the lens can stream."
+        )
+
+
+# Configuration fields that soft-cap the logits: Gemma-2/3 and Cohere-2, RecurrentGemma, xLSTM.
+_SOFTCAP_NAMES = ("final_logit_softcapping", "logits_soft_cap", "output_logit_soft_cap")
+
+
+def _find_post_processing(model, raw, logits):
+    """``(logit_scale, softcap)`` mapping the unembedding's output ``raw`` onto the model's ``logits``."""
+    config = text_config(model.config)
+    raw, logits = raw.double(), logits.double()
+    tolerance = 1e-4 * (float(logits.abs().max()) + 1.0)
+    softcap = next((getattr(config, name) for name in _SOFTCAP_NAMES if getattr(config, name, None)), None)
+    scales = [None]
+    if getattr(config, "logit_scale", None):  # Cohere multiplies
+        scales.append(float(config.logit_scale))
+    if getattr(config, "logits_scaling", None):  # Granite divides
+        scales.append(1.0 / float(config.logits_scaling))
+
+    def apply(scale, cap):
+        out = raw * scale if scale is not None else raw
+        return cap * torch.tanh(out / cap) if cap else out
+
+    for cap in ([softcap, None] if softcap else [None]):
+        for scale in scales:
+            if float((apply(scale, cap) - logits).abs().max()) <= tolerance:
+                return scale, (float(cap) if cap else None)
+    # A constant factor the configuration does not name (verified, so never a guess that sticks).
+    denominator = float((raw * raw).sum())
+    if denominator > 0:
+        factor = float((raw * logits).sum()) / denominator
+        if float((raw * factor - logits).abs().max()) <= tolerance:
+            return factor, None
+    raise UnsupportedArchitectureError(
+        f"{_describe_model(model)}: the model's logits are not its unembedding's output, nor that output "
+        "scaled or soft-capped as its configuration says (max abs difference "
+        f"{float((raw - logits).abs().max()):.3g}); the lens would not reproduce them."
+    )
+
+
+def _probe_ids(model):
+    config = text_config(model.config)
+    vocab = getattr(config, "vocab_size", None) or model.get_output_embeddings().weight.shape[0]
+    first = next((t for t in (getattr(config, "bos_token_id", None), getattr(model.config, "bos_token_id", None)) if isinstance(t, int)), 1)
+    return torch.tensor([[first % vocab, 3 % vocab, 5 % vocab, 7 % vocab]])
+
+
+def get_adapter(model, input_ids=None):
+    """Find the blocks, head, unembedding and logit post-processing of a causal LM by tracing it.
 
     Parameters
     ----------
     model : transformers.PreTrainedModel
-        A causal language model.
+        A causal language model (or a multimodal model whose text part is one), in eval mode.
+    input_ids : torch.Tensor of shape (1, n) or None, default=None
+        Tokens for the traced forward pass; None uses four ids from the start of the vocabulary.
 
     Returns
     -------
@@ -123,30 +324,46 @@ def get_adapter(model):
     Raises
     ------
     UnsupportedArchitectureError
-        If the architecture is not one of ``SUPPORTED_MODEL_TYPES`` or its modules are not found.
+        Naming the model type and what was not found or did not match.
     """
     model_type = getattr(getattr(model, "config", None), "model_type", None)
-    if model_type not in _ARCHITECTURES:
+    unembedding = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    weight = getattr(unembedding, "weight", None)
+    if unembedding is None or not torch.is_tensor(weight) or weight.ndim != 2:
         raise UnsupportedArchitectureError(
-            f"The logit lens does not know the architecture {model_type!r} "
-            f"({type(model).__name__}); supported model types: {', '.join(SUPPORTED_MODEL_TYPES)}."
+            f"{_describe_model(model)} has no output embedding with a (vocabulary, hidden) weight; is it a causal "
+            "language model with its LM head?"
         )
-    blocks_path, norm_path, projection_path = _ARCHITECTURES[model_type]
-    blocks = _get_path(model, blocks_path)
-    unembedding = model.get_output_embeddings()
-    if blocks is None or unembedding is None:
+    input_ids = _probe_ids(model) if input_ids is None else input_ids
+    input_device = model.get_input_embeddings().weight.device
+    try:
+        calls, logits = _trace(model, input_ids.to(input_device if input_device.type != "meta" else "cpu"))
+    except Exception as exc:
         raise UnsupportedArchitectureError(
-            f"{type(model).__name__} (model_type {model_type!r}) has no {blocks_path!r} block list "
-            "or no output embedding; is it a causal language model with its LM head?"
+            f"{_describe_model(model)} could not run on input_ids alone ({type(exc).__name__}: {exc})."
+        ) from exc
+    n_layers = getattr(text_config(model.config), "num_hidden_layers", None)
+    blocks_path, blocks, block_calls = _find_blocks(model, calls, n_layers, input_ids)
+    unembedding_calls = [call for call in calls if call.module is unembedding]
+    if len(unembedding_calls) != 1 or unembedding_calls[0].start < block_calls[-1].end:
+        raise UnsupportedArchitectureError(
+            f"{_describe_model(model)}: its output embedding is called {len(unembedding_calls)} time(s) per forward "
+            "pass, not once after the last block."
         )
-    softcap = getattr(model.config, "final_logit_softcapping", None) or None
+    unembedding_call = unembedding_calls[0]
+    head_paths, head = _find_head(model, calls, block_calls[-1], unembedding_call)
+    _check_linear(model, unembedding, unembedding_call)
+    logit_scale, softcap = _find_post_processing(model, unembedding_call.stream_out, logits)
+    names = {id(module): name for name, module in model.named_modules()}
     return LensAdapter(
         model_type=model_type,
         blocks=blocks,
-        final_norm=_get_path(model, norm_path),
-        projection=_get_path(model, projection_path) if projection_path else None,
+        head=head,
         unembedding=unembedding,
-        softcap=float(softcap) if softcap else None,
+        softcap=softcap,
+        logit_scale=logit_scale,
+        paths={"blocks": blocks_path, "head": head_paths, "unembedding": names.get(id(unembedding))},
+        width=int(block_calls[-1].stream_out.shape[-1]),
     )
 
 
@@ -176,7 +393,7 @@ def verify_adapter(model, adapter, input_ids):
     captured = []
     handle = adapter.blocks[-1].register_forward_hook(lambda m, a, out: captured.append(block_output(out)))
     try:
-        logits = model(input_ids=input_ids.to(model.device)).logits[0, -1].float()
+        logits = model(input_ids=input_ids.to(model.device), use_cache=False).logits[0, -1].float()
     finally:
         handle.remove()
     from ._lens import LogitLens

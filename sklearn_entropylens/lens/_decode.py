@@ -59,6 +59,94 @@ class DecodeSettings:
         return np.arange(0 if self.include_embedding else 1, n_blocks + 1)
 
 
+@dataclass(frozen=True)
+class DecodingChecks:
+    """What the decode loop may rely on for one model, as measured by :func:`check_decoding` at load.
+
+    Attributes
+    ----------
+    kv_cache : bool
+        One step with the model's key-value cache gives the logits of a full forward pass. False for
+        models without one (state-space models) or whose cache needs what a plain call does not build:
+        the loop then runs the whole sequence at every step.
+    padding : bool
+        Left padding, with its attention mask and position ids, leaves a prompt's logits unchanged.
+        False for models that ignore the mask (recurrent and state-space models, some encoders): prompts
+        then share a batch only with prompts of their own length.
+    """
+
+    kv_cache: bool = True
+    padding: bool = True
+
+
+def _agree(logits, expected):
+    tolerance = (1e-4 if expected.dtype in (torch.float32, torch.float64) else 5e-2) * (float(expected.abs().max()) + 1)
+    return logits.shape == expected.shape and float((logits.float() - expected.float()).abs().max()) <= tolerance
+
+
+def _last_logits_after_step(loaded, batch_ids, next_token, kv_cache):
+    """Last logits after a prefill and one decode step, called exactly as the decode loop calls the model."""
+    model = loaded.model
+    input_ids, attention_mask, position_ids = left_padded_batch(loaded, batch_ids)
+    output = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=kv_cache)
+    chosen = torch.full((len(batch_ids), 1), next_token, dtype=torch.long, device=input_ids.device)
+    attention_mask = torch.cat([attention_mask, torch.ones_like(chosen)], dim=1)
+    if kv_cache:
+        past = getattr(output, "past_key_values", None)
+        if past is None:
+            raise ValueError("no key-value cache returned")
+        output = model(
+            input_ids=chosen, attention_mask=attention_mask, position_ids=position_ids[:, -1:] + 1,
+            past_key_values=past, use_cache=True,
+        )
+    else:
+        output = model(
+            input_ids=torch.cat([input_ids, chosen], dim=1), attention_mask=attention_mask,
+            position_ids=torch.cat([position_ids, position_ids[:, -1:] + 1], dim=1), use_cache=False,
+        )
+    return output.logits[:, -1]
+
+
+@torch.inference_mode()
+def check_decoding(loaded, probe_ids):
+    """Measure, on a short probe, whether caching and left padding keep a model's logits exact.
+
+    The probe is decoded one step the decode loop's way, with the key-value cache and alone, against the
+    whole sequence without a cache; then beside a longer prompt, left-padded.
+
+    Parameters
+    ----------
+    loaded : LoadedModel
+        The model and tokenizer.
+    probe_ids : list of int
+        At least two token ids.
+
+    Returns
+    -------
+    checks : DecodingChecks
+    """
+    next_token = probe_ids[-1]
+    expected = _last_logits_after_step(loaded, [probe_ids], next_token, kv_cache=False)
+    try:
+        kv_cache = _agree(_last_logits_after_step(loaded, [probe_ids], next_token, kv_cache=True), expected)
+    except Exception:  # a cache this plain call cannot drive: decode without it
+        kv_cache = False
+    longer = list(probe_ids) + list(probe_ids[-2:])
+    try:
+        padding = _agree(_last_logits_after_step(loaded, [probe_ids, longer], next_token, kv_cache)[:1], expected)
+    except Exception:
+        padding = False
+    return DecodingChecks(kv_cache=bool(kv_cache), padding=bool(padding))
+
+
+def _equal_length_runs(token_ids, members):
+    """Split a batch into runs of prompts of one length (members come sorted by length)."""
+    runs = {}
+    for index in members:
+        runs.setdefault(len(token_ids[index]), []).append(index)
+    return list(runs.values())
+
+
 class _ResidualRecorder:
     """Forward hooks that copy the newest position's residual stream of chosen blocks into a buffer.
 
@@ -133,7 +221,7 @@ def _profile_batch(loaded, lens, batch_ids, seeds, settings, plan):
     vocab_size = lens.vocab_size
     slots = math.ceil(plan.row_tile / max(1, n_lens * batch))
     slots = max(1, min(n_tokens, slots, plan.whole_row_bytes // (batch * vocab_size * 4)))
-    hidden_size = _hidden_size(model)
+    hidden_size = adapter.width
     buffer = torch.empty((slots, n_lens, batch, hidden_size), dtype=loaded.dtype, device=lens_device)
     final_buffer = torch.empty((slots, batch, vocab_size), dtype=torch.float32, device=lens_device)
     # Low-precision output logits are rounded to the weights' dtype; the final layer's statistics are
@@ -147,7 +235,8 @@ def _profile_batch(loaded, lens, batch_ids, seeds, settings, plan):
     if temperature > 0:
         generators = [torch.Generator(device=lens_device).manual_seed(int(seed)) for seed in seeds]
 
-    extra = {"use_cache": True}
+    checks = loaded.decoding or DecodingChecks()
+    extra = {"use_cache": checks.kv_cache}
     if "logits_to_keep" in loaded.forward_parameters:
         extra["logits_to_keep"] = 1
     recorder = _ResidualRecorder(adapter, record_embedding, buffer, last_hidden)
@@ -182,14 +271,17 @@ def _profile_batch(loaded, lens, batch_ids, seeds, settings, plan):
                 break
             recorder.slot = (step + 1) % slots
             attention_mask = torch.cat([attention_mask, attention_mask.new_ones((batch, 1))], dim=1)
-            position_ids = position_ids[:, -1:] + 1
-            output = model(
-                input_ids=chosen[:, None].to(loaded.device),
-                attention_mask=attention_mask,
-                position_ids=position_ids,
-                past_key_values=output.past_key_values,
-                **extra,
-            )
+            if checks.kv_cache:
+                input_ids, position_ids = chosen[:, None].to(loaded.device), position_ids[:, -1:] + 1
+                output = model(
+                    input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                    past_key_values=output.past_key_values, **extra,
+                )
+            else:
+                # No usable key-value cache (see DecodingChecks): run the whole sequence again.
+                input_ids = torch.cat([input_ids, chosen[:, None].to(loaded.device)], dim=1)
+                position_ids = torch.cat([position_ids, position_ids[:, -1:] + 1], dim=1)
+                output = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, **extra)
     finally:
         recorder.remove()
     dropped = int(record_embedding and not settings.include_embedding)
@@ -202,15 +294,6 @@ def _profile_batch(loaded, lens, batch_ids, seeds, settings, plan):
         # (n_tokens, layers, batch) -> (batch, n_tokens, layers)
         out[:, k] = value[:, dropped:].permute(2, 0, 1).numpy()
     return out, tokens.numpy()
-
-
-def _hidden_size(model):
-    config = model.config
-    for attr in ("hidden_size", "n_embd", "d_model"):
-        value = getattr(config, attr, None)
-        if isinstance(value, int):
-            return value
-    return model.get_input_embeddings().weight.shape[1]
 
 
 def _profile_members(loaded, lens, token_ids, members, seeds, settings, plan):
@@ -278,12 +361,14 @@ def decode_batches(loaded, lens, token_ids, seeds, batches, settings, plan, on_b
     values = np.empty((len(token_ids), len(settings.statistics), settings.n_tokens, n_layers), dtype=np.float64)
     tokens = np.empty((len(token_ids), settings.n_tokens), dtype=np.int64)
     with loaded.lock:
-        for members in batches:
-            for run, profile, generated in _profile_members(loaded, lens, token_ids, members, seeds, settings, plan):
-                values[run] = profile
-                tokens[run] = generated
-                if on_batch is not None:
-                    on_batch(len(run))
+        exact_padding = (loaded.decoding or DecodingChecks()).padding
+        for batch in batches:
+            for members in [batch] if exact_padding else _equal_length_runs(token_ids, batch):
+                for run, profile, generated in _profile_members(loaded, lens, token_ids, members, seeds, settings, plan):
+                    values[run] = profile
+                    tokens[run] = generated
+                    if on_batch is not None:
+                        on_batch(len(run))
     finite = np.isfinite(values).all(axis=(2, 3))
     if not finite.all():
         bad, statistic = (int(index) for index in np.argwhere(~finite)[0])

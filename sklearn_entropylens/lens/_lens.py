@@ -11,7 +11,7 @@ unembedding, then its logit scaling and soft-capping. A tuned lens or a sublayer
 
 import torch
 
-from ._adapters import module_device
+from ._adapters import block_output, module_device
 
 # Whether this process's torch can multiply bfloat16/float16 matrices into float32 on CUDA.
 _MIXED_MM = {}
@@ -145,7 +145,7 @@ class Lens:
 
 
 class LogitLens(Lens):
-    """The logit lens: ``finish(unembed(project(final_norm(h_l))))`` with the model's own modules.
+    """The logit lens: ``finish(unembed(head(h_l)))`` with the model's own modules (final norm, projection).
 
     The same map for every layer, so ``layers`` is ignored. For the last block it reproduces the model's
     own logits exactly; :func:`~sklearn_entropylens.lens._adapters.verify_adapter` checks that at load.
@@ -162,8 +162,7 @@ class LogitLens(Lens):
     """
 
     def prepare(self, hidden, layers=None):
-        """Final norm then projection, each on its own device; the result on :attr:`device`."""
-        for module in (self.adapter.final_norm, self.adapter.projection):
-            if module is not None:
-                hidden = module(hidden.to(module_device(module, hidden.device)))
+        """The head modules (final norm, projection) in order, each on its own device; the result on :attr:`device`."""
+        for module in self.adapter.head:
+            hidden = block_output(module(hidden.to(module_device(module, hidden.device))))
         return hidden.to(self.device)

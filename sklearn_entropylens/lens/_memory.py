@@ -10,6 +10,8 @@ are bounded here against a fraction of the memory that is free when profiling st
 
 from dataclasses import dataclass
 
+from ._adapters import text_config
+
 # On a CPU the GEMMs are at their peak from about 8 prompts on: bigger batches only pad more.
 _MAX_BATCH = {"cpu": 8, "cuda": 64}
 # Rows per lens tile and vocabulary columns per tile, before any memory bound. On CPU a tile of about
@@ -56,7 +58,10 @@ def free_memory(device):
 
 def _config_value(config, *names, default=None):
     for name in names:
-        value = getattr(config, name, None)
+        try:
+            value = getattr(config, name, None)
+        except Exception:  # transformers refuses global reads of per-layer values (Gemma-4): estimate without
+            value = None
         if isinstance(value, int) and value > 0:
             return value
     return default
@@ -64,8 +69,7 @@ def _config_value(config, *names, default=None):
 
 def prompt_bytes(loaded, *, prompt_length, n_tokens):
     """Estimated bytes one prompt adds to a batch: its KV cache, prefill activations and logits."""
-    config = loaded.model.config
-    config = getattr(config, "get_text_config", lambda: config)()
+    config = text_config(loaded.model.config)
     hidden = _config_value(config, "hidden_size", "n_embd", "d_model", default=1)
     heads = _config_value(config, "num_attention_heads", "n_head", "num_heads", default=1)
     kv_heads = _config_value(config, "num_key_value_heads", default=heads)

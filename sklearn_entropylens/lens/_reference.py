@@ -106,6 +106,8 @@ def reference_profiles(
     continuations=None,
     exact=True,
     cache_all_activations=False,
+    head_paths=None,
+    hidden_states_start=0,
 ):
     """Lens profiles the slow, reference way, one prompt at a time.
 
@@ -137,6 +139,14 @@ def reference_profiles(
     cache_all_activations : bool, default=False
         Copy the output of every module at every step, as the reference's ``run_with_cache`` without
         a ``names_filter`` does (it keeps every hook's activation, then reads one position of one).
+    head_paths : sequence of str or None, default=None
+        Paths of the modules applied between the last block and the unembedding, in order (for
+        example an adapter's ``paths["head"]``, to check a discovered layout); None finds the final
+        norm and projection by their usual names.
+    hidden_states_start : {0, 1}, default=0
+        The layer of ``output_hidden_states[0]``: 0 where it is the embedding output (most models), 1
+        where it is already block 1's output (transformers' Mamba and RWKV); with 1 the embedding layer
+        is unavailable, so ``include_embedding`` must be False.
 
     Returns
     -------
@@ -156,7 +166,12 @@ def reference_profiles(
 
         handles = [module.register_forward_hook(keep) for module in model.modules()]
     try:
-        settings = {"alpha": alpha, "statistics": tuple(statistics), "top_p": top_p, "include_embedding": include_embedding}
+        settings = {
+            "alpha": alpha, "statistics": tuple(statistics), "top_p": top_p, "include_embedding": include_embedding,
+            "head_paths": head_paths, "hidden_states_start": hidden_states_start,
+        }
+        if hidden_states_start and include_embedding:
+            raise ValueError("include_embedding needs output_hidden_states that start at the embedding layer.")
         return _reference_loop(model, device, token_ids, n_tokens, continuations, exact, activations, settings)
     finally:
         for handle in handles:
@@ -167,22 +182,28 @@ def reference_profiles(
 # looks them up itself, independently of the engine's adapters, so a wrong adapter entry cannot hide.
 _FINAL_NORM_NAMES = ("norm", "ln_f", "final_layer_norm", "final_layernorm")
 _PROJECTION_NAMES = ("project_out",)
+_SOFTCAP_NAMES = ("final_logit_softcapping", "logits_soft_cap", "output_logit_soft_cap")
 
 
-def _own_lens(model):
-    """``hidden -> logits`` of the model's own final norm, projection, unembedding and soft-cap, by name."""
-    decoder = getattr(model.base_model, "decoder", model.base_model)
-    norm = next((getattr(decoder, name) for name in _FINAL_NORM_NAMES if getattr(decoder, name, None) is not None), None)
-    projection = next((getattr(decoder, name) for name in _PROJECTION_NAMES if getattr(decoder, name, None) is not None), None)
+def _own_lens(model, head_paths=None):
+    """``hidden -> logits`` of the model's own head modules, unembedding, logit scaling and soft-cap."""
+    if head_paths is None:
+        decoder = getattr(model.base_model, "decoder", model.base_model)
+        head = [getattr(decoder, name) for name in _FINAL_NORM_NAMES + _PROJECTION_NAMES if getattr(decoder, name, None) is not None]
+    else:
+        head = [model.get_submodule(path) for path in head_paths]
     unembedding = model.get_output_embeddings()
     config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
-    softcap = getattr(config, "final_logit_softcapping", None)
+    softcap = next((getattr(config, name) for name in _SOFTCAP_NAMES if getattr(config, name, None)), None)
+    scale = getattr(config, "logit_scale", None) or (1 / config.logits_scaling if getattr(config, "logits_scaling", None) else None)
 
     def lens(hidden):
-        for module in (norm, projection):
-            if module is not None:
-                hidden = module(hidden)
+        for module in head:
+            hidden = module(hidden)
+            hidden = hidden[0] if isinstance(hidden, tuple) else hidden
         logits = unembedding(hidden)
+        if scale:
+            logits = logits * scale
         if softcap:
             logits = softcap * torch.tanh(logits / softcap)
         return logits
@@ -191,18 +212,22 @@ def _own_lens(model):
 
 
 def _reference_loop(model, device, token_ids, n_tokens, continuations, exact, activations, settings):
-    lens = _own_lens(model)
+    lens = _own_lens(model, settings["head_paths"])
     all_values, all_tokens = [], []
     for index, ids in enumerate(token_ids):
         sequence = list(ids)
         residuals, final_logits, tokens = [], [], []
         for step in range(n_tokens):
             activations.clear()
-            output = model(input_ids=torch.tensor([sequence], device=device), output_hidden_states=True)
+            output = model(input_ids=torch.tensor([sequence], device=device), output_hidden_states=True, use_cache=False)
             hidden = output.hidden_states
             # hidden[0] enters block 1, hidden[l] leaves block l for l < L; the last block's distribution is
             # the model's own output logits (hidden[L] is already normed, and projected in OPT-350m).
-            residuals.append(torch.stack([hidden[layer][0, -1] for layer in range(len(hidden) - 1)]))
+            start = settings["hidden_states_start"]
+            layers = [hidden[layer - start][0, -1] for layer in range(start, len(hidden) - 1)]
+            if start:  # the embedding layer (dropped below) is not among these hidden states
+                layers.insert(0, torch.zeros_like(hidden[0][0, -1]))
+            residuals.append(torch.stack(layers))
             final_logits.append(output.logits[0, -1])
             if continuations is not None:
                 token = int(continuations[index][step])

@@ -177,6 +177,41 @@ class FeatureLayout:
             return cls(tuple(groups), depths)
         return None
 
+    def as_dict(self):
+        """The layout as plain JSON types: what a DataFrame carries in ``attrs["feature_layout"]``.
+
+        Plain types, so that the table still writes to Parquet (which stores ``attrs`` as JSON).
+        """
+        return {
+            "groups": list(self.groups),
+            "depths": [float(depth) for depth in self.depths],
+            "layers": None if self.layers is None else [int(layer) for layer in self.layers],
+            "named": bool(self.named),
+        }
+
+    @classmethod
+    def from_dict(cls, fields):
+        """The layout :meth:`as_dict` wrote."""
+        layers = fields.get("layers")
+        return cls(
+            groups=tuple(fields["groups"]),
+            depths=np.asarray(fields["depths"], dtype=np.float64),
+            layers=None if layers is None else np.asarray(layers),
+            named=bool(fields.get("named", True)),
+        )
+
+    @classmethod
+    def carried_by(cls, table, n_features):
+        """The layout a DataFrame carries in ``attrs["feature_layout"]`` for its ``n_features`` columns, or None."""
+        carried = getattr(table, "attrs", None)
+        carried = carried.get("feature_layout") if isinstance(carried, dict) else None
+        if isinstance(carried, dict):
+            try:
+                carried = cls.from_dict(carried)
+            except (KeyError, TypeError, ValueError):
+                return None
+        return carried if isinstance(carried, cls) and carried.n_features == n_features else None
+
     @classmethod
     def from_count(cls, n_features, n_layers):
         """Layout of unnamed features: consecutive groups of blocks ``1 .. n_layers`` (all of them if None)."""

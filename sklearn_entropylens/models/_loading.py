@@ -22,6 +22,7 @@ import warnings
 from dataclasses import dataclass, field
 
 from ..lens._adapters import UnsupportedArchitectureError, get_adapter, verify_adapter
+from ..lens._decode import check_decoding
 
 CACHE_ENV_VAR = "SKLEARN_ENTROPYLENS_CACHE"
 DEFAULT_MODEL = "smollm2-135m"
@@ -131,6 +132,8 @@ class LoadedModel:
     device: object
     context_length: object = None
     forward_parameters: frozenset = field(default_factory=frozenset)
+    # What the decode loop may rely on (key-value cache, left padding), measured at load.
+    decoding: object = None
     # The engine hooks the model's blocks while it runs: threads sharing a model take turns.
     lock: object = field(default_factory=threading.RLock, repr=False, compare=False)
 
@@ -569,6 +572,7 @@ def load_model(name=DEFAULT_MODEL, *, revision=None, dtype="auto", device="auto"
             context_length=_context_length(model, tokenizer),
             forward_parameters=frozenset(inspect.signature(model.forward).parameters),
         )
+        loaded.decoding = check_decoding(loaded, [_probe_token(tokenizer, model), 3, 5, 7])
         _CACHE[key] = loaded
         return loaded
 
@@ -589,7 +593,7 @@ def _check_unembedding(name, adapter):
 
 
 def _probe_token(tokenizer, model):
-    for token_id in (tokenizer.bos_token_id, tokenizer.eos_token_id, model.config.bos_token_id, 0):
+    for token_id in (tokenizer.bos_token_id, tokenizer.eos_token_id, getattr(model.config, "bos_token_id", None), 0):
         if isinstance(token_id, int):
             return token_id
     return 0

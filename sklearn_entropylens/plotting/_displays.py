@@ -69,11 +69,13 @@ def _profile_table(X, *, min_samples=1):
 def _per_layer(X, *, feature_names=None, statistic="entropy", n_layers=None, layout=None):
     """Per-sample, per-layer values of one statistic, averaged over positions or windows.
 
-    The layout is ``layout`` when given (a profiler's ``feature_layout_``), else read from the feature
-    names, else consecutive groups of ``n_layers``. Returns ``(values (n_samples, n_layers), depths
+    The layout is ``layout`` when given (a profiler's ``feature_layout_``), else the one a DataFrame
+    carries, else read from the feature names, else consecutive groups of ``n_layers``. Returns ``(values (n_samples, n_layers), depths
     (n_layers,), layers or None)``.
     """
     names = _feature_names(X, feature_names)
+    if layout is None and feature_names is None:
+        layout = FeatureLayout.carried_by(X, np.shape(X)[1] if np.ndim(X) == 2 else -1)
     X = _profile_table(X)
     if layout is None and names is not None:
         layout = FeatureLayout.from_names(names)

@@ -84,3 +84,26 @@ def test_prompt_classifier_round_trip(tiny_llama, tmp_path):
     path = tmp_path / "task.skops"
     dump(clf, path)
     np.testing.assert_allclose(load(path).predict_proba(PROMPTS), clf.predict_proba(PROMPTS))
+
+
+def test_a_model_already_in_memory_in_one_line_saved_without_weights_and_reattached(tmp_path):
+    from sklearn_entropylens import ModelLoadError, clear_model_cache, register_model
+    from sklearn_entropylens.models import _loading
+    from sklearn_entropylens._testing import make_byte_tokenizer, make_tiny_model
+
+    model = make_tiny_model("qwen2")  # a model built or modified in code
+    profiler = EntropyProfileTransformer(model=register_model("my-qwen", model, make_byte_tokenizer(), revision="v1"), n_tokens=2)
+    expected = profiler.fit_transform(PROMPTS)
+    path = tmp_path / "profiler.skops"
+    dump(profiler, path)
+    assert path.stat().st_size < 50_000  # the name and revision, never the weights
+    del _loading._REGISTRY["my-qwen"]  # as in a new process
+    clear_model_cache()
+    restored = load(path)
+    with pytest.raises(ModelLoadError, match="'my-qwen'.*register_model\\(name, model, tokenizer, revision=...\\)"):
+        restored.transform(PROMPTS)
+    register_model("my-qwen", model, make_byte_tokenizer(), revision="v2")
+    with pytest.raises(ValueError, match="'v1'"):
+        restored.transform(PROMPTS)  # other weights under the same name are refused
+    register_model("my-qwen", model, make_byte_tokenizer(), revision="v1")
+    np.testing.assert_allclose(restored.transform(PROMPTS), expected)

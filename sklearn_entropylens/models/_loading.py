@@ -167,6 +167,18 @@ def register_model(name, model, tokenizer, *, revision="registered"):
         Its tokenizer.
     revision : str, default="registered"
         Recorded as the fitted ``model_revision_``; change it whenever the weights change.
+
+    Returns
+    -------
+    name : str
+        ``name``, so that ``EntropyProfileTransformer(model=register_model("mine", model, tokenizer))``
+        profiles a model already in memory (on a GPU, or modified in code) in one line.
+
+    Notes
+    -----
+    A saved estimator (:func:`sklearn_entropylens.persistence.dump`) stores the name and revision, never the
+    weights: in another process, register the same model under the same name (and revision) again
+    before using it; a different revision is refused at ``transform``.
     """
     if name in BUNDLED_MODELS:
         raise ValueError(f"{name!r} is a bundled model name; register under another name.")
@@ -174,6 +186,7 @@ def register_model(name, model, tokenizer, *, revision="registered"):
         _REGISTRY[name] = (model, tokenizer, str(revision))
         for key in [k for k in _CACHE if k[0] == name]:
             del _CACHE[key]
+    return name
 
 
 def is_registered(name):
@@ -446,7 +459,9 @@ def _load_pretrained(name, revision, dtype, model_kwargs):
             raise ModelLoadError(
                 f"Unknown model {name!r}: it is not a bundled model ({_known_names()}), a registered name, a "
                 "local directory or a Hugging Face id in the local cache, and the Hugging Face hub is not "
-                f"reachable from this machine.{_suggestion(name)}"
+                f"reachable from this machine.{_suggestion(name)} An estimator saved with a model given to "
+                "register_model needs it registered again in this process: register_model(name, model, "
+                "tokenizer, revision=...) before using it."
             )
         try:
             with warnings.catch_warnings(), _quiet_transformers():

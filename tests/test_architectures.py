@@ -13,10 +13,11 @@ import pytest
 import torch
 from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
-from sklearn_entropylens import ModelLoadError, load_model, register_model, skip_layers
+from sklearn_entropylens import ModelLoadError, clear_model_cache, load_model, register_model, skip_layers
 from sklearn_entropylens.lens import SUPPORTED_MODEL_TYPES
 from sklearn_entropylens.lens._reference import reference_profiles
 from sklearn_entropylens.lens._runner import profile_token_ids
+from sklearn_entropylens.models import _loading
 from sklearn_entropylens._testing import float64_copy, make_any_tiny_model, make_byte_tokenizer
 
 # Refused, with the reason the error gives.
@@ -45,17 +46,20 @@ PROMPTS_IDS = [[1, 72, 105, 33, 44], [1, 65]]
 
 
 def _loaded(model_type):
-    name = f"arch-{model_type}"
-    register_model(name, make_any_tiny_model(model_type), make_byte_tokenizer(), revision="seed0")
-    return load_model(name)
+    return load_model(register_model(f"arch-{model_type}", make_any_tiny_model(model_type), make_byte_tokenizer()))
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
+def _one_thread_and_no_leftovers():
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    before = set(_loading._REGISTRY)
     yield
     torch.set_num_threads(threads)
+    # 150 registered models would crowd every "Did you mean" of the suite's later tests.
+    for name in set(_loading._REGISTRY) - before:
+        del _loading._REGISTRY[name]
+    clear_model_cache()
 
 
 @pytest.mark.parametrize("model_type", SUPPORTED_MODEL_TYPES)

@@ -197,7 +197,7 @@ class _IdentityLens(Lens):
         unembedding = torch.nn.Linear(vocab_size, vocab_size, bias=False).requires_grad_(False)
         with torch.no_grad():
             unembedding.weight.copy_(torch.eye(vocab_size))
-        super().__init__(LensAdapter("identity", torch.nn.ModuleList(), None, None, unembedding, None))
+        super().__init__(LensAdapter("identity", blocks=torch.nn.ModuleList(), head=(), unembedding=unembedding))
 
     def prepare(self, hidden, layers=None):
         return hidden

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._adapters import block_input, block_output
+from ._adapters import block_input, block_output, relative_tolerance
 from ._encoding import left_padded_batch
 from ._layer_statistics import lens_statistics
 from ._statistics import STATISTICS, records_embedding
@@ -80,7 +80,7 @@ class DecodingChecks:
 
 
 def _agree(logits, expected):
-    tolerance = (1e-4 if expected.dtype in (torch.float32, torch.float64) else 5e-2) * (float(expected.abs().max()) + 1)
+    tolerance = relative_tolerance(expected.dtype) * (float(expected.abs().max()) + 1)
     return logits.shape == expected.shape and float((logits.float() - expected.float()).abs().max()) <= tolerance
 
 

@@ -150,3 +150,25 @@ def test_models_without_a_usable_cache_or_padding_decode_exactly_without_them():
     mamba, rwkv = _loaded("mamba"), _loaded("rwkv")
     assert not mamba.decoding.kv_cache  # the state-space cache is not a key-value cache
     assert not rwkv.decoding.kv_cache and not rwkv.decoding.padding  # RWKV ignores the attention mask
+
+
+@pytest.mark.parametrize("model_type, blocks", [
+    ("mistral3", "model.language_model.layers"),
+    ("llava", "model.language_model.layers"),
+    ("idefics3", "model.text_model.layers"),
+])
+def test_image_text_checkpoints_load_from_disk_and_profile_text_through_their_language_model(model_type, blocks, tmp_path):
+    from transformers import AutoModelForImageTextToText
+
+    from sklearn_entropylens._testing import make_any_tiny_config
+
+    torch.manual_seed(0)
+    model = AutoModelForImageTextToText.from_config(make_any_tiny_config(model_type), dtype=torch.float32).eval()
+    model.save_pretrained(tmp_path)  # a checkpoint that AutoModelForCausalLM does not map
+    make_byte_tokenizer().save_pretrained(tmp_path)
+    loaded = load_model(str(tmp_path))
+    assert loaded.adapter.paths["blocks"] == blocks
+    result = profile_token_ids(loaded, PROMPTS_IDS, n_tokens=2, batch_size=2)
+    expected, _ = reference_profiles(loaded, PROMPTS_IDS, 2, model=float64_copy(loaded.model), continuations=result.tokens,
+                                     head_paths=loaded.adapter.paths["head"])
+    np.testing.assert_allclose(result["entropy"], expected["entropy"], atol=2e-5)

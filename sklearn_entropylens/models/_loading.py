@@ -433,9 +433,24 @@ def _describe(value):
     return repr(value)
 
 
+def _causal_or_multimodal_lm(source, **kwargs):
+    """A causal LM, or a multimodal model whose text part is one (Mistral-3, Qwen-VL, LLaVA, PaliGemma, ...).
+
+    Text prompts run through the multimodal model's language model; the lens is found in it by tracing.
+    """
+    from transformers import AutoModelForCausalLM, AutoModelForImageTextToText
+
+    try:
+        return AutoModelForCausalLM.from_pretrained(source, **kwargs)
+    except ValueError as exc:
+        if "Unrecognized configuration class" not in str(exc):
+            raise
+        return AutoModelForImageTextToText.from_pretrained(source, **kwargs)
+
+
 def _load_pretrained(name, revision, dtype, model_kwargs):
     """Load a tokenizer and causal LM from a hub id or a directory, and the revision they came from."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
 
     if name in BUNDLED_MODELS:
         directory = _convert_bundled(BUNDLED_MODELS[name])
@@ -467,7 +482,7 @@ def _load_pretrained(name, revision, dtype, model_kwargs):
             with warnings.catch_warnings(), _quiet_transformers():
                 warnings.simplefilter("ignore")
                 tokenizer = AutoTokenizer.from_pretrained(source, revision=revision_arg, local_files_only=local_only)
-                model = AutoModelForCausalLM.from_pretrained(
+                model = _causal_or_multimodal_lm(
                     source, revision=revision_arg, dtype=dtype, local_files_only=local_only, **model_kwargs
                 )
             break

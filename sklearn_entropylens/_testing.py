@@ -47,7 +47,7 @@ _TINY_SIZES = {
     "num_experts_per_tok": 2, "moe_k": 2, "moe_intermediate_size": 32, "shared_expert_intermediate_size": 32,
     "n_shared_experts": 1, "kv_lora_rank": 16, "q_lora_rank": 16, "qk_rope_head_dim": 8, "qk_nope_head_dim": 8,
     "v_head_dim": 8, "n_group": 1, "topk_group": 1, "first_k_dense_replace": 1, "sliding_window": 16,
-    "state_size": 8, "mamba_d_state": 8, "ssm_state_size": 8, "time_step_rank": 4,
+    "state_size": 8, "mamba_d_state": 8, "ssm_state_size": 8, "time_step_rank": 4, "rotary_dim": 8,
 }
 _TINY_LAYER_COUNTS = ("num_hidden_layers", "n_layer", "num_layers", "n_layers")
 
@@ -56,6 +56,8 @@ def _tiny_overrides(config, n_layers, vocab_size):
     keys = config.to_dict()
     overrides = {name: value for name, value in _TINY_SIZES.items() if name in keys}
     overrides.update({name: n_layers for name in _TINY_LAYER_COUNTS if name in keys})
+    if "kv_lora_rank" in keys and "num_key_value_heads" in keys:
+        overrides["num_key_value_heads"] = overrides["num_attention_heads"]  # multi-head latent attention
     overrides.update({name: value for name, value in [("vocab_size", vocab_size), ("bos_token_id", 1),
                       ("eos_token_id", 2), ("pad_token_id", 0), ("initializer_range", 0.2)] if name in keys})
     return overrides

@@ -34,8 +34,10 @@ REFUSED = {
     "xlnet": NO_SINGLE_STREAM, "prophetnet": NO_SINGLE_STREAM, "deepseek_v4": NO_SINGLE_STREAM,
     "hy_v4": NO_SINGLE_STREAM, "hrm_text": NO_SINGLE_STREAM, "cpmant": NO_SINGLE_STREAM,
     "blenderbot": NO_SINGLE_STREAM,
-    # A computation outside any module between the last block and the unembedding.
+    # A computation outside any module between the last block and the unembedding (MiniCPM scales the
+    # stream by a constant there).
     "inkling_text": "the unembedding's input is not the output of the modules after the last block",
+    "minicpm3": "the unembedding's input is not the output of the modules after the last block",
 }
 # Verified at load like any model, but the float64 oracle cannot run it (XGLM's sinusoidal positions
 # overflow in float64), so it is not listed as supported.
@@ -111,7 +113,7 @@ def test_every_causal_lm_type_that_builds_is_supported_or_refused_and_decoder_lm
     assert not unclassified, f"Types that build but are neither supported nor refused here: {unclassified}"
     decoder_lms = classified - NOT_DECODER_LMS
     exact = set(SUPPORTED_MODEL_TYPES) - NOT_DECODER_LMS
-    assert (len(exact), len(decoder_lms)) == (113, 120)  # the README's numbers
+    assert (len(exact), len(decoder_lms)) == (123, 131)  # the README's numbers
     assert len(exact) / len(decoder_lms) >= 0.9
 
 

@@ -28,13 +28,14 @@ import torch
 # Model types whose tiny random-initialised models the test suite profiles and checks against a float64
 # lens (tests/test_architectures.py); other model types are discovered and verified the same way at load.
 SUPPORTED_MODEL_TYPES = (
-    'afmoe', 'apertus', 'arcee', 'aria_text', 'bart', 'beam', 'bert', 'bert-generation',
-    'bigbird_pegasus', 'biogpt', 'bitnet', 'blenderbot-small', 'bloom', 'cohere', 'cohere2',
-    'cohere2_moe', 'ctrl', 'cwm', 'diffllama', 'doge', 'dots1', 'electra', 'emu3', 'ernie', 'ernie4_5',
-    'ernie4_5_moe', 'exaone4', 'exaone_moe', 'falcon', 'falcon_h1', 'falcon_mamba', 'flex_olmo',
-    'flint', 'fuyu', 'gemma', 'gemma2', 'gemma3', 'gemma3_text', 'gemma4_unified_text', 'git', 'glm',
-    'glm4', 'glm4_moe', 'got_ocr2', 'gpt-sw3', 'gpt2', 'gpt_bigcode', 'gpt_neo', 'gpt_neox',
-    'gpt_neox_japanese', 'gpt_oss', 'granite', 'granite_swa', 'granitemoe', 'granitemoe_swa',
+    'afmoe', 'apertus', 'arcee', 'aria_text', 'axk1', 'axk2', 'bart', 'beam', 'bert', 'bert-generation',
+    'bigbird_pegasus', 'biogpt', 'bitnet', 'blenderbot-small', 'bloom', 'codegen', 'cohere', 'cohere2',
+    'cohere2_moe', 'ctrl', 'cwm', 'deepseek_v2', 'deepseek_v3', 'deepseek_v32', 'diffllama', 'doge',
+    'dots1', 'electra', 'emu3', 'ernie', 'ernie4_5', 'ernie4_5_moe', 'exaone4', 'exaone_moe', 'falcon',
+    'falcon_h1', 'falcon_mamba', 'flex_olmo', 'flint', 'fuyu', 'gemma', 'gemma2', 'gemma3',
+    'gemma3_text', 'gemma4_unified_text', 'git', 'glm', 'glm4', 'glm4_moe', 'glm4_moe_lite',
+    'glm_moe_dsa', 'got_ocr2', 'gpt-sw3', 'gpt2', 'gpt_bigcode', 'gpt_neo', 'gpt_neox',
+    'gpt_neox_japanese', 'gpt_oss', 'gptj', 'granite', 'granite_swa', 'granitemoe', 'granitemoe_swa',
     'granitemoeshared', 'helium', 'hunyuan_v1_dense', 'hunyuan_v1_moe', 'hy_v3', 'hyperclovax',
     'internlm3', 'iquestcoder', 'jais2', 'jamba', 'jetmoe', 'kolibri1', 'laguna', 'lfm2', 'lfm3',
     'llama', 'llama4_text', 'mamba', 'marian', 'mbart', 'megatron-bert', 'mellum', 'mimo_v2_flash',
@@ -43,8 +44,9 @@ SUPPORTED_MODEL_TYPES = (
     'nemotron', 'nemotron_h', 'olmo', 'olmo2', 'olmo3', 'olmo_hybrid', 'olmoe', 'openai-gpt', 'opt',
     'pegasus', 'persimmon', 'phi', 'phi3', 'phi4_multimodal', 'phimoe', 'qwen2', 'qwen2_moe', 'qwen3',
     'qwen3_5', 'qwen3_5_moe', 'qwen3_5_moe_text', 'qwen3_5_text', 'qwen3_moe', 'qwen3_next',
-    'qwen4_exp', 'qwen4_exp_text', 'recurrent_gemma', 'rembert', 'roc_bert', 'roformer', 'rwkv', 'seed_oss', 'smollm3',
-    'solar_open', 'stablelm', 'starcoder2', 'trocr', 'vaultgemma', 'xlstm',
+    'qwen4_exp', 'qwen4_exp_text', 'recurrent_gemma', 'rembert', 'roc_bert', 'roformer', 'rwkv',
+    'seed_oss', 'smollm3', 'solar_open', 'stablelm', 'starcoder2', 'trocr', 'vaultgemma', 'xlstm',
+    'youtu',
 )
 
 

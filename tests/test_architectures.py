@@ -67,13 +67,17 @@ def _one_thread_and_no_leftovers():
 @pytest.mark.parametrize("model_type", SUPPORTED_MODEL_TYPES)
 def test_supported_type_is_exact_batch_invariant_and_skippable(model_type):
     loaded = _loaded(model_type)
-    together = profile_token_ids(loaded, PROMPTS_IDS, n_tokens=3, batch_size=2)
+    sites = ("block", *loaded.adapter.sublayers)  # the attention and MLP sublayers found in its blocks
+    together = profile_token_ids(loaded, PROMPTS_IDS, n_tokens=3, batch_size=2, sites=sites)
     expected, _ = reference_profiles(
         loaded, PROMPTS_IDS, 3, model=float64_copy(loaded.model), continuations=together.tokens,
         head_paths=loaded.adapter.paths["head"], hidden_states_start=int(model_type in HIDDEN_STATES_FROM_BLOCK_1),
+        site_paths={site: loaded.adapter.paths[site] for site in sites[1:]},
     )
-    # Every block, the middle ones included, against the float64 lens of the modules found.
-    np.testing.assert_allclose(together["entropy"], expected["entropy"], atol=2e-5)
+    # Every block, the middle ones included, and every sublayer site, against the float64 lens of the
+    # modules found.
+    assert together.statistics == tuple(expected)
+    np.testing.assert_allclose(together.values, np.stack([expected[name] for name in together.statistics], 1), atol=2e-5)
     for index, ids in enumerate(PROMPTS_IDS):
         alone = profile_token_ids(loaded, [ids], n_tokens=3)
         np.testing.assert_array_equal(alone.tokens[0], together.tokens[index])
@@ -115,6 +119,15 @@ def test_every_causal_lm_type_that_builds_is_supported_or_refused_and_decoder_lm
     exact = set(SUPPORTED_MODEL_TYPES) - NOT_DECODER_LMS
     assert (len(exact), len(decoder_lms)) == (123, 131)  # the README's numbers
     assert len(exact) / len(decoder_lms) >= 0.9
+
+
+def test_sublayer_sites_are_found_in_most_verified_types():
+    from sklearn_entropylens.lens._adapters import get_adapter
+
+    found = {model_type: set(get_adapter(make_any_tiny_model(model_type)).sublayers) for model_type in SUPPORTED_MODEL_TYPES}
+    both = [model_type for model_type, sites in found.items() if sites == {"attention", "mlp"}]
+    assert len(both) == 111  # the README's number; the others have no single MLP (or attention) module per block
+    assert found["opt"] == {"attention"} and found["mamba"] == {"attention"}  # an inline MLP; no MLP at all
 
 
 def test_multimodal_gemma3_profiles_text_through_its_language_model():

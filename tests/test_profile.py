@@ -418,3 +418,27 @@ def test_stale_temporaries_of_a_killed_writer_are_cleared(tiny_llama, tmp_path):
     assert not stale.exists() and fresh.exists()
     store = ProfileStore(tmp_path, {"x": 1})
     assert store.remove_stale_temporaries() == 0
+
+
+def test_sublayer_sites_reach_features_depth_transformers_displays_and_the_command_line(tiny_llama, tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from sklearn_entropylens import DepthRescaler, EntropyHeatmapDisplay, EntropyProfileDisplay
+    from sklearn_entropylens._cli import main
+
+    profiler = EntropyProfileTransformer(tiny_llama, n_tokens=2, statistics=["entropy", "kl_to_final"],
+                                         sites=("block", "mlp")).set_output(transform="pandas")
+    X = profiler.fit_transform(PROMPTS)
+    assert profiler.feature_layout_.groups == ("entropy", "kl_to_final", "mlp_entropy", "mlp_kl_to_final")
+    assert list(X.columns[-3:]) == ["mlp_kl_to_final_layer01", "mlp_kl_to_final_layer02", "mlp_kl_to_final_layer03"]
+    alone = EntropyProfileTransformer(tiny_llama, n_tokens=2, statistics=["entropy", "kl_to_final"], sites="mlp")
+    np.testing.assert_array_equal(alone.fit_transform(PROMPTS), X.to_numpy()[:, 6:])  # a site does not depend on the others
+    assert list(DepthRescaler(n_points=3).fit(X).groups_) == list(profiler.feature_layout_.groups)
+    display = EntropyProfileDisplay.from_estimator(profiler, PROMPTS, statistic="mlp_entropy")
+    assert display.ax_.get_ylabel().endswith("(nats)")
+    EntropyHeatmapDisplay.from_estimator(profiler, PROMPTS[0], statistic="mlp_kl_to_final")
+    (tmp_path / "p.txt").write_text("\n".join(p for p in PROMPTS if p))
+    assert main(["profile", str(tmp_path / "p.txt"), "-o", str(tmp_path / "x.csv"), "--model", tiny_llama,
+                 "--n-tokens", "2", "--sites", "block,attention"]) == 0
+    assert "attention_entropy_layer03" in (tmp_path / "x.csv").read_text().splitlines()[0]

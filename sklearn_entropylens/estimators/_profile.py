@@ -11,13 +11,14 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, check_memory
 
 from ..lens import _cache
-from ..lens._decode import DecodeSettings
+from ..lens._decode import DecodeSettings, check_sites
 from ..lens._encoding import token_text
 from ..lens._result import FeatureLayout
 from ..lens._runner import ProfileRunner
 from ..lens._statistics import (
     check_alpha,
     check_log_base,
+    check_site_names,
     check_statistics,
     check_top_p,
     convert_statistic,
@@ -83,6 +84,15 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
         values in [0, 1].
     include_embedding : bool, default=False
         Add layer 0, the residual stream entering the first block (the embeddings).
+    sites : str or tuple of {"block", "attention", "mlp"}, default=("block",)
+        Where the lens reads each block: ``"block"``, the residual stream leaving it (the paper's
+        profiles); ``"attention"`` and ``"mlp"``, the output of its attention (or, in a state-space
+        block, token-mixing) and MLP sublayers before they join the stream, through the same lens
+        (as TriLens, arXiv 2606.01033, reads the three streams). Each site adds its statistics as
+        ``<site>_<statistic>`` features (``mlp_entropy_layer07``) after those of the blocks. The
+        sublayers are found when the model loads (``loaded.adapter.sublayers``); a model whose blocks
+        have no single module per site (OPT's inline MLP, for example) refuses that site at ``fit``.
+        Not with ``include_embedding``, since the embedding layer has no sublayers.
     temperature : float, default=0.0
         0 for greedy decoding; a positive value samples the continuation at that temperature. The
         entropies themselves are always of the untempered distribution, as in the reference.
@@ -189,6 +199,7 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
         log_base=None,
         normalize=False,
         include_embedding=False,
+        sites=("block",),
         temperature=0.0,
         random_state=None,
         chat_template=False,
@@ -212,6 +223,7 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
         self.log_base = log_base
         self.normalize = normalize
         self.include_embedding = include_embedding
+        self.sites = sites
         self.temperature = temperature
         self.random_state = random_state
         self.chat_template = chat_template
@@ -236,6 +248,7 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
         "log_base": [Options(None), Checked(check_log_base)],
         "normalize": [Boolean()],
         "include_embedding": [Boolean()],
+        "sites": [Checked(check_site_names)],
         "temperature": [Interval(numbers.Real, 0, None)],
         "random_state": [Options(None), Interval(numbers.Integral, 0, None), InstanceOf(np.random.RandomState)],
         "chat_template": [Boolean()],
@@ -299,9 +312,11 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
         self.n_layers_ = loaded.n_layers
         self.vocab_size_ = loaded.vocab_size
         self.statistics_ = check_statistics(self.statistics)
-        self.layers_ = self._decode_settings().layers(loaded.n_layers)
+        settings = self._decode_settings()
+        check_sites(loaded, settings.sites)
+        self.layers_ = settings.layers(loaded.n_layers)
         self.feature_layout_ = FeatureLayout.for_profile(
-            self.statistics_, layers=self.layers_, n_blocks=loaded.n_layers, aggregate=self.aggregate,
+            settings.result_statistics, layers=self.layers_, n_blocks=loaded.n_layers, aggregate=self.aggregate,
             n_tokens=self.n_tokens,
         )
         self.sampling_seed_ = None
@@ -313,7 +328,7 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
         return DecodeSettings(
             n_tokens=int(self.n_tokens), statistics=check_statistics(self.statistics), alpha=float(self.alpha),
             top_p=float(self.top_p), include_embedding=bool(self.include_embedding),
-            temperature=float(self.temperature),
+            temperature=float(self.temperature), sites=check_site_names(self.sites),
         )
 
     def _profile_settings(self):
@@ -329,6 +344,8 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
             "top_p": float(self.top_p) if needs_whole_rows(self.statistics_) else None,
             "include_embedding": bool(self.include_embedding),
             "temperature": float(self.temperature),
+            # Absent for the block site alone, so that profiles cached before sites existed are still served.
+            **({"sites": list(check_site_names(self.sites))} if check_site_names(self.sites) != ("block",) else {}),
             "seed": self.sampling_seed_,
             "chat_template": bool(self.chat_template),
             "truncation": self.truncation,

@@ -21,6 +21,7 @@ fixed function of the unembedding's output) is refused with an error that says w
 logits: the lens never returns a silently wrong number.
 """
 
+import re
 from dataclasses import dataclass, field
 
 import torch
@@ -113,6 +114,13 @@ class LensAdapter:
     width : int or None
         The width of the residual stream between blocks, as traced (not always the configuration's
         ``hidden_size``: some models carry several streams side by side).
+    sublayers : dict
+        ``{"attention": modules, "mlp": modules}``, one module per block whose output (before it is added
+        to the stream, and before a Gemma-style post-norm) the sublayer sites read; a site is absent when
+        its modules were not found (see ``missing_sublayers``). For state-space blocks the
+        ``"attention"`` site is the token mixer.
+    missing_sublayers : dict
+        Why each absent site was not found.
     """
 
     model_type: str
@@ -123,6 +131,8 @@ class LensAdapter:
     logit_scale: object = None
     paths: dict = field(default_factory=dict)
     width: object = None
+    sublayers: dict = field(default_factory=dict)
+    missing_sublayers: dict = field(default_factory=dict)
 
     @property
     def n_layers(self):
@@ -368,6 +378,7 @@ def get_adapter(model, input_ids=None):
     _check_linear(model, unembedding, unembedding_call)
     logit_scale, softcap = _find_post_processing(model, unembedding_call.stream_out, logits)
     names = {id(module): name for name, module in model.named_modules()}
+    sublayers, sublayer_paths, missing = _find_sublayers(calls, blocks_path, block_calls, input_ids)
     return LensAdapter(
         model_type=model_type,
         blocks=blocks,
@@ -375,9 +386,49 @@ def get_adapter(model, input_ids=None):
         unembedding=unembedding,
         softcap=softcap,
         logit_scale=logit_scale,
-        paths={"blocks": blocks_path, "head": head_paths, "unembedding": names.get(id(unembedding))},
+        paths={"blocks": blocks_path, "head": head_paths, "unembedding": names.get(id(unembedding)), **sublayer_paths},
         width=int(block_calls[-1].stream_out.shape[-1]),
+        sublayers=sublayers,
+        missing_sublayers=missing,
     )
+
+
+# Names of a block's attention (or other token-mixing) sublayer and of its MLP (or mixture of experts).
+SUBLAYER_NAMES = {
+    "attention": re.compile(r"(self_?attn|attn|attention|self_attention|mixer|linear_attn|token_mixer|temporal_block)"),
+    "mlp": re.compile(r"(mlp|feed_forward|feedforward|ffn|block_sparse_moe|moe|channel_mixer)"),
+}
+
+
+def _find_sublayers(calls, blocks_path, block_calls, input_ids):
+    """Per site, the one direct child of each block, named like the site, that outputs a residual-width stream.
+
+    Returns ``(modules, paths, missing)``: ``{site: tuple of modules}``, ``{site: tuple of paths}`` and
+    ``{site: why the site is unavailable}``.
+    """
+    modules, paths, missing = {}, {}, {}
+    width = block_calls[-1].stream_out.shape[-1]
+    for site, pattern in SUBLAYER_NAMES.items():
+        found = []
+        for index, block in enumerate(block_calls):
+            prefix = f"{blocks_path}.{index}."
+            candidates = [
+                call for call in calls
+                if block.start < call.start and call.end < block.end and call.name.startswith(prefix)
+                and "." not in call.name[len(prefix):] and pattern.fullmatch(call.name[len(prefix):])
+                and _is_stream(call.stream_out, input_ids) and call.stream_out.shape[-1] == width
+            ]
+            if len({id(call.module) for call in candidates}) != 1 or len(candidates) != 1:
+                missing[site] = (
+                    f"block {index + 1} has {len(candidates)} direct submodule(s) named like an {site} sublayer "
+                    "that return a residual-width stream, not one"
+                )
+                break
+            found.append(candidates[0])
+        if site not in missing:
+            modules[site] = tuple(call.module for call in found)
+            paths[site] = tuple(call.name for call in found)
+    return modules, paths, missing
 
 
 @torch.inference_mode()

@@ -23,7 +23,7 @@ import torch
 from ._adapters import block_input, block_output, relative_tolerance
 from ._encoding import left_padded_batch
 from ._layer_statistics import lens_statistics
-from ._statistics import STATISTICS, records_embedding
+from ._statistics import STATISTICS, check_site_names, records_embedding, split_site
 from .._validation import user_stacklevel
 
 
@@ -45,6 +45,9 @@ class DecodeSettings:
         Record layer 0, the residual stream entering the first block.
     temperature : float
         0 for greedy decoding; otherwise the sampling temperature.
+    sites : tuple of str
+        Where the lens reads each block: ``"block"`` (the residual stream leaving it), ``"attention"``
+        and ``"mlp"`` (the outputs of its attention and MLP sublayers, before they join the stream).
     """
 
     n_tokens: int
@@ -53,6 +56,27 @@ class DecodeSettings:
     top_p: float = 0.6
     include_embedding: bool = False
     temperature: float = 0.0
+    sites: tuple = ("block",)
+
+    def __post_init__(self):
+        check_site_names(self.sites)
+        if self.include_embedding and self.sublayer_sites:
+            raise ValueError(
+                "include_embedding=True adds the embedding layer, which has no attention or MLP output: "
+                f"profile the sites {self.sublayer_sites} without it."
+            )
+
+    @property
+    def sublayer_sites(self):
+        """The sites other than ``"block"``, in order."""
+        return tuple(site for site in self.sites if site != "block")
+
+    @property
+    def result_statistics(self):
+        """Names of the profiled quantities: ``<statistic>`` at the block site, ``<site>_<statistic>`` at another."""
+        return tuple(
+            name if site == "block" else f"{site}_{name}" for site in self.sites for name in self.statistics
+        )
 
     def layers(self, n_blocks):
         """Layer indices of the profile: ``[0,] 1 .. L``."""
@@ -139,6 +163,17 @@ def check_decoding(loaded, probe_ids):
     return DecodingChecks(kv_cache=bool(kv_cache), padding=bool(padding))
 
 
+def check_sites(loaded, sites):
+    """Raise a ValueError naming the model and the reason when a requested sublayer site was not found."""
+    for site in sites:
+        if site != "block" and site not in loaded.adapter.sublayers:
+            raise ValueError(
+                f"The {site!r} site is not available for {loaded.name!r} (model_type "
+                f"{loaded.adapter.model_type!r}): {loaded.adapter.missing_sublayers.get(site, 'not found')}. "
+                f"Its sites: {['block', *loaded.adapter.sublayers]}."
+            )
+
+
 def _equal_length_runs(token_ids, members):
     """Split a batch into runs of prompts of one length (members come sorted by length)."""
     runs = {}
@@ -154,8 +189,8 @@ class _ResidualRecorder:
     move the rows there. ``last``, when given, receives the last block's output at each step.
     """
 
-    def __init__(self, adapter, include_embedding, buffer, last=None):
-        self.buffer = buffer  # (n_slots, n_lens_layers, batch, d_model)
+    def __init__(self, adapter, include_embedding, buffer, last=None, sublayer_sites=()):
+        self.buffer = buffer  # (n_slots, n_lens_layers + n_sites * L, batch, d_model)
         self.slot = 0
         self.handles = []
         offset = 1 if include_embedding else 0
@@ -165,6 +200,12 @@ class _ResidualRecorder:
             )
         for index, block in enumerate(adapter.blocks[:-1]):
             self.handles.append(block.register_forward_hook(self._leaving_hook(offset + index)))
+        # Each sublayer site fills L further rows, one per block, after the block rows.
+        row = offset + adapter.n_layers - 1
+        for site in sublayer_sites:
+            for module in adapter.sublayers[site]:
+                self.handles.append(module.register_forward_hook(self._leaving_hook(row)))
+                row += 1
         if last is not None:
 
             def keep_last(module, args, output):
@@ -218,11 +259,13 @@ def _profile_batch(loaded, lens, batch_ids, seeds, settings, plan):
     record_embedding = records_embedding(settings.include_embedding, statistics)
     lens_layers = list(range(0 if record_embedding else 1, adapter.n_layers))
     n_lens = len(lens_layers)
+    sublayer_sites = settings.sublayer_sites
+    n_rows = n_lens + len(sublayer_sites) * adapter.n_layers
     vocab_size = lens.vocab_size
-    slots = math.ceil(plan.row_tile / max(1, n_lens * batch))
+    slots = math.ceil(plan.row_tile / max(1, n_rows * batch))
     slots = max(1, min(n_tokens, slots, plan.whole_row_bytes // (batch * vocab_size * 4)))
     hidden_size = adapter.width
-    buffer = torch.empty((slots, n_lens, batch, hidden_size), dtype=loaded.dtype, device=lens_device)
+    buffer = torch.empty((slots, n_rows, batch, hidden_size), dtype=loaded.dtype, device=lens_device)
     final_buffer = torch.empty((slots, batch, vocab_size), dtype=torch.float32, device=lens_device)
     # Low-precision output logits are rounded to the weights' dtype; the final layer's statistics are
     # then taken from the lens of the last block in float32, like every other layer.
@@ -230,6 +273,9 @@ def _profile_batch(loaded, lens, batch_ids, seeds, settings, plan):
     if loaded.dtype != torch.float32:
         last_hidden = torch.empty((batch, hidden_size), dtype=loaded.dtype, device=lens_device)
     values = {name: torch.empty((n_tokens, n_lens + 1, batch), dtype=torch.float64) for name in statistics}
+    for site in sublayer_sites:
+        values.update({f"{site}_{name}": torch.empty((n_tokens, adapter.n_layers, batch), dtype=torch.float64)
+                       for name in statistics})
     tokens = torch.empty((batch, n_tokens), dtype=torch.long)
     generators = None
     if temperature > 0:
@@ -239,7 +285,7 @@ def _profile_batch(loaded, lens, batch_ids, seeds, settings, plan):
     extra = {"use_cache": checks.kv_cache}
     if "logits_to_keep" in loaded.forward_parameters:
         extra["logits_to_keep"] = 1
-    recorder = _ResidualRecorder(adapter, record_embedding, buffer, last_hidden)
+    recorder = _ResidualRecorder(adapter, record_embedding, buffer, last_hidden, sublayer_sites)
     try:
         output = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, **extra)
         flushed = 0
@@ -253,19 +299,20 @@ def _profile_batch(loaded, lens, batch_ids, seeds, settings, plan):
                 chosen = _next_tokens(output.logits[:, -1].to(lens_device, torch.float32), temperature, generators)
             tokens[:, step] = chosen.cpu()
             if slot + 1 == slots or step == n_tokens - 1:
-                computed = lens_statistics(
-                    lens,
-                    buffer[: slot + 1],
-                    lens_layers,
-                    final_buffer[: slot + 1],
-                    statistics=statistics,
-                    alpha=settings.alpha,
-                    top_p=settings.top_p,
-                    vocab_chunk=plan.vocab_chunk,
-                    max_block_bytes=plan.whole_row_bytes,
-                )
-                for name, value in computed.items():
-                    values[name][flushed : step + 1] = value.cpu()
+                options = dict(statistics=statistics, alpha=settings.alpha, top_p=settings.top_p,
+                               vocab_chunk=plan.vocab_chunk, max_block_bytes=plan.whole_row_bytes)
+                if "block" in settings.sites:
+                    computed = lens_statistics(
+                        lens, buffer[: slot + 1, :n_lens], lens_layers, final_buffer[: slot + 1], **options
+                    )
+                    for name, value in computed.items():
+                        values[name][flushed : step + 1] = value.cpu()
+                for k, site in enumerate(sublayer_sites):
+                    rows = buffer[: slot + 1, n_lens + k * adapter.n_layers : n_lens + (k + 1) * adapter.n_layers]
+                    blocks = list(range(1, adapter.n_layers + 1))
+                    computed = lens_statistics(lens, rows, blocks, final_buffer[: slot + 1], **options)
+                    for name, value in computed.items():  # every block is a lens row; drop the final layer
+                        values[f"{site}_{name}"][flushed : step + 1] = value[:, :-1].cpu()
                 flushed = step + 1
             if step == n_tokens - 1:
                 break
@@ -285,14 +332,17 @@ def _profile_batch(loaded, lens, batch_ids, seeds, settings, plan):
     finally:
         recorder.remove()
     dropped = int(record_embedding and not settings.include_embedding)
-    out = np.empty((batch, len(statistics), n_tokens, n_lens + 1 - dropped), dtype=np.float64)
-    for k, name in enumerate(statistics):
+    names = settings.result_statistics
+    out = np.empty((batch, len(names), n_tokens, n_lens + 1 - dropped), dtype=np.float64)
+    for k, name in enumerate(names):
         value = values[name]
-        first_layer_value = STATISTICS[name].first_layer_value
-        if first_layer_value is not None and settings.include_embedding:
-            value[:, 0] = first_layer_value  # the embedding layer has no predecessor to compare with
+        site, statistic = split_site(name)
+        first_layer_value = STATISTICS[statistic].first_layer_value
+        if first_layer_value is not None and (settings.include_embedding or site != "block"):
+            # the embedding layer, or a sublayer site's first block, has no predecessor to compare with
+            value[:, 0] = first_layer_value
         # (n_tokens, layers, batch) -> (batch, n_tokens, layers)
-        out[:, k] = value[:, dropped:].permute(2, 0, 1).numpy()
+        out[:, k] = (value[:, dropped:] if site == "block" else value).permute(2, 0, 1).numpy()
     return out, tokens.numpy()
 
 
@@ -357,8 +407,9 @@ def decode_batches(loaded, lens, token_ids, seeds, batches, settings, plan, on_b
     tokens : ndarray of shape (n_prompts, n_tokens)
         Generated token ids.
     """
+    check_sites(loaded, settings.sites)
     n_layers = len(settings.layers(loaded.n_layers))
-    values = np.empty((len(token_ids), len(settings.statistics), settings.n_tokens, n_layers), dtype=np.float64)
+    values = np.empty((len(token_ids), len(settings.result_statistics), settings.n_tokens, n_layers), dtype=np.float64)
     tokens = np.empty((len(token_ids), settings.n_tokens), dtype=np.int64)
     with loaded.lock:
         exact_padding = (loaded.decoding or DecodingChecks()).padding
@@ -373,7 +424,7 @@ def decode_batches(loaded, lens, token_ids, seeds, batches, settings, plan, on_b
     if not finite.all():
         bad, statistic = (int(index) for index in np.argwhere(~finite)[0])
         raise FloatingPointError(
-            f"The model produced non-finite logits (first for prompt {bad}, in {settings.statistics[statistic]}) "
+            f"The model produced non-finite logits (first for prompt {bad}, in {settings.result_statistics[statistic]}) "
             f"with dtype {loaded.dtype}; float16 overflows in some models: use dtype='float32' or 'bfloat16'."
         )
     return values, tokens

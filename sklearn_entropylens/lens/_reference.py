@@ -108,6 +108,7 @@ def reference_profiles(
     cache_all_activations=False,
     head_paths=None,
     hidden_states_start=0,
+    site_paths=None,
 ):
     """Lens profiles the slow, reference way, one prompt at a time.
 
@@ -147,6 +148,10 @@ def reference_profiles(
         The layer of ``output_hidden_states[0]``: 0 where it is the embedding output (most models), 1
         where it is already block 1's output (transformers' Mamba and RWKV); with 1 the embedding layer
         is unavailable, so ``include_embedding`` must be False.
+    site_paths : dict or None, default=None
+        ``{site: paths of its module in each block}`` (an adapter's ``paths["attention"]``, for example):
+        also return the statistics of those modules' outputs, as ``<site>_<statistic>``, read with
+        forward hooks at every full forward pass.
 
     Returns
     -------
@@ -168,7 +173,7 @@ def reference_profiles(
     try:
         settings = {
             "alpha": alpha, "statistics": tuple(statistics), "top_p": top_p, "include_embedding": include_embedding,
-            "head_paths": head_paths, "hidden_states_start": hidden_states_start,
+            "head_paths": head_paths, "hidden_states_start": hidden_states_start, "site_paths": site_paths or {},
         }
         if hidden_states_start and include_embedding:
             raise ValueError("include_embedding needs output_hidden_states that start at the embedding layer.")
@@ -213,13 +218,34 @@ def _own_lens(model, head_paths=None):
 
 def _reference_loop(model, device, token_ids, n_tokens, continuations, exact, activations, settings):
     lens = _own_lens(model, settings["head_paths"])
+    site_outputs = {site: [None] * len(paths) for site, paths in settings["site_paths"].items()}
+    handles = []
+    for site, paths in settings["site_paths"].items():
+        for block, path in enumerate(paths):
+            def keep(module, args, output, site=site, block=block):
+                output = output[0] if isinstance(output, (tuple, list)) else output
+                site_outputs[site][block] = output[0, -1].clone()  # the model may add to it in place (Falcon)
+
+            handles.append(model.get_submodule(path).register_forward_hook(keep))
+    try:
+        return _reference_steps(model, device, token_ids, n_tokens, continuations, exact, activations, settings,
+                                lens, site_outputs)
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def _reference_steps(model, device, token_ids, n_tokens, continuations, exact, activations, settings, lens, site_outputs):
     all_values, all_tokens = [], []
     for index, ids in enumerate(token_ids):
         sequence = list(ids)
         residuals, final_logits, tokens = [], [], []
+        site_rows = {site: [] for site in site_outputs}
         for step in range(n_tokens):
             activations.clear()
             output = model(input_ids=torch.tensor([sequence], device=device), output_hidden_states=True, use_cache=False)
+            for site, rows in site_outputs.items():
+                site_rows[site].append(torch.stack(rows))
             hidden = output.hidden_states
             # hidden[0] enters block 1, hidden[l] leaves block l for l < L; the last block's distribution is
             # the model's own output logits (hidden[L] is already normed, and projected in OPT-350m).
@@ -254,6 +280,14 @@ def _reference_loop(model, device, token_ids, n_tokens, continuations, exact, ac
             values = {"entropy": entropy.double().numpy()}
         if not settings["include_embedding"]:
             values = {name: value[:, 1:] for name, value in values.items()}
+        for site, rows in site_rows.items():
+            # Every block's sublayer output through the lens, the model's own distribution last (the
+            # reference of the KL and rank statistics), then dropped.
+            site_logits = torch.cat([lens(torch.stack(rows)), torch.stack(final_logits)[:, None]], dim=1)
+            site_values = statistics_bruteforce(
+                site_logits.to(torch.float64), settings["statistics"], alpha=settings["alpha"], top_p=settings["top_p"]
+            )
+            values.update({f"{site}_{name}": value[:, :-1] for name, value in site_values.items()})
         all_values.append(values)
         all_tokens.append(tokens)
     stacked_values = {name: np.stack([values[name] for values in all_values]) for name in all_values[0]}

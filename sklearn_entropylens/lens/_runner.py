@@ -25,6 +25,7 @@ CHECKPOINT_PROMPTS = 64
 def plan_profiling(loaded, token_ids, settings, *, batch_size="auto", vocab_chunk="auto"):
     """The batch size and lens tiles for these prompts (see :func:`~._memory.plan_engine`)."""
     n_lens = loaded.n_layers - 1 + int(records_embedding(settings.include_embedding, settings.statistics))
+    n_lens += len(settings.sublayer_sites) * loaded.n_layers
     return plan_engine(
         loaded,
         prompt_length=max((len(ids) for ids in token_ids), default=1),
@@ -42,7 +43,7 @@ def _batches(order, batch_size):
 
 def profile_token_ids(loaded, token_ids, *, n_tokens, statistics=("entropy",), alpha=1.0, top_p=0.6,
                       include_embedding=False, temperature=0.0, seeds=None, batch_size="auto", vocab_chunk="auto",
-                      on_batch=None, lens=None):
+                      on_batch=None, lens=None, sites=("block",)):
     """Profile already-encoded prompts in this process: plan, canonical order, decode loop.
 
     Parameters
@@ -51,7 +52,7 @@ def profile_token_ids(loaded, token_ids, *, n_tokens, statistics=("entropy",), a
         The model, tokenizer and adapter.
     token_ids : list of list of int
         Prompt token ids (see :func:`~._encoding.encode_prompts`).
-    n_tokens, statistics, alpha, top_p, include_embedding, temperature
+    n_tokens, statistics, alpha, top_p, include_embedding, temperature, sites
         As :class:`~._decode.DecodeSettings`.
     seeds : sequence of int or None, default=None
         One seed per prompt for sampling; a prompt's tokens depend only on its own seed.
@@ -69,13 +70,13 @@ def profile_token_ids(loaded, token_ids, *, n_tokens, statistics=("entropy",), a
         Values of shape (n_prompts, n_statistics, n_tokens, n_layers) and the generated tokens.
     """
     settings = DecodeSettings(n_tokens=n_tokens, statistics=tuple(statistics), alpha=alpha, top_p=top_p,
-                              include_embedding=include_embedding, temperature=temperature)
+                              include_embedding=include_embedding, temperature=temperature, sites=tuple(sites))
     seeds = [0] * len(token_ids) if seeds is None else list(seeds)
     plan = plan_profiling(loaded, token_ids, settings, batch_size=batch_size, vocab_chunk=vocab_chunk)
     batches = _batches(canonical_order(token_ids, seeds), plan.batch_size)
     lens = LogitLens(loaded.adapter) if lens is None else lens
     values, tokens = decode_batches(loaded, lens, token_ids, seeds, batches, settings, plan, on_batch)
-    return ProfileResult(values, settings.statistics, settings.layers(loaded.n_layers), tokens, list(token_ids))
+    return ProfileResult(values, settings.result_statistics, settings.layers(loaded.n_layers), tokens, list(token_ids))
 
 
 def profile_shard(load_arguments, token_ids, seeds, batches, settings, plan):
@@ -169,7 +170,7 @@ class ProfileRunner:
         seeds = sampling_seeds(prompts, self.sampling_seed) if sampling else [0] * len(prompts)
         settings = self.settings
         layers = settings.layers(self.loaded.n_layers)
-        values = np.empty((len(prompts), len(settings.statistics), settings.n_tokens, len(layers)), dtype=np.float64)
+        values = np.empty((len(prompts), len(settings.result_statistics), settings.n_tokens, len(layers)), dtype=np.float64)
         tokens = np.full((len(prompts), settings.n_tokens), -1, dtype=np.int64)
         # Identical greedy prompts share one profile; sampled repeats differ by their occurrence number.
         pending, served = {}, 0
@@ -217,7 +218,7 @@ class ProfileRunner:
                 prompt_token_ids = [
                     by_prompt[(prompt, occurrences[index] if sampling else None)] for index, prompt in enumerate(prompts)
                 ]
-        return ProfileResult(values, settings.statistics, layers, None if served else tokens, prompt_token_ids)
+        return ProfileResult(values, settings.result_statistics, layers, None if served else tokens, prompt_token_ids)
 
     def _run_shards(self, token_ids, seeds, shards, plan, on_batch):
         """Decode each shard, in order: here, or on joblib's workers; yields ``(values, tokens)`` per shard.

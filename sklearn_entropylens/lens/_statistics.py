@@ -299,6 +299,31 @@ def records_embedding(include_embedding, statistics):
     return include_embedding or any(STATISTICS[name].compares_previous_layer for name in statistics)
 
 
+# Where the lens reads a block: its output stream, or the output of one of its sublayers. A statistic read
+# at a sublayer site is named ``<site>_<statistic>`` (``attention_entropy``).
+SITES = ("block", "attention", "mlp")
+
+
+def split_site(name):
+    """``(site, statistic)`` of a profiled quantity's name: ``"mlp_kl_to_final"`` -> ``("mlp", "kl_to_final")``."""
+    for site in SITES[1:]:
+        if name.startswith(site + "_") and name[len(site) + 1 :] in STATISTICS:
+            return site, name[len(site) + 1 :]
+    return "block", name
+
+
+def check_site_names(sites):
+    """Validate a ``sites`` parameter: one name or distinct names among :data:`SITES`; return a tuple."""
+    if isinstance(sites, str):
+        sites = (sites,)
+    if not isinstance(sites, (list, tuple)):
+        raise ValueError(f"sites must be a list or tuple of names among {SITES}, got {sites!r}; for example ('block', 'mlp').")
+    unknown = [site for site in sites if site not in SITES]
+    if unknown or not sites or len(set(sites)) != len(sites):
+        raise ValueError(f"sites must be distinct names among {SITES}, got {tuple(sites)!r}.")
+    return tuple(sites)
+
+
 def feature_unit(statistic, *, log_base=None, normalize=False):
     """The unit of a statistic's features after :func:`convert_units` (for axis labels).
 
@@ -308,7 +333,7 @@ def feature_unit(statistic, *, log_base=None, normalize=False):
     >>> feature_unit("entropy"), feature_unit("entropy", log_base=2), feature_unit("top_p_size")
     ('nats', 'bits', 'tokens')
     """
-    declared = STATISTICS.get(statistic)
+    declared = STATISTICS.get(split_site(statistic)[1])
     if declared is None:
         return ""
     if declared.normalizable and normalize:
@@ -319,8 +344,8 @@ def feature_unit(statistic, *, log_base=None, normalize=False):
 
 
 def convert_statistic(statistic, values_nats, *, log_base=None, normalize=False, vocab_size=None):
-    """A statistic's raw values in the units of its features (see :func:`convert_units`)."""
-    declared = STATISTICS[statistic]
+    """A statistic's raw values in the units of its features (see :func:`convert_units`), at any site."""
+    declared = STATISTICS[split_site(statistic)[1]]
     if not declared.in_nats:
         return values_nats
     return convert_units(

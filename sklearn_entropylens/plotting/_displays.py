@@ -431,7 +431,7 @@ class EntropyHeatmapDisplay:
         prompt : str
             The prompt.
         statistic : str, default="entropy"
-            One of the profiler's ``statistics_``.
+            One of the profiler's ``statistics_``, or ``<site>_<statistic>`` for a sublayer site it profiles.
         ax : matplotlib Axes or None, default=None
             Where to draw.
         **kwargs : dict
@@ -441,8 +441,9 @@ class EntropyHeatmapDisplay:
         -------
         display : EntropyHeatmapDisplay
         """
-        if statistic not in getattr(estimator, "statistics_", (statistic,)):
-            raise ValueError(f"statistic {statistic!r} is not among the profiler's statistics {estimator.statistics_}.")
+        profiled = estimator.feature_layout_.statistics if hasattr(estimator, "feature_layout_") else (statistic,)
+        if statistic not in profiled:
+            raise ValueError(f"statistic {statistic!r} is not among the profiler's statistics {tuple(dict.fromkeys(profiled))}.")
         result = estimator.profile_tokens(prompt)
         # Raw values (the default unit: entropy and KL in nats), whatever the profiler's output units.
         display = cls(result[statistic][0], result.layers, result.token_text[0], statistic=statistic)

@@ -10,7 +10,8 @@ What it does not show: a sublayer's output is not a residual stream, so the fina
 vector it was not trained on; its entropy says how committed that sublayer's own write is under the
 model's unembedding, not what the model predicts at that depth. The numbers are of one small model.
 
-Run: ``python examples/sublayer_sites.py`` (about 3 minutes on 2 CPU cores, offline).
+Run: ``python examples/sublayer_sites.py`` (a few minutes on 2 idle CPU cores, offline; its profiles are
+cached in ``examples_cache``).
 """
 
 import pathlib
@@ -26,7 +27,8 @@ from sklearn_entropylens.datasets import load_story_tasks
 
 SITES = ("block", "attention", "mlp")
 
-prompts, tasks = load_story_tasks(n_stories=12, return_X_y=True)
+stories = load_story_tasks(n_stories=12)  # 12 stories x 6 task questions x 4 variants
+prompts, tasks = stories.data, stories.target_names[stories.target]
 profiler = EntropyProfileTransformer(n_tokens=8, sites=SITES, memory="examples_cache", progress=True)
 X = profiler.fit_transform(prompts)
 layout = profiler.feature_layout_

@@ -126,8 +126,9 @@ def test_sublayer_sites_are_found_in_most_verified_types():
 
     found = {model_type: set(get_adapter(make_any_tiny_model(model_type)).sublayers) for model_type in SUPPORTED_MODEL_TYPES}
     both = [model_type for model_type, sites in found.items() if sites == {"attention", "mlp"}]
-    assert len(both) == 111  # the README's number; the others have no single MLP (or attention) module per block
+    assert len(both) == 122  # the README's number; the others have no single MLP (or attention) module per block
     assert found["opt"] == {"attention"} and found["mamba"] == {"attention"}  # an inline MLP; no MLP at all
+    assert found["bart"] == found["jamba"] == found["falcon_h1"] == {"attention", "mlp"}  # fc2; hybrids' mixers
 
 
 def test_multimodal_gemma3_profiles_text_through_its_language_model():

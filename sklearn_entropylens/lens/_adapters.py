@@ -393,10 +393,19 @@ def get_adapter(model, input_ids=None):
     )
 
 
-# Names of a block's attention (or other token-mixing) sublayer and of its MLP (or mixture of experts).
+# Names of a block's attention sublayer and of its MLP (or mixture of experts), in tiers: a block is read
+# by the first tier that names a module in it. A hybrid's token mixer is attention in one block and a
+# state-space or convolution layer in another; a block that has both (Falcon-H1) is read at its attention.
 SUBLAYER_NAMES = {
-    "attention": re.compile(r"(self_?attn|attn|attention|self_attention|mixer|linear_attn|token_mixer|temporal_block)"),
-    "mlp": re.compile(r"(mlp|feed_forward|feedforward|ffn|block_sparse_moe|moe|channel_mixer)"),
+    "attention": (
+        re.compile(r"(self_?attn|attn|attention|self_attention|linear_attn)"),
+        re.compile(r"(mixer|token_mixer|temporal_block|mamba|conv)"),
+    ),
+    # fc2 is the MLP's output layer in blocks that write their MLP inline (BART, BioGPT, ...).
+    "mlp": (
+        re.compile(r"(mlp|feed_forward|feedforward|ffn|block_sparse_moe|moe|channel_mixer)"),
+        re.compile(r"fc2"),
+    ),
 }
 
 
@@ -408,16 +417,20 @@ def _find_sublayers(calls, blocks_path, block_calls, input_ids):
     """
     modules, paths, missing = {}, {}, {}
     width = block_calls[-1].stream_out.shape[-1]
-    for site, pattern in SUBLAYER_NAMES.items():
+    for site, tiers in SUBLAYER_NAMES.items():
         found = []
         for index, block in enumerate(block_calls):
             prefix = f"{blocks_path}.{index}."
-            candidates = [
+            children = [
                 call for call in calls
                 if block.start < call.start and call.end < block.end and call.name.startswith(prefix)
-                and "." not in call.name[len(prefix):] and pattern.fullmatch(call.name[len(prefix):])
+                and "." not in call.name[len(prefix):]
                 and _is_stream(call.stream_out, input_ids) and call.stream_out.shape[-1] == width
             ]
+            candidates = next(
+                (named for pattern in tiers if (named := [c for c in children if pattern.fullmatch(c.name[len(prefix):])])),
+                [],
+            )
             if len({id(call.module) for call in candidates}) != 1 or len(candidates) != 1:
                 missing[site] = (
                     f"block {index + 1} has {len(candidates)} direct submodule(s) named like an {site} sublayer "

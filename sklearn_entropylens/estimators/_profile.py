@@ -334,6 +334,7 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
     def _profile_settings(self):
         """Everything but the prompt that changes a raw profile (the cache key)."""
         loading = model_kwargs_key(self.model_kwargs, numeric_only=True)
+        sites = check_site_names(self.sites)
         return ({"loading": loading} if loading else {}) | {
             "model": self.model_name_,
             "revision": self.model_revision_,
@@ -345,7 +346,7 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
             "include_embedding": bool(self.include_embedding),
             "temperature": float(self.temperature),
             # Absent for the block site alone, so that profiles cached before sites existed are still served.
-            **({"sites": list(check_site_names(self.sites))} if check_site_names(self.sites) != ("block",) else {}),
+            **({"sites": list(sites)} if sites != ("block",) else {}),
             "seed": self.sampling_seed_,
             "chat_template": bool(self.chat_template),
             "truncation": self.truncation,

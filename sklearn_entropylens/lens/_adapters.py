@@ -322,10 +322,15 @@ def _find_post_processing(model, raw, logits):
     )
 
 
-def _probe_ids(model):
+def probe_ids(model, tokenizer=None):
+    """Four token ids to run a model on when checking it: its BOS (or EOS) token, then 3, 5 and 7."""
     config = text_config(model.config)
     vocab = getattr(config, "vocab_size", None) or model.get_output_embeddings().weight.shape[0]
-    first = next((t for t in (getattr(config, "bos_token_id", None), getattr(model.config, "bos_token_id", None)) if isinstance(t, int)), 1)
+    candidates = (
+        getattr(tokenizer, "bos_token_id", None), getattr(tokenizer, "eos_token_id", None),
+        getattr(config, "bos_token_id", None), getattr(model.config, "bos_token_id", None),
+    )
+    first = next((token for token in candidates if isinstance(token, int)), 0)
     return torch.tensor([[first % vocab, 3 % vocab, 5 % vocab, 7 % vocab]])
 
 
@@ -337,7 +342,7 @@ def get_adapter(model, input_ids=None):
     model : transformers.PreTrainedModel
         A causal language model (or a multimodal model whose text part is one), in eval mode.
     input_ids : torch.Tensor of shape (1, n) or None, default=None
-        Tokens for the traced forward pass; None uses four ids from the start of the vocabulary.
+        Tokens for the traced forward pass; None is :func:`probe_ids`.
 
     Returns
     -------
@@ -357,7 +362,7 @@ def get_adapter(model, input_ids=None):
             f"{_describe_model(model)} has no output embedding with a (vocabulary, hidden) weight; is it a causal "
             "language model with its LM head?"
         )
-    input_ids = _probe_ids(model) if input_ids is None else input_ids
+    input_ids = probe_ids(model) if input_ids is None else input_ids
     input_device = model.get_input_embeddings().weight.device
     try:
         calls, logits = _trace(model, input_ids.to(input_device if input_device.type != "meta" else "cpu"))
@@ -377,7 +382,6 @@ def get_adapter(model, input_ids=None):
     head_paths, head = _find_head(model, calls, block_calls[-1], unembedding_call)
     _check_linear(model, unembedding, unembedding_call)
     logit_scale, softcap = _find_post_processing(model, unembedding_call.stream_out, logits)
-    names = {id(module): name for name, module in model.named_modules()}
     sublayers, sublayer_paths, missing = _find_sublayers(calls, blocks_path, block_calls, input_ids)
     return LensAdapter(
         model_type=model_type,
@@ -386,7 +390,7 @@ def get_adapter(model, input_ids=None):
         unembedding=unembedding,
         softcap=softcap,
         logit_scale=logit_scale,
-        paths={"blocks": blocks_path, "head": head_paths, "unembedding": names.get(id(unembedding)), **sublayer_paths},
+        paths={"blocks": blocks_path, "head": head_paths, "unembedding": unembedding_call.name, **sublayer_paths},
         width=int(block_calls[-1].stream_out.shape[-1]),
         sublayers=sublayers,
         missing_sublayers=missing,

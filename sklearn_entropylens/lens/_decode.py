@@ -108,26 +108,33 @@ def _agree(logits, expected):
     return logits.shape == expected.shape and float((logits.float() - expected.float()).abs().max()) <= tolerance
 
 
-def _last_logits_after_step(loaded, batch_ids, next_token, kv_cache):
-    """Last logits after a prefill and one decode step, called exactly as the decode loop calls the model."""
-    model = loaded.model
-    input_ids, attention_mask, position_ids = left_padded_batch(loaded, batch_ids)
-    output = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=kv_cache)
-    chosen = torch.full((len(batch_ids), 1), next_token, dtype=torch.long, device=input_ids.device)
-    attention_mask = torch.cat([attention_mask, torch.ones_like(chosen)], dim=1)
+def _decode_step(model, output, input_ids, attention_mask, position_ids, chosen, kv_cache, **extra):
+    """One decode step: ``chosen`` (batch, 1) joins the sequence, through the key-value cache or not.
+
+    Returns ``(output, input_ids, attention_mask, position_ids)`` for the next step. Without a usable
+    cache (see :class:`DecodingChecks`) the whole sequence runs again.
+    """
+    attention_mask = torch.cat([attention_mask, attention_mask.new_ones(chosen.shape)], dim=1)
     if kv_cache:
-        past = getattr(output, "past_key_values", None)
-        if past is None:
-            raise ValueError("no key-value cache returned")
-        output = model(
-            input_ids=chosen, attention_mask=attention_mask, position_ids=position_ids[:, -1:] + 1,
-            past_key_values=past, use_cache=True,
-        )
+        input_ids, position_ids = chosen, position_ids[:, -1:] + 1
+        past = {"past_key_values": output.past_key_values}
     else:
-        output = model(
-            input_ids=torch.cat([input_ids, chosen], dim=1), attention_mask=attention_mask,
-            position_ids=torch.cat([position_ids, position_ids[:, -1:] + 1], dim=1), use_cache=False,
-        )
+        input_ids = torch.cat([input_ids, chosen], dim=1)
+        position_ids = torch.cat([position_ids, position_ids[:, -1:] + 1], dim=1)
+        past = {}
+    output = model(
+        input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=kv_cache,
+        **past, **extra,
+    )
+    return output, input_ids, attention_mask, position_ids
+
+
+def _last_logits_after_step(loaded, batch_ids, next_token, kv_cache):
+    """Last logits after a prefill and one decode step, taken as the decode loop takes them."""
+    input_ids, attention_mask, position_ids = left_padded_batch(loaded, batch_ids)
+    output = loaded.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=kv_cache)
+    chosen = torch.full((len(batch_ids), 1), next_token, dtype=torch.long, device=input_ids.device)
+    output, *_ = _decode_step(loaded.model, output, input_ids, attention_mask, position_ids, chosen, kv_cache)
     return output.logits[:, -1]
 
 
@@ -260,6 +267,7 @@ def _profile_batch(loaded, lens, batch_ids, seeds, settings, plan):
     lens_layers = list(range(0 if record_embedding else 1, adapter.n_layers))
     n_lens = len(lens_layers)
     sublayer_sites = settings.sublayer_sites
+    all_blocks = list(range(1, adapter.n_layers + 1))  # a sublayer site reads every block through the lens
     n_rows = n_lens + len(sublayer_sites) * adapter.n_layers
     vocab_size = lens.vocab_size
     slots = math.ceil(plan.row_tile / max(1, n_rows * batch))
@@ -281,13 +289,15 @@ def _profile_batch(loaded, lens, batch_ids, seeds, settings, plan):
     if temperature > 0:
         generators = [torch.Generator(device=lens_device).manual_seed(int(seed)) for seed in seeds]
 
-    checks = loaded.decoding or DecodingChecks()
-    extra = {"use_cache": checks.kv_cache}
+    kv_cache = (loaded.decoding or DecodingChecks()).kv_cache
+    extra = {}
     if "logits_to_keep" in loaded.forward_parameters:
         extra["logits_to_keep"] = 1
     recorder = _ResidualRecorder(adapter, record_embedding, buffer, last_hidden, sublayer_sites)
     try:
-        output = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, **extra)
+        output = model(
+            input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=kv_cache, **extra
+        )
         flushed = 0
         for step in range(n_tokens):
             slot = step - flushed
@@ -309,26 +319,17 @@ def _profile_batch(loaded, lens, batch_ids, seeds, settings, plan):
                         values[name][flushed : step + 1] = value.cpu()
                 for k, site in enumerate(sublayer_sites):
                     rows = buffer[: slot + 1, n_lens + k * adapter.n_layers : n_lens + (k + 1) * adapter.n_layers]
-                    blocks = list(range(1, adapter.n_layers + 1))
-                    computed = lens_statistics(lens, rows, blocks, final_buffer[: slot + 1], **options)
+                    computed = lens_statistics(lens, rows, all_blocks, final_buffer[: slot + 1], **options)
                     for name, value in computed.items():  # every block is a lens row; drop the final layer
                         values[f"{site}_{name}"][flushed : step + 1] = value[:, :-1].cpu()
                 flushed = step + 1
             if step == n_tokens - 1:
                 break
             recorder.slot = (step + 1) % slots
-            attention_mask = torch.cat([attention_mask, attention_mask.new_ones((batch, 1))], dim=1)
-            if checks.kv_cache:
-                input_ids, position_ids = chosen[:, None].to(loaded.device), position_ids[:, -1:] + 1
-                output = model(
-                    input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                    past_key_values=output.past_key_values, **extra,
-                )
-            else:
-                # No usable key-value cache (see DecodingChecks): run the whole sequence again.
-                input_ids = torch.cat([input_ids, chosen[:, None].to(loaded.device)], dim=1)
-                position_ids = torch.cat([position_ids, position_ids[:, -1:] + 1], dim=1)
-                output = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, **extra)
+            output, input_ids, attention_mask, position_ids = _decode_step(
+                model, output, input_ids, attention_mask, position_ids, chosen[:, None].to(loaded.device), kv_cache,
+                **extra,
+            )
     finally:
         recorder.remove()
     dropped = int(record_embedding and not settings.include_embedding)

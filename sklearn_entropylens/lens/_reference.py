@@ -170,14 +170,23 @@ def reference_profiles(
                     activations.append(value.detach().clone())
 
         handles = [module.register_forward_hook(keep) for module in model.modules()]
+    # The newest position's output of each site's module in each block, from the latest forward pass.
+    site_outputs = {site: [None] * len(paths) for site, paths in (site_paths or {}).items()}
+    for site, paths in (site_paths or {}).items():
+        for block, path in enumerate(paths):
+            def keep_site(module, args, output, site=site, block=block):
+                output = output[0] if isinstance(output, (tuple, list)) else output
+                site_outputs[site][block] = output[0, -1].clone()  # the model may add to it in place (Falcon)
+
+            handles.append(model.get_submodule(path).register_forward_hook(keep_site))
     try:
         settings = {
             "alpha": alpha, "statistics": tuple(statistics), "top_p": top_p, "include_embedding": include_embedding,
-            "head_paths": head_paths, "hidden_states_start": hidden_states_start, "site_paths": site_paths or {},
+            "head_paths": head_paths, "hidden_states_start": hidden_states_start,
         }
         if hidden_states_start and include_embedding:
             raise ValueError("include_embedding needs output_hidden_states that start at the embedding layer.")
-        return _reference_loop(model, device, token_ids, n_tokens, continuations, exact, activations, settings)
+        return _reference_loop(model, device, token_ids, n_tokens, continuations, exact, activations, site_outputs, settings)
     finally:
         for handle in handles:
             handle.remove()
@@ -216,26 +225,8 @@ def _own_lens(model, head_paths=None):
     return lens
 
 
-def _reference_loop(model, device, token_ids, n_tokens, continuations, exact, activations, settings):
+def _reference_loop(model, device, token_ids, n_tokens, continuations, exact, activations, site_outputs, settings):
     lens = _own_lens(model, settings["head_paths"])
-    site_outputs = {site: [None] * len(paths) for site, paths in settings["site_paths"].items()}
-    handles = []
-    for site, paths in settings["site_paths"].items():
-        for block, path in enumerate(paths):
-            def keep(module, args, output, site=site, block=block):
-                output = output[0] if isinstance(output, (tuple, list)) else output
-                site_outputs[site][block] = output[0, -1].clone()  # the model may add to it in place (Falcon)
-
-            handles.append(model.get_submodule(path).register_forward_hook(keep))
-    try:
-        return _reference_steps(model, device, token_ids, n_tokens, continuations, exact, activations, settings,
-                                lens, site_outputs)
-    finally:
-        for handle in handles:
-            handle.remove()
-
-
-def _reference_steps(model, device, token_ids, n_tokens, continuations, exact, activations, settings, lens, site_outputs):
     all_values, all_tokens = [], []
     for index, ids in enumerate(token_ids):
         sequence = list(ids)

@@ -21,7 +21,7 @@ import threading
 import warnings
 from dataclasses import dataclass, field
 
-from ..lens._adapters import UnsupportedArchitectureError, get_adapter, verify_adapter
+from ..lens._adapters import UnsupportedArchitectureError, get_adapter, probe_ids, verify_adapter
 from ..lens._decode import check_decoding
 
 CACHE_ENV_VAR = "SKLEARN_ENTROPYLENS_CACHE"
@@ -548,8 +548,6 @@ def load_model(name=DEFAULT_MODEL, *, revision=None, dtype="auto", device="auto"
     """
     if not isinstance(name, str) or not name:
         raise ModelLoadError(describe_model_argument(name))
-    import torch
-
     model_kwargs = check_model_kwargs(model_kwargs)
     placed = model_kwargs.get("device_map") is not None
     if placed and device not in (None, "auto"):
@@ -580,13 +578,13 @@ def load_model(name=DEFAULT_MODEL, *, revision=None, dtype="auto", device="auto"
             if not placed and not getattr(model, "is_quantized", False):
                 model = model.to(device)
         model.eval()
+        probe = probe_ids(model, tokenizer)  # one probe for discovery, verification and the decoding checks
         try:
-            adapter = get_adapter(model)
+            adapter = get_adapter(model, probe)
         except UnsupportedArchitectureError as exc:
             raise ModelLoadError(f"Cannot use {name!r}: {exc}") from exc
         _check_unembedding(name, adapter)
         input_device = model.get_input_embeddings().weight.device
-        probe = torch.tensor([[_probe_token(tokenizer, model)] * 3])
         try:
             verify_adapter(model, adapter, probe)
         except UnsupportedArchitectureError as exc:
@@ -602,7 +600,7 @@ def load_model(name=DEFAULT_MODEL, *, revision=None, dtype="auto", device="auto"
             context_length=_context_length(model, tokenizer),
             forward_parameters=frozenset(inspect.signature(model.forward).parameters),
         )
-        loaded.decoding = check_decoding(loaded, [_probe_token(tokenizer, model), 3, 5, 7])
+        loaded.decoding = check_decoding(loaded, probe[0].tolist())
         _CACHE[key] = loaded
         return loaded
 
@@ -620,10 +618,3 @@ def _check_unembedding(name, adapter):
             f"The unembedding of {name!r} is quantized ({weight.dtype}); keep it in full precision, for "
             "example BitsAndBytesConfig(..., llm_int8_skip_modules=['lm_head'])."
         )
-
-
-def _probe_token(tokenizer, model):
-    for token_id in (tokenizer.bos_token_id, tokenizer.eos_token_id, getattr(model.config, "bos_token_id", None), 0):
-        if isinstance(token_id, int):
-            return token_id
-    return 0

@@ -102,6 +102,10 @@ def make_any_tiny_model(model_type, *, seed=0, max_parameters=30_000_000):
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32).eval()
     with torch.no_grad():
+        # Zero-initialised projections (xLSTM's gates) would leave a random model's sublayer silent.
+        for module in model.modules():
+            if isinstance(module, torch.nn.Linear) and not module.weight.any():
+                module.weight.normal_(0.0, 0.2)
         model(input_ids=torch.tensor([[1, 5, 9, 20]]), use_cache=False)
     return model
 

@@ -16,6 +16,7 @@ from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_N
 from sklearn_entropylens import ModelLoadError, clear_model_cache, load_model, register_model, skip_layers
 from sklearn_entropylens.lens import SUPPORTED_MODEL_TYPES
 from sklearn_entropylens.lens._reference import reference_profiles
+from sklearn_entropylens.lens._adapters import block_input, block_output, site_stream
 from sklearn_entropylens.lens._runner import profile_token_ids
 from sklearn_entropylens.models import _loading
 from sklearn_entropylens._testing import float64_copy, make_any_tiny_model, make_byte_tokenizer
@@ -121,14 +122,73 @@ def test_every_causal_lm_type_that_builds_is_supported_or_refused_and_decoder_lm
     assert len(exact) / len(decoder_lms) >= 0.9
 
 
-def test_sublayer_sites_are_found_in_most_verified_types():
+# The sites each verified type lacks, and why.
+SITES_OF_TYPES_WITHOUT_BOTH = {
+    "mamba": {"attention"}, "falcon_mamba": {"attention"},  # a Mamba block is its token mixer: no MLP
+    "nemotron_h": set(),  # one sublayer per block: Mamba-2, attention or a mixture of experts
+    "qwen4_exp": set(), "qwen4_exp_text": set(),  # hyper-connections: several streams side by side
+}
+# Their sublayers' outputs are scaled outside any module before they join the stream; the sites read the
+# attention and MLP modules' own outputs.
+READ_AS_MODULE_OUTPUT = {"beam", "falcon_h1"}
+# Blocks that normalise the stream itself: after each addition (post-LN), or before the first (MiniMax
+# keeps the normalised input as its residual; RWKV's block 1 normalises the embeddings). Their updates add
+# up to what their norms read, not to the block's output.
+NORMALISED_STREAM = {
+    "bart", "bert", "bert-generation", "blenderbot-small", "electra", "ernie", "git", "marian", "mvp",
+    "openai-gpt", "rembert", "roc_bert", "roformer", "trocr", "minimax", "rwkv",
+}
+
+
+def _block_and_site_outputs(model, adapter):
+    """Each block's input and output and each site's output, on one float64 forward pass."""
+    seen, handles = {}, []
+
+    def keep(key, stream):
+        return lambda module, args, kwargs, output: seen.__setitem__(key, stream(args, kwargs, output).detach().clone())
+
+    for index, block in enumerate(model.get_submodule(adapter.paths["blocks"])):
+        handles.append(block.register_forward_pre_hook(
+            lambda module, args, kwargs, index=index: seen.__setitem__(("in", index), block_input(args, kwargs).clone()),
+            with_kwargs=True))
+        handles.append(block.register_forward_hook(keep(("out", index), lambda a, k, o: block_output(o)), with_kwargs=True))
+        for site in adapter.sublayers:
+            module = model.get_submodule(adapter.paths[site][index])
+            handles.append(module.register_forward_hook(keep((site, index), lambda a, k, o: site_stream(o, 1)), with_kwargs=True))
+    try:
+        with torch.no_grad():
+            model(input_ids=torch.tensor([[1, 5, 9, 20, 7]]), use_cache=False)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return seen
+
+
+def test_sublayer_sites_read_what_each_block_adds_to_its_stream():
     from sklearn_entropylens.lens._adapters import get_adapter
 
-    found = {model_type: set(get_adapter(make_any_tiny_model(model_type)).sublayers) for model_type in SUPPORTED_MODEL_TYPES}
-    both = [model_type for model_type, sites in found.items() if sites == {"attention", "mlp"}]
-    assert len(both) == 122  # the README's number; the others have no single MLP (or attention) module per block
-    assert found["opt"] == {"attention"} and found["mamba"] == {"attention"}  # an inline MLP; no MLP at all
-    assert found["bart"] == found["jamba"] == found["falcon_h1"] == {"attention", "mlp"}  # fc2; hybrids' mixers
+    adds_up, found = [], {}
+    for model_type in SUPPORTED_MODEL_TYPES:
+        model = make_any_tiny_model(model_type)
+        adapter = get_adapter(model)
+        found[model_type] = set(adapter.sublayers)
+        assert not found[model_type] or (adapter.sublayer_reading == "module output") == (model_type in READ_AS_MODULE_OUTPUT)
+        if found[model_type] != {"attention", "mlp"} or model_type in READ_AS_MODULE_OUTPUT:
+            continue
+        seen = _block_and_site_outputs(float64_copy(model), adapter)
+        residual = [
+            (seen[("out", i)] - seen[("in", i)] - seen[("attention", i)] - seen[("mlp", i)]).abs().max()
+            / seen[("out", i)].abs().max()
+            for i in range(adapter.n_layers)
+        ]
+        if max(residual) < 1e-9:
+            adds_up.append(model_type)
+    assert {t: s for t, s in found.items() if s != {"attention", "mlp"}} == SITES_OF_TYPES_WITHOUT_BOTH
+    # In float64, in every other block layout (sequential, parallel, Gemma's post-norms, MoE), input plus
+    # attention plus MLP is the block's output: the sites read exactly what the sublayers add.
+    both = set(SUPPORTED_MODEL_TYPES) - set(SITES_OF_TYPES_WITHOUT_BOTH)
+    assert both - set(adds_up) == NORMALISED_STREAM | READ_AS_MODULE_OUTPUT
+    assert len(both) == 136  # the README's number
 
 
 def test_multimodal_gemma3_profiles_text_through_its_language_model():

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._adapters import block_input, block_output, relative_tolerance
+from ._adapters import block_input, block_output, relative_tolerance, site_stream
 from ._encoding import left_padded_batch
 from ._layer_statistics import lens_statistics
 from ._statistics import STATISTICS, check_site_names, records_embedding, split_site
@@ -211,7 +211,7 @@ class _ResidualRecorder:
         row = offset + adapter.n_layers - 1
         for site in sublayer_sites:
             for module in adapter.sublayers[site]:
-                self.handles.append(module.register_forward_hook(self._leaving_hook(row)))
+                self.handles.append(module.register_forward_hook(self._site_hook(row)))
                 row += 1
         if last is not None:
 
@@ -229,6 +229,12 @@ class _ResidualRecorder:
     def _leaving_hook(self, layer):
         def hook(module, args, output):
             self.buffer[self.slot, layer].copy_(block_output(output)[:, -1])
+
+        return hook
+
+    def _site_hook(self, row):
+        def hook(module, args, output):
+            self.buffer[self.slot, row].copy_(site_stream(output, self.buffer.shape[2])[:, -1])
 
         return hook
 

@@ -176,6 +176,7 @@ def reference_profiles(
         for block, path in enumerate(paths):
             def keep_site(module, args, output, site=site, block=block):
                 output = output[0] if isinstance(output, (tuple, list)) else output
+                output = output.reshape(1, -1, output.shape[-1])  # a mixture of experts may flatten positions
                 site_outputs[site][block] = output[0, -1].clone()  # the model may add to it in place (Falcon)
 
             handles.append(model.get_submodule(path).register_forward_hook(keep_site))

@@ -17,12 +17,13 @@ from .estimators import (
     InterventionScorer,
     ModelFamilyClassifier,
     TaskClassifier,
+    TunedLens,
     answer_correctness,
     expansion_set_size_correlation,
     skip_layers,
 )
 from .experiments import EXPERIMENTS, evaluate_profile_classifier, run_experiment
-from .lens import get_profile_counters, reset_profile_counters
+from .lens import get_profile_counters, reset_profile_counters, token_frequencies
 from .models import (
     BUNDLED_MODELS,
     DEFAULT_MODEL,
@@ -44,6 +45,7 @@ __all__ = [
     "FormatClassifier",
     "InterventionScorer",
     "TaskClassifier",
+    "TunedLens",
     "answer_correctness",
     "evaluate_profile_classifier",
     "EXPERIMENTS",
@@ -72,4 +74,5 @@ __all__ = [
     "register_model",
     "reset_profile_counters",
     "skip_layers",
+    "token_frequencies",
 ]

@@ -1,4 +1,4 @@
-"""The ``entropylens`` command: profile prompts, run the paper's experiments, list models, run the demo.
+"""The ``entropylens`` command: profile prompts, fit a tuned lens, run the paper's experiments, list models, run the demo.
 
 Every error is one line on standard error, ``entropylens: error: <what is wrong and what to do>``, with
 exit status 2; nothing prints a traceback.
@@ -15,7 +15,7 @@ import sys
 import time
 
 PROG = "entropylens"
-# Parameters the profile command sets itself or that make no sense on a command line.
+# Parameters the commands set themselves or that make no sense on a command line.
 _NOT_OPTIONS = {"memory"}
 
 
@@ -44,11 +44,41 @@ def _parse_bool(text):
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
-def _transformer_parameters():
-    from .estimators._profile import EntropyProfileTransformer
-
-    signature = inspect.signature(EntropyProfileTransformer.__init__)
+def _parameters(cls):
+    """An estimator's constructor parameters and defaults, but those in ``_NOT_OPTIONS``."""
+    signature = inspect.signature(cls.__init__)
     return {name: p.default for name, p in signature.parameters.items() if name != "self" and name not in _NOT_OPTIONS}
+
+
+def _add_parameter_options(parser, cls):
+    """One ``--option`` per constructor parameter of ``cls``, documented from its docstring."""
+    descriptions = parameter_descriptions(cls)
+    for name, default in _parameters(cls).items():
+        # argparse formats help with %-interpolation.
+        text = f"{descriptions.get(name, '')} (default: {default!r})".strip().replace("%", "%%")
+        option = f"--{name.replace('_', '-')}"
+        if isinstance(default, bool):
+            parser.add_argument(option, dest=name, type=_parse_bool, nargs="?", const=True, default=None,
+                                metavar="true|false", help=text + "; the bare flag means true")
+        else:
+            parser.add_argument(option, dest=name, type=_parse_value, default=None, help=text)
+
+
+def _given_parameters(args, cls):
+    return {name: getattr(args, name) for name in _parameters(cls) if getattr(args, name) is not None}
+
+
+def _load_tuned_lens(path):
+    """A TunedLens saved by ``entropylens tune-lens`` (or :func:`dump`)."""
+    from .estimators._tuned_lens import TunedLens
+    from .persistence import load
+
+    if not pathlib.Path(str(path)).is_file():
+        raise FileNotFoundError(f"No tuned lens file {path!r}; give --lens logit or a file written by tune-lens.")
+    lens = load(path)
+    if not isinstance(lens, TunedLens):
+        raise ValueError(f"{path!r} holds a {type(lens).__name__}, not a TunedLens.")
+    return lens
 
 
 def parameter_descriptions(cls):
@@ -161,15 +191,17 @@ def _write_table(frame, output):
 
 
 def _command_profile(args):
-    from .estimators._profile import EntropyProfileTransformer
-
     check_output(args.output)
     prompts = _read_prompts(args.input, input_format=args.input_format, column=args.column)
     if not prompts:
         raise ValueError("No prompts in the input.")
-    params = {name: getattr(args, name) for name in _transformer_parameters() if getattr(args, name) is not None}
+    from .estimators._profile import EntropyProfileTransformer
+
+    params = _given_parameters(args, EntropyProfileTransformer)
     params.setdefault("progress", sys.stderr.isatty())
     params["memory"] = args.cache
+    if params.get("lens", "logit") != "logit":
+        params["lens"] = _load_tuned_lens(params["lens"])
     profiler = EntropyProfileTransformer(**params).set_output(transform="pandas")
     started = time.perf_counter()
     frame = profiler.fit_transform(prompts)
@@ -178,6 +210,28 @@ def _command_profile(args):
     print(
         f"{len(prompts)} prompts x {frame.shape[1] - 1} features of {profiler.model_name_} "
         f"({profiler.n_layers_} blocks) in {time.perf_counter() - started:.1f} s -> {args.output}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _command_tune_lens(args):
+    from .estimators._tuned_lens import TunedLens
+    from .persistence import dump
+
+    output = pathlib.Path(args.output)
+    if not output.parent.expanduser().is_dir():
+        raise FileNotFoundError(f"The output folder {str(output.parent)!r} does not exist; create it first.")
+    texts = None if args.input is None else _read_prompts(args.input, input_format=args.input_format, column=args.column)
+    params = _given_parameters(args, TunedLens)
+    params.setdefault("progress", sys.stderr.isatty())
+    lens = TunedLens(**params).fit(texts)
+    dump(lens, output)
+    kl = [f"{tuned:.2f}/{logit:.2f}" for tuned, logit in zip(lens.validation_kl_, lens.logit_lens_validation_kl_)]
+    print(
+        f"Tuned lens of {lens.model_name_} ({lens.n_layers_} blocks) on {lens.n_training_positions_} positions, "
+        f"{lens.n_epochs_} epochs, {lens.fit_time_:.0f} s -> {output}\nHeld-out KL(final || lens) in nats, tuned/logit, "
+        f"layers 0..{lens.n_layers_}: {' '.join(kl)}",
         file=sys.stderr,
     )
     return 0
@@ -349,6 +403,7 @@ def build_parser():
     from .models._loading import DEFAULT_MODEL
 
     from .estimators._profile import EntropyProfileTransformer
+    from .estimators._tuned_lens import TunedLens
 
     parser = _OneLineErrorParser(prog=PROG, description="Entropy-Lens profiles of causal language models.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="command", parser_class=_OneLineErrorParser)
@@ -363,17 +418,20 @@ def build_parser():
     profile.add_argument("--input-format", choices=["lines", "jsonl", "csv"], help="default: from the extension")
     profile.add_argument("--column", help="prompt column (CSV) or field (JSON lines); default prompt or text")
     profile.add_argument("--cache", help="directory of the per-prompt profile cache")
-    descriptions = parameter_descriptions(EntropyProfileTransformer)
-    for name, default in _transformer_parameters().items():
-        # argparse formats help with %-interpolation.
-        text = f"{descriptions.get(name, '')} (default: {default!r})".strip().replace("%", "%%")
-        option = f"--{name.replace('_', '-')}"
-        if isinstance(default, bool):
-            profile.add_argument(option, dest=name, type=_parse_bool, nargs="?", const=True, default=None,
-                                 metavar="true|false", help=text + "; the bare flag means true")
-        else:
-            profile.add_argument(option, dest=name, type=_parse_value, default=None, help=text)
+    _add_parameter_options(profile, EntropyProfileTransformer)
     profile.set_defaults(handler=_command_profile)
+
+    tune = commands.add_parser(
+        "tune-lens", help="fit a tuned lens on texts and save it as a skops file",
+        description="Fit a TunedLens (one affine translator per layer) and save it; profile through it with "
+        "entropylens profile --lens FILE. Every TunedLens parameter is an option.",
+    )
+    tune.add_argument("input", nargs="?", help="texts: one per line, .jsonl or .csv; - for stdin; default: the built-in stories")
+    tune.add_argument("-o", "--output", default="tuned-lens.skops", help="the .skops file to write")
+    tune.add_argument("--input-format", choices=["lines", "jsonl", "csv"], help="default: from the extension")
+    tune.add_argument("--column", help="text column (CSV) or field (JSON lines); default prompt or text")
+    _add_parameter_options(tune, TunedLens)
+    tune.set_defaults(handler=_command_tune_lens)
 
     experiment = commands.add_parser("experiment", help="run one of the paper's experiments on built-in data")
     experiment.add_argument("name", choices=EXPERIMENTS)

@@ -34,18 +34,19 @@ def get_trusted_types():
      'sklearn_entropylens.estimators._classifiers.TaskClassifier', 'sklearn_entropylens.estimators._depth.DepthRescaler',
      'sklearn_entropylens.estimators._depth.ExpansionPruningTransformer', 'sklearn_entropylens.estimators._family.ModelFamilyClassifier',
      'sklearn_entropylens.estimators._intervention.InterventionScorer', 'sklearn_entropylens.estimators._profile.EntropyProfileTransformer',
-     'sklearn_entropylens.lens._result.FeatureLayout']
+     'sklearn_entropylens.estimators._tuned_lens.TunedLens', 'sklearn_entropylens.lens._result.FeatureLayout']
     """
     from .estimators._classifiers import CorrectnessClassifier, FormatClassifier, TaskClassifier
     from .estimators._depth import DepthRescaler, ExpansionPruningTransformer
     from .estimators._family import ModelFamilyClassifier
     from .estimators._intervention import InterventionScorer
     from .estimators._profile import EntropyProfileTransformer
+    from .estimators._tuned_lens import TunedLens
     from .lens._result import FeatureLayout
 
     ours = (
         CorrectnessClassifier, FormatClassifier, TaskClassifier, DepthRescaler, ExpansionPruningTransformer,
-        ModelFamilyClassifier, InterventionScorer, EntropyProfileTransformer, FeatureLayout,
+        ModelFamilyClassifier, InterventionScorer, EntropyProfileTransformer, FeatureLayout, TunedLens,
     )
     return sorted(f"{cls.__module__}.{cls.__qualname__}" for cls in ours) + _SKLEARN_TYPES_OF_DEFAULTS
 

@@ -184,3 +184,32 @@ def test_demo_runs_end_to_end_on_a_tiny_model(tmp_path, capsys, tiny_directory):
     assert f"Entropy profiles ({tiny_directory}, 2 tokens)" in captured.err
     assert "same predictions = True" in out
     assert (tmp_path / "task_profiles.png").exists() and (tmp_path / "task_classifier.skops").exists()
+
+
+def test_tune_lens_then_profile_through_it(tmp_path, capsys, tiny_directory):
+    from sklearn_entropylens.datasets import load_story_texts
+
+    texts = tmp_path / "texts.jsonl"
+    texts.write_text("\n".join(json.dumps({"text": story}) for story in load_story_texts()[:12]))
+    lens_file = tmp_path / "lens.skops"
+    assert main(["tune-lens", str(texts), "-o", str(lens_file), "--model", str(tiny_directory), "--max-length", "32",
+                 "--max-epochs", "2", "--training-vocab", "null"]) == 0
+    assert "Held-out KL(final || lens)" in capsys.readouterr().err
+    lens = load(lens_file)
+    assert lens.weights_.shape[0] == lens.n_layers_
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("\n".join(PROMPTS))
+    for name, option in (("logit", "logit"), ("tuned", str(lens_file))):
+        assert main(["profile", str(prompts), "-o", str(tmp_path / f"{name}.csv"), "--model", str(tiny_directory),
+                     "--n-tokens", "2", "--lens", option]) == 0
+    logit, tuned = (pd.read_csv(tmp_path / f"{name}.csv") for name in ("logit", "tuned"))
+    assert list(logit.columns) == list(tuned.columns)
+    assert not np.allclose(logit.iloc[:, 1:-1], tuned.iloc[:, 1:-1])
+    np.testing.assert_allclose(logit.iloc[:, -1], tuned.iloc[:, -1], atol=1e-5)  # block L: the model's own output
+
+
+def test_profile_with_a_missing_lens_file_is_one_line(tmp_path, capsys, tiny_directory):
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("\n".join(PROMPTS))
+    assert main(["profile", str(prompts), "--model", str(tiny_directory), "--lens", str(tmp_path / "no.skops")]) == 2
+    _one_line_error(capsys, "No tuned lens file")

@@ -19,6 +19,7 @@ from sklearn_entropylens import (
     InterventionScorer,
     ModelFamilyClassifier,
     TaskClassifier,
+    TunedLens,
 )
 from sklearn_entropylens._testing import register_tiny_model, rows_to_text
 
@@ -45,6 +46,7 @@ TEXT_ESTIMATORS = [
     CorrectnessClassifier(),
     ModelFamilyClassifier(),
     InterventionScorer(),
+    TunedLens(TINY),
 ]
 
 

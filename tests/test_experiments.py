@@ -17,6 +17,7 @@ def tiny_directory(tmp_path_factory):
     ("formats", {"auc", "dummy_auc"}),
     ("correctness", {"auc", "dummy_auc"}),
     ("intervention", {"accuracy", "difference", "ci_low", "ci_high"}),
+    ("guess-then-refine", {"study", "lens", "measure", "value", "ci_low", "ci_high", "n_prompts"}),
 ])
 def test_experiments_run_end_to_end_on_a_tiny_model(tmp_path, tiny_directory, name, columns):
     result = run_experiment(name, model=tiny_directory, memory=str(tmp_path / "cache"), quick=True)
@@ -24,6 +25,20 @@ def test_experiments_run_end_to_end_on_a_tiny_model(tmp_path, tiny_directory, na
     assert result.summary and result.paper and len(result.figure.axes) >= 2
     dump(result.estimator, tmp_path / "estimator.skops")
     assert type(load(tmp_path / "estimator.skops", trusted=get_trusted_types())) is type(result.estimator)
+
+
+def test_guess_then_refine_reports_every_study_through_both_lenses(tmp_path, tiny_directory):
+    result = run_experiment("guess-then-refine", model=tiny_directory, quick=True)
+    table = result.table
+    assert set(table["study"]) == {"frequency_guesses", "function_words", "fact_recall", "multiple_choice"}
+    assert set(table["lens"]) == {"logit", "tuned"}
+    assert table.groupby("lens").size().nunique() == 1  # the same measures through each lens
+    curves = result.curves
+    assert set(curves["lens"]) == {"logit", "tuned"}
+    assert curves[["top10_share", "top100_share", "refinement_rate"]].apply(lambda c: c.between(0, 1).all()).all()
+    assert (curves["top100_share"] >= curves["top10_share"]).all()
+    last = curves.groupby("lens").tail(1)
+    assert (last["refinement_rate"] == 0).all()  # the last block is the model's own prediction
 
 
 def test_unknown_experiment():

@@ -11,6 +11,7 @@ from sklearn_entropylens import (
     InterventionScorer,
     ModelFamilyClassifier,
     TaskClassifier,
+    TunedLens,
 )
 from sklearn_entropylens._param_validation import InvalidParameterError
 
@@ -20,7 +21,7 @@ RESOLVED_BY_LOAD_MODEL = {"model", "revision", "dtype", "device"}
 
 @pytest.mark.parametrize("estimator", [
     EntropyProfileTransformer, DepthRescaler, ExpansionPruningTransformer, InterventionScorer, ModelFamilyClassifier,
-    TaskClassifier, FormatClassifier, CorrectnessClassifier,
+    TaskClassifier, FormatClassifier, CorrectnessClassifier, TunedLens,
 ])
 def test_every_parameter_is_declared(estimator):
     parameters = set(inspect.signature(estimator).parameters)
@@ -37,6 +38,8 @@ def test_every_parameter_is_declared(estimator):
     (TaskClassifier(), "profiler", "smollm2-135m", r"'profiler' parameter of TaskClassifier must be None or an instance"),
     (FormatClassifier(), "classifier", 3, r"'classifier' parameter of FormatClassifier must be None or a classifier"),
     (CorrectnessClassifier(), "scaler", "standard", r"'scaler' .* a transformer \(fit and transform\)"),
+    (TunedLens(), "training_vocab", 0, r"'training_vocab' parameter of TunedLens must be None or an int in \[1, inf\); got 0"),
+    (EntropyProfileTransformer(), "lens", "tuned", r"'lens' parameter of EntropyProfileTransformer must be 'logit' or an instance of TunedLens"),
 ])
 def test_a_bad_value_names_the_parameter_the_estimator_and_what_it_accepts(estimator, parameter, value, expected):
     estimator.set_params(**{parameter: value})

@@ -2,7 +2,8 @@
 
 - :func:`load_story_tasks`: stories x six task questions in three classes x four prompt variants;
 - :func:`load_formats`: topics x output formats, as instructions;
-- :func:`load_multiple_choice`: easy four-option questions with the correct letter.
+- :func:`load_multiple_choice`: easy four-option questions with the correct letter;
+- :func:`load_story_texts`: the stories alone, as ordinary text (a tuned lens's default training text).
 """
 
 import json
@@ -39,6 +40,29 @@ PAPER_FORMATS = ("chat log", "poem", "scientific piece")
 # the first figure on the real model).
 SMOLLM2_CLOZE_ACCURACY = 0.665
 SMOLLM2_LETTERS_ACCURACY = 0.233
+
+
+def load_story_texts():
+    """The 120 built-in short stories as plain texts.
+
+    Generated once by the bundled SmolLM2-135M-Instruct (Apache-2.0), sampled at temperature 0.7; see
+    ``sklearn_entropylens/datasets/_generate.py``. About 25,000 SmolLM2 tokens: the default training text
+    of :class:`~sklearn_entropylens.TunedLens`. Being the bundled model's own generations, they are easier
+    for it than text written by people.
+
+    Returns
+    -------
+    texts : list of str
+        The stories, in their fixed order.
+
+    Examples
+    --------
+    >>> from sklearn_entropylens.datasets import load_story_texts
+    >>> texts = load_story_texts()
+    >>> len(texts), texts[0][:26]
+    (120, 'The little dragon was alwa')
+    """
+    return [record["story"] for record in json.loads((_DATA / "stories.json").read_text())["stories"]]
 
 
 def _finish(frame, data_column, target, target_names, descr, return_X_y, as_frame):

@@ -1,4 +1,4 @@
-"""The estimators: the profile transformer, depth transformers, classifiers and the layer-skipping scorer.
+"""The estimators: the profile transformer, the tuned lens, depth transformers, classifiers and the layer-skipping scorer.
 
 All are re-exported at the top level of :mod:`sklearn_entropylens`.
 """
@@ -9,6 +9,7 @@ from ._depth import DepthRescaler, ExpansionPruningTransformer, expansion_set_si
 from ._family import ModelFamilyClassifier
 from ._intervention import InterventionScorer, skip_layers
 from ._profile import EntropyProfileTransformer
+from ._tuned_lens import TunedLens
 
 __all__ = [
     "CorrectnessClassifier",
@@ -19,6 +20,7 @@ __all__ = [
     "InterventionScorer",
     "ModelFamilyClassifier",
     "TaskClassifier",
+    "TunedLens",
     "answer_correctness",
     "expansion_set_size_correlation",
     "skip_layers",

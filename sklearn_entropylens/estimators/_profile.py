@@ -14,6 +14,7 @@ from ..lens import _cache
 from ..lens._decode import DecodeSettings, check_sites
 from ..lens._encoding import token_text
 from ..lens._result import FeatureLayout
+from ..lens._frequencies import frequency_ranks, token_frequencies
 from ..lens._runner import ProfileRunner
 from ..lens._statistics import (
     check_alpha,
@@ -22,11 +23,13 @@ from ..lens._statistics import (
     check_statistics,
     check_top_p,
     convert_statistic,
+    decision_depth,
     needs_whole_rows,
 )
 from ..models._loading import DEFAULT_MODEL, check_model_kwargs, is_registered, load_model, model_kwargs_key
 from .._param_validation import Boolean, Checked, InstanceOf, Interval, Options, validate_parameters
 from .._validation import check_prompts, warn_empty_prompts
+from ._tuned_lens import TunedLens
 
 
 class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
@@ -65,6 +68,13 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
         - ``"final_token_rank"``: rank, in the layer's distribution, of the final layer's top-1 token
           (1 = top): 1 + the number of tokens with a higher logit;
         - ``"top1_agreement"``: 1 where the layer's top-1 token is the final one, else 0;
+        - ``"top1_settled"``: 1 where it is the final one at this layer and at every later one: the
+          share of positions settled by block ``l`` is the distribution of the *decision depth* (the
+          first block from which the top-1 token stays the final one; :meth:`decision_depths` gives
+          it per position, and its mean is ``L + 1 - sum of the shares over blocks 1..L``);
+        - ``"top1_frequency_rank"``: the frequency rank (1 = most frequent) of the layer's top-1
+          token in ``token_frequencies``: the share of ranks <= 10 is Guess-then-Refine's
+          frequency-guess rate;
         - ``"top_p_size"``: size of the smallest set of most probable tokens holding ``top_p`` of the
           probability;
         - ``"top_p_overlap"``: ``|S_l & S_(l-1)| / |S_(l-1)|`` for those sets in consecutive layers;
@@ -90,9 +100,18 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
         block, token-mixing) and MLP sublayers before they join the stream, through the same lens
         (as TriLens, arXiv 2606.01033, reads the three streams). Each site adds its statistics as
         ``<site>_<statistic>`` features (``mlp_entropy_layer07``) after those of the blocks. The
-        sublayers are found when the model loads (``loaded.adapter.sublayers``); a model whose blocks
-        have no single module per site (OPT's inline MLP, for example) refuses that site at ``fit``.
-        Not with ``include_embedding``, since the embedding layer has no sublayers.
+        sublayers are found when the model loads (``loaded.adapter.sublayers``): the modules whose
+        outputs are what the sublayers add to the stream; a model without such a sublayer in every
+        block (Mamba has no MLP) refuses that site at ``fit``. Not with ``include_embedding``, since
+        the embedding layer has no sublayers.
+    token_frequencies : array-like of shape (vocab_size,) or None, default=None
+        Occurrences of each token id, for ``"top1_frequency_rank"`` (see :func:`token_frequencies`);
+        None counts them on the built-in stories with the model's tokenizer.
+    lens : "logit" or TunedLens, default="logit"
+        How each layer is read: the logit lens (the model's final norm and unembedding, as in the
+        paper), or a fitted :class:`TunedLens` of the same model and revision (its translator, then
+        the same head). Every statistic, aggregate and the cache work with either; profiles through a
+        tuned lens are cached under its content. A tuned lens reads the block site only.
     temperature : float, default=0.0
         0 for greedy decoding; a positive value samples the continuation at that temperature. The
         entropies themselves are always of the untempered distribution, as in the reference.
@@ -200,6 +219,8 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
         normalize=False,
         include_embedding=False,
         sites=("block",),
+        token_frequencies=None,
+        lens="logit",
         temperature=0.0,
         random_state=None,
         chat_template=False,
@@ -224,6 +245,8 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
         self.normalize = normalize
         self.include_embedding = include_embedding
         self.sites = sites
+        self.token_frequencies = token_frequencies
+        self.lens = lens
         self.temperature = temperature
         self.random_state = random_state
         self.chat_template = chat_template
@@ -249,6 +272,9 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
         "normalize": [Boolean()],
         "include_embedding": [Boolean()],
         "sites": [Checked(check_site_names)],
+        "token_frequencies": [Options(None), InstanceOf(list, tuple, np.ndarray, pd.Series,
+                                                        description="an array-like of counts per token id")],
+        "lens": [Options("logit"), InstanceOf(TunedLens)],
         "temperature": [Interval(numbers.Real, 0, None)],
         "random_state": [Options(None), Interval(numbers.Integral, 0, None), InstanceOf(np.random.RandomState)],
         "chat_template": [Boolean()],
@@ -312,8 +338,26 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
         self.n_layers_ = loaded.n_layers
         self.vocab_size_ = loaded.vocab_size
         self.statistics_ = check_statistics(self.statistics)
+        self.frequency_ranks_ = None
+        if "top1_frequency_rank" in self.statistics_:
+            counts = self.token_frequencies
+            if counts is None:
+                from ..datasets import load_story_texts
+
+                counts = token_frequencies(load_story_texts(), loaded.tokenizer, vocab_size=loaded.vocab_size)
+            self.frequency_ranks_ = frequency_ranks(counts, loaded.vocab_size)
         settings = self._decode_settings()
         check_sites(loaded, settings.sites)
+        self.lens_hash_ = None
+        if self.lens != "logit":
+            check_is_fitted(self.lens, msg="lens must be a fitted TunedLens; call its fit first (or use lens='logit').")
+            self.lens.translators().check_model(loaded)
+            if settings.sublayer_sites:
+                raise ValueError(
+                    f"A tuned lens reads the block site only (its translators are fitted to the residual stream "
+                    f"leaving each block); profile the sites {settings.sublayer_sites} with lens='logit'."
+                )
+            self.lens_hash_ = self.lens.lens_hash_
         self.layers_ = settings.layers(loaded.n_layers)
         self.feature_layout_ = FeatureLayout.for_profile(
             settings.result_statistics, layers=self.layers_, n_blocks=loaded.n_layers, aggregate=self.aggregate,
@@ -329,6 +373,7 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
             n_tokens=int(self.n_tokens), statistics=check_statistics(self.statistics), alpha=float(self.alpha),
             top_p=float(self.top_p), include_embedding=bool(self.include_embedding),
             temperature=float(self.temperature), sites=check_site_names(self.sites),
+            frequency_ranks=getattr(self, "frequency_ranks_", None),
         )
 
     def _profile_settings(self):
@@ -347,6 +392,9 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
             "temperature": float(self.temperature),
             # Absent for the block site alone, so that profiles cached before sites existed are still served.
             **({"sites": list(sites)} if sites != ("block",) else {}),
+            # Likewise absent for the logit lens; a tuned lens by the hash of its translators.
+            **({"lens": self._lens_hash()} if self._lens_hash() is not None else {}),
+            **({"frequency_ranks": _cache.array_digest(self.frequency_ranks_)} if getattr(self, "frequency_ranks_", None) is not None else {}),
             "seed": self.sampling_seed_,
             "chat_template": bool(self.chat_template),
             "truncation": self.truncation,
@@ -360,7 +408,13 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
                 f"The model {self.model_name_!r} now resolves to revision {loaded.revision!r}, but this "
                 f"transformer was fitted with {self.model_revision_!r}; refit it or pin the revision."
             )
+        if self._lens_hash() is not None and getattr(self.lens, "lens_hash_", None) != self._lens_hash():
+            raise ValueError("The tuned lens was refitted after this transformer was fitted; refit the transformer.")
         return loaded
+
+    def _lens_hash(self):
+        # Transformers saved before the lens parameter existed read the logit lens.
+        return getattr(self, "lens_hash_", None)
 
     def _runner(self, *, cached=True):
         loaded = self._loaded()
@@ -381,12 +435,34 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
             store=store,
             local_only=is_registered(self.model),
             progress=f"Entropy profiles ({self.model_name_}, {self.n_tokens} tokens)" if self.progress else None,
+            translators=None if self._lens_hash() is None else self.lens.translators(),
         )
 
     def _profile(self, prompts):
         """The :class:`ProfileResult` of validated prompts, through the cache."""
         warn_empty_prompts(prompts)
         return self._runner().run(prompts)
+
+    def decision_depths(self, X):
+        """Per position, the first layer from which its top-1 token is the final one and stays so.
+
+        Guess-then-Refine's decision depth (arXiv 2510.18871), read from ``"top1_settled"``, which must be
+        among ``statistics``.
+
+        Parameters
+        ----------
+        X : iterable of str
+            Prompts.
+
+        Returns
+        -------
+        depths : ndarray of shape (n_samples, n_tokens), int
+            A layer index of ``layers_`` (``n_layers_`` where only the model's own output settles it).
+        """
+        check_is_fitted(self)
+        if "top1_settled" not in self.statistics_:
+            raise ValueError("decision_depths reads the 'top1_settled' statistic: add it to statistics.")
+        return decision_depth(self.statistic_matrices(X)["top1_settled"], self.layers_)
 
     def statistic_matrices(self, X):
         """Raw per-position, per-layer statistics, before aggregation and unit conversion.

@@ -5,7 +5,8 @@ profiles computed once, a dummy baseline scored on the same folds); :func:`run_e
 :data:`EXPERIMENTS` end to end and returns its scores, baselines and figure.
 """
 
+from ._guess_refine import run_guess_then_refine
 from ._paper import EXPERIMENTS, protocol_summary, run_experiment
 from ._protocol import evaluate_profile_classifier
 
-__all__ = ["EXPERIMENTS", "evaluate_profile_classifier", "protocol_summary", "run_experiment"]
+__all__ = ["EXPERIMENTS", "evaluate_profile_classifier", "protocol_summary", "run_experiment", "run_guess_then_refine"]

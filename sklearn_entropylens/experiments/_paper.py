@@ -19,9 +19,10 @@ from ..estimators._intervention import InterventionScorer
 from ..estimators._profile import EntropyProfileTransformer
 from ..models._loading import BUNDLED_MODELS, DEFAULT_MODEL
 from ..plotting._displays import EntropyProfileDisplay, ProfileEmbeddingDisplay, _pyplot
+from ._guess_refine import run_guess_then_refine
 from ._protocol import evaluate_profile_classifier
 
-EXPERIMENTS = ("tasks", "formats", "correctness", "families", "intervention")
+EXPERIMENTS = ("tasks", "formats", "correctness", "families", "intervention", "guess-then-refine")
 # The paper's figures next to which ours are reported (arXiv 2502.16570; see the README).
 PAPER_RESULTS = {
     "tasks": "ROC-AUC 0.948-0.984 (6 models of 1B-9B, 800 prompts per task)",
@@ -29,6 +30,10 @@ PAPER_RESULTS = {
     "correctness": "not retrievable; an independent reproduction reports ROC-AUC 0.547-0.575 on MMLU",
     "families": "visual clusters only (no metric); Spearman(dH, d|S_0.6|) 0.74-0.88",
     "intervention": "skipping expansion layers hurts MMLU accuracy most (to chance on Llama)",
+    "guess-then-refine": "Guess-then-Refine (arXiv 2510.18871), Pythia-6.9B with a tuned lens: over 75 % of "
+                         "layer-1 top-1 tokens among the 10 most frequent (33 % at the last layer), early guesses "
+                         "refined over 70 % of the time; function words decided first, first answer tokens last, "
+                         "option format before the answer",
 }
 
 
@@ -183,11 +188,13 @@ def run_experiment(name, *, model=None, memory=None, quick=False):
 
     Parameters
     ----------
-    name : {"tasks", "formats", "correctness", "families", "intervention"}
+    name : {"tasks", "formats", "correctness", "families", "intervention", "guess-then-refine"}
         The experiment: task identification, output-format identification and correctness prediction
         (each with the paper's protocol: stratified k-fold ROC-AUC against a stratified dummy, paired
         t-test), model-family fingerprints (leave-one-sample-out kNN over depth-rescaled profiles of
-        the installed bundled models), or layer skipping (expansion, pruning and random blocks).
+        the installed bundled models), layer skipping (expansion, pruning and random blocks), or the
+        four Guess-then-Refine case studies through the logit and a tuned lens
+        (:func:`~sklearn_entropylens.experiments.run_guess_then_refine`).
     model : str or None, default=None
         The model (the bundled SmolLM2 when None); for ``"families"``, a model added to the bundled ones.
     memory : str or None, default=None
@@ -209,7 +216,8 @@ def run_experiment(name, *, model=None, memory=None, quick=False):
     >>> result.figure.savefig("tasks.png")  # doctest: +SKIP
     """
     runners = {"tasks": run_tasks, "formats": run_formats, "correctness": run_correctness,
-               "families": run_families, "intervention": run_intervention}
+               "families": run_families, "intervention": run_intervention,
+               "guess-then-refine": run_guess_then_refine}
     if name not in runners:
         raise ValueError(f"Unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)}.")
     kwargs = {"memory": memory, "quick": quick}

@@ -8,9 +8,11 @@ as its :class:`FeatureLayout`.
 
 from ._adapters import SUPPORTED_MODEL_TYPES, LensAdapter, UnsupportedArchitectureError, get_adapter
 from ._cache import get_profile_counters, reset_profile_counters
+from ._frequencies import frequency_ranks, token_frequencies
 from ._lens import Lens, LogitLens
 from ._result import FeatureLayout, ProfileResult
 from ._statistics import STATISTICS, Statistic, entropy_from_logits
+from ._tuned import Translators, TunedLogitLens
 
 __all__ = [
     "FeatureLayout",
@@ -21,9 +23,13 @@ __all__ = [
     "STATISTICS",
     "SUPPORTED_MODEL_TYPES",
     "Statistic",
+    "Translators",
+    "TunedLogitLens",
     "UnsupportedArchitectureError",
     "entropy_from_logits",
+    "frequency_ranks",
     "get_adapter",
     "get_profile_counters",
     "reset_profile_counters",
+    "token_frequencies",
 ]

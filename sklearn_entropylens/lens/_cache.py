@@ -6,6 +6,7 @@ engine's numeric version), never on the batch size, the device index or the prog
 candidate of a grid search share one computation per prompt.
 """
 
+import hashlib
 import os
 import pathlib
 import tempfile
@@ -24,6 +25,18 @@ _LOCK = threading.Lock()
 CACHE_FORMAT = 3
 # A staging file older than this was left by a writer that died mid-write (a write takes milliseconds).
 STALE_TEMPORARY_SECONDS = 600
+
+
+def array_digest(*arrays, text=""):
+    """A SHA-256 of arrays (their shapes and float32 or int64 bytes) and a text: a cache key of their content."""
+    digest = hashlib.sha256()
+    for array in arrays:
+        array = np.asarray(array)
+        array = np.ascontiguousarray(array, dtype=np.int64 if np.issubdtype(array.dtype, np.integer) else np.float32)
+        digest.update(f"{array.shape}{array.dtype}".encode())
+        digest.update(array.tobytes())
+    digest.update(text.encode())
+    return digest.hexdigest()
 
 
 def count(name, amount):

@@ -15,7 +15,7 @@ the batch size or on the other prompts of its batch beyond float rounding.
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -48,6 +48,9 @@ class DecodeSettings:
     sites : tuple of str
         Where the lens reads each block: ``"block"`` (the residual stream leaving it), ``"attention"``
         and ``"mlp"`` (the outputs of its attention and MLP sublayers, before they join the stream).
+    frequency_ranks : ndarray of shape (vocab_size,) or None
+        Frequency rank of each token (1 = most frequent), for ``top1_frequency_rank``; compared and
+        keyed by the caller (by its hash), not by this dataclass.
     """
 
     n_tokens: int
@@ -57,9 +60,12 @@ class DecodeSettings:
     include_embedding: bool = False
     temperature: float = 0.0
     sites: tuple = ("block",)
+    frequency_ranks: object = field(default=None, compare=False, repr=False)
 
     def __post_init__(self):
         check_site_names(self.sites)
+        if "top1_frequency_rank" in self.statistics and self.frequency_ranks is None:
+            raise ValueError("top1_frequency_rank needs a token-frequency table: pass token frequencies.")
         if self.include_embedding and self.sublayer_sites:
             raise ValueError(
                 "include_embedding=True adds the embedding layer, which has no attention or MLP output: "
@@ -295,6 +301,9 @@ def _profile_batch(loaded, lens, batch_ids, seeds, settings, plan):
     if temperature > 0:
         generators = [torch.Generator(device=lens_device).manual_seed(int(seed)) for seed in seeds]
 
+    frequency_ranks = None
+    if settings.frequency_ranks is not None:
+        frequency_ranks = torch.as_tensor(np.asarray(settings.frequency_ranks), dtype=torch.int64, device=lens_device)
     kv_cache = (loaded.decoding or DecodingChecks()).kv_cache
     extra = {}
     if "logits_to_keep" in loaded.forward_parameters:
@@ -316,7 +325,8 @@ def _profile_batch(loaded, lens, batch_ids, seeds, settings, plan):
             tokens[:, step] = chosen.cpu()
             if slot + 1 == slots or step == n_tokens - 1:
                 options = dict(statistics=statistics, alpha=settings.alpha, top_p=settings.top_p,
-                               vocab_chunk=plan.vocab_chunk, max_block_bytes=plan.whole_row_bytes)
+                               vocab_chunk=plan.vocab_chunk, max_block_bytes=plan.whole_row_bytes,
+                               frequency_ranks=frequency_ranks)
                 if "block" in settings.sites:
                     computed = lens_statistics(
                         lens, buffer[: slot + 1, :n_lens], lens_layers, final_buffer[: slot + 1], **options

@@ -20,15 +20,27 @@ def _overlap(membership, previous):
 
 
 def _streamed_names(statistics):
-    """The statistics the streaming pass computes: every one it can read, and the set sizes of comparisons."""
+    """The statistics the streaming pass computes: every one it can read, the set sizes of comparisons with
+    the previous layer, and the top-1 agreement that ``top1_settled`` is formed from."""
     names = tuple(name for name in statistics if STATISTICS[name].read is not None)
     if any(STATISTICS[name].compares_previous_layer for name in statistics) and "top_p_size" not in names:
         names += ("top_p_size",)
+    if any(STATISTICS[name].compares_later_layers for name in statistics) and "top1_agreement" not in names:
+        names += ("top1_agreement",)
     return names
 
 
+def _settled(values, statistics):
+    """Add ``top1_settled``: agreement with the final top-1 token at this layer and every later one."""
+    if "top1_settled" in statistics:
+        values["top1_settled"] = values["top1_agreement"].flip(1).cumprod(1).flip(1)
+        if "top1_agreement" not in statistics:
+            del values["top1_agreement"]
+    return values
+
+
 def lens_statistics(lens, residuals, layers, final_logits, *, statistics, alpha, top_p, vocab_chunk,
-                    max_block_bytes):
+                    max_block_bytes, frequency_ranks=None):
     """Statistics of the lens of buffered residuals and of the final layer, for several positions.
 
     Parameters
@@ -49,6 +61,8 @@ def lens_statistics(lens, residuals, layers, final_logits, *, statistics, alpha,
         Columns per tile when whole rows are not needed.
     max_block_bytes : int
         Bound on the whole-row logits held at once for the top-p statistics.
+    frequency_ranks : torch.Tensor of shape (vocab_size,) or None, default=None
+        Frequency rank of each token, for ``top1_frequency_rank``.
 
     Returns
     -------
@@ -74,35 +88,40 @@ def lens_statistics(lens, residuals, layers, final_logits, *, statistics, alpha,
 
     values = {}
     if not needs_whole_rows(statistics):
-        accumulator = LensStatistics((n_positions, n_lens, batch), lens_names, alpha=alpha, device=device, **extra)
+        accumulator = LensStatistics((n_positions, n_lens, batch), lens_names, alpha=alpha, device=device,
+                                     frequency_ranks=frequency_ranks, **extra)
         lens.stream(prepared.reshape(-1, prepared.shape[-1]), accumulator, vocab_chunk)
         lens_values = accumulator.result()
-        final_values = final_statistics(final_logits, statistics, alpha, None)[0]
-        for name in statistics:
+        final_values = final_statistics(final_logits, statistics, alpha, None, frequency_ranks)[0]
+        for name in lens_names:
             values[name] = torch.cat([lens_values[name], final_values[name][:, None, :]], dim=1)
-        return values
+        return _settled(values, statistics)
 
     # Whole rows: one position and a slice of the batch at a time, all its layers together, so that the
     # candidate sets of consecutive layers can be compared.
     vocab_size = final_logits.shape[-1]
     per_prompt = (n_lens + 1) * vocab_size * 4
     step = max(1, min(batch, max_block_bytes // per_prompt))
-    out = {name: torch.empty((n_positions, n_lens + 1, batch), dtype=torch.float64) for name in statistics}
+    names = tuple(statistics) + tuple(name for name in lens_names if name not in statistics)
+    out = {name: torch.empty((n_positions, n_lens + 1, batch), dtype=torch.float64) for name in names}
     for position in range(n_positions):
         for first in range(0, batch, step):
             members = slice(first, min(batch, first + step))
             width = members.stop - members.start
             block_extra = {key: value[position : position + 1, :, members] for key, value in extra.items()}
             accumulator = LensStatistics(
-                (1, n_lens, width), lens_names, alpha=alpha, device=device, top_p=top_p, **block_extra
+                (1, n_lens, width), lens_names, alpha=alpha, device=device, top_p=top_p,
+                frequency_ranks=frequency_ranks, **block_extra
             )
             rows = prepared[position, :, members].reshape(-1, prepared.shape[-1])
             lens.stream(rows, accumulator, vocab_size)
             lens_values = accumulator.result()
             final_values, final_membership = final_statistics(
-                final_logits[position : position + 1, members], statistics, alpha, top_p
+                final_logits[position : position + 1, members], statistics, alpha, top_p, frequency_ranks
             )
-            for name in statistics:
+            for name in names:
+                if STATISTICS[name].compares_later_layers:
+                    continue
                 if STATISTICS[name].compares_previous_layer:
                     membership = torch.cat([
                         accumulator.membership.reshape(n_lens, width, vocab_size),
@@ -114,10 +133,10 @@ def lens_statistics(lens, residuals, layers, final_logits, *, statistics, alpha,
                 else:
                     out[name][position, :n_lens, members] = lens_values[name][0]
                     out[name][position, n_lens, members] = final_values[name][0]
-    return out
+    return _settled(out, statistics)
 
 
-def final_statistics(final_logits, statistics, alpha, top_p):
+def final_statistics(final_logits, statistics, alpha, top_p, frequency_ranks=None):
     """Statistics of the model's own distribution, of shape ``final_logits.shape[:-1]``.
 
     Returns the values and the top-p memberships (None unless a statistic needs the sets). A statistic
@@ -125,12 +144,13 @@ def final_statistics(final_logits, statistics, alpha, top_p):
     """
     shape = final_logits.shape[:-1]
     computed = tuple(name for name in _streamed_names(statistics) if STATISTICS[name].final_value is None)
-    accumulator = LensStatistics(shape, computed, alpha=alpha, device=final_logits.device, top_p=top_p)
+    accumulator = LensStatistics(shape, computed, alpha=alpha, device=final_logits.device, top_p=top_p,
+                                 frequency_ranks=frequency_ranks)
     rows = final_logits.reshape(-1, final_logits.shape[-1])
     # The entropy pass shifts its chunk in place: the caller's logits are still needed.
     accumulator.update(rows.clone() if "normalizer" in required_passes(computed) else rows, 0)
     values = accumulator.result()
-    for name in statistics:
+    for name in set(statistics) | set(_streamed_names(statistics)):
         if STATISTICS[name].final_value is not None:
             values[name] = torch.full(shape, STATISTICS[name].final_value, dtype=torch.float64)
     return values, accumulator.membership

@@ -93,9 +93,16 @@ class Lens:
         """
         raise NotImplementedError
 
-    def finish(self, logits):
-        """Apply the model's logit scaling and soft-cap to float32 logits, in place; return them."""
+    def finish(self, logits, *, inplace=True):
+        """Apply the model's logit scaling and soft-cap to float32 logits; return them.
+
+        In place by default; ``inplace=False`` leaves ``logits`` alone, for autograd (tuned-lens training).
+        """
         scale, softcap = self.adapter.logit_scale, self.adapter.softcap
+        if not inplace:
+            if scale is not None:
+                logits = logits * scale
+            return softcap * torch.tanh(logits / softcap) if softcap else logits
         if scale is not None:
             logits.mul_(scale)
         if softcap:

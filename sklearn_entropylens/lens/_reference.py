@@ -44,7 +44,7 @@ def entropy_bruteforce(logits, alpha=1.0):
 
 
 @torch.inference_mode()
-def statistics_bruteforce(logits, statistics, *, alpha=1.0, top_p=0.6):
+def statistics_bruteforce(logits, statistics, *, alpha=1.0, top_p=0.6, frequency_ranks=None):
     """Every lens statistic of a stack of layers, from float64 probabilities and full sorts.
 
     Parameters
@@ -58,6 +58,8 @@ def statistics_bruteforce(logits, statistics, *, alpha=1.0, top_p=0.6):
         Renyi order of ``"entropy"``.
     top_p : float, default=0.6
         Mass of the candidate sets.
+    frequency_ranks : array-like of shape (vocab_size,) or None, default=None
+        Frequency rank of each token, for ``top1_frequency_rank``.
 
     Returns
     -------
@@ -81,11 +83,17 @@ def statistics_bruteforce(logits, statistics, *, alpha=1.0, top_p=0.6):
     overlap = torch.ones(sizes.shape, dtype=torch.float64)
     shared = (membership[..., 1:, :] & membership[..., :-1, :]).sum(-1)
     overlap[..., 1:] = shared / sizes[..., :-1]
+    agreement = (rank == 1).double()
+    # Settled at layer l: agreement at l and at every later layer, checked layer by layer.
+    settled = torch.stack([agreement[..., k:].min(dim=-1).values for k in range(agreement.shape[-1])], dim=-1)
+    top1 = z.argmax(dim=-1)
     values = {
+        "top1_settled": settled.numpy(),
+        "top1_frequency_rank": None if frequency_ranks is None else np.asarray(frequency_ranks)[top1.numpy()].astype(np.float64),
         "entropy": entropy_bruteforce(z.numpy(), alpha),
         "kl_to_final": (final_p * (final_log_p - log_p)).sum(-1).numpy(),
         "final_token_rank": rank.double().numpy(),
-        "top1_agreement": (rank == 1).double().numpy(),
+        "top1_agreement": agreement.numpy(),
         "top_p_size": sizes.double().numpy(),
         "top_p_overlap": overlap.numpy(),
     }
@@ -109,6 +117,8 @@ def reference_profiles(
     head_paths=None,
     hidden_states_start=0,
     site_paths=None,
+    translators=None,
+    frequency_ranks=None,
 ):
     """Lens profiles the slow, reference way, one prompt at a time.
 
@@ -152,6 +162,11 @@ def reference_profiles(
         ``{site: paths of its module in each block}`` (an adapter's ``paths["attention"]``, for example):
         also return the statistics of those modules' outputs, as ``<site>_<statistic>``, read with
         forward hooks at every full forward pass.
+    translators : tuple of (ndarray, ndarray) or None, default=None
+        A tuned lens's ``(weights, biases)`` of shapes (L, d, d) and (L, d): layer ``l``'s stream ``h``
+        is read as ``h + h @ weights[l].T + biases[l]``, in the model's dtype (float64 for a float64 copy).
+    frequency_ranks : array-like of shape (vocab_size,) or None, default=None
+        Frequency rank of each token, for ``top1_frequency_rank``.
 
     Returns
     -------
@@ -183,7 +198,8 @@ def reference_profiles(
     try:
         settings = {
             "alpha": alpha, "statistics": tuple(statistics), "top_p": top_p, "include_embedding": include_embedding,
-            "head_paths": head_paths, "hidden_states_start": hidden_states_start,
+            "head_paths": head_paths, "hidden_states_start": hidden_states_start, "translators": translators,
+            "frequency_ranks": frequency_ranks,
         }
         if hidden_states_start and include_embedding:
             raise ValueError("include_embedding needs output_hidden_states that start at the embedding layer.")
@@ -258,10 +274,14 @@ def _reference_loop(model, device, token_ids, n_tokens, continuations, exact, ac
             tokens.append(token)
             sequence.append(token)
         stacked = torch.stack(residuals)  # (T, L, d), layer 0 the embedding output
+        if settings["translators"] is not None:
+            weights, biases = (torch.as_tensor(array, dtype=stacked.dtype) for array in settings["translators"])
+            stacked = stacked + torch.einsum("tld,led->tle", stacked, weights) + biases
         logits = torch.cat([lens(stacked), torch.stack(final_logits)[:, None]], dim=1)  # (T, L + 1, V)
         if exact:
             values = statistics_bruteforce(
-                logits.to(torch.float64), settings["statistics"], alpha=settings["alpha"], top_p=settings["top_p"]
+                logits.to(torch.float64), settings["statistics"], alpha=settings["alpha"], top_p=settings["top_p"],
+                frequency_ranks=settings["frequency_ranks"],
             )
         else:
             if settings["statistics"] != ("entropy",):
@@ -277,7 +297,8 @@ def _reference_loop(model, device, token_ids, n_tokens, continuations, exact, ac
             # reference of the KL and rank statistics), then dropped.
             site_logits = torch.cat([lens(torch.stack(rows)), torch.stack(final_logits)[:, None]], dim=1)
             site_values = statistics_bruteforce(
-                site_logits.to(torch.float64), settings["statistics"], alpha=settings["alpha"], top_p=settings["top_p"]
+                site_logits.to(torch.float64), settings["statistics"], alpha=settings["alpha"], top_p=settings["top_p"],
+                frequency_ranks=settings["frequency_ranks"],
             )
             values.update({f"{site}_{name}": value[:, :-1] for name, value in site_values.items()})
         all_values.append(values)

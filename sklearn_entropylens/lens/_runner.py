@@ -43,7 +43,7 @@ def _batches(order, batch_size):
 
 def profile_token_ids(loaded, token_ids, *, n_tokens, statistics=("entropy",), alpha=1.0, top_p=0.6,
                       include_embedding=False, temperature=0.0, seeds=None, batch_size="auto", vocab_chunk="auto",
-                      on_batch=None, lens=None, sites=("block",)):
+                      on_batch=None, lens=None, sites=("block",), frequency_ranks=None):
     """Profile already-encoded prompts in this process: plan, canonical order, decode loop.
 
     Parameters
@@ -52,7 +52,7 @@ def profile_token_ids(loaded, token_ids, *, n_tokens, statistics=("entropy",), a
         The model, tokenizer and adapter.
     token_ids : list of list of int
         Prompt token ids (see :func:`~._encoding.encode_prompts`).
-    n_tokens, statistics, alpha, top_p, include_embedding, temperature, sites
+    n_tokens, statistics, alpha, top_p, include_embedding, temperature, sites, frequency_ranks
         As :class:`~._decode.DecodeSettings`.
     seeds : sequence of int or None, default=None
         One seed per prompt for sampling; a prompt's tokens depend only on its own seed.
@@ -70,7 +70,8 @@ def profile_token_ids(loaded, token_ids, *, n_tokens, statistics=("entropy",), a
         Values of shape (n_prompts, n_statistics, n_tokens, n_layers) and the generated tokens.
     """
     settings = DecodeSettings(n_tokens=n_tokens, statistics=tuple(statistics), alpha=alpha, top_p=top_p,
-                              include_embedding=include_embedding, temperature=temperature, sites=tuple(sites))
+                              include_embedding=include_embedding, temperature=temperature, sites=tuple(sites),
+                              frequency_ranks=frequency_ranks)
     seeds = [0] * len(token_ids) if seeds is None else list(seeds)
     plan = plan_profiling(loaded, token_ids, settings, batch_size=batch_size, vocab_chunk=vocab_chunk)
     batches = _batches(canonical_order(token_ids, seeds), plan.batch_size)
@@ -79,7 +80,12 @@ def profile_token_ids(loaded, token_ids, *, n_tokens, statistics=("entropy",), a
     return ProfileResult(values, settings.result_statistics, settings.layers(loaded.n_layers), tokens, list(token_ids))
 
 
-def profile_shard(load_arguments, token_ids, seeds, batches, settings, plan):
+def make_lens(adapter, translators=None):
+    """The logit lens of a model, or its tuned lens when ``translators`` (a :class:`~._tuned.Translators`) are given."""
+    return LogitLens(adapter) if translators is None else translators.lens(adapter)
+
+
+def profile_shard(load_arguments, token_ids, seeds, batches, settings, plan, translators=None):
     """Statistics of one shard of prompts, on whatever process runs it (a joblib or Dask worker).
 
     The model is loaded through the worker's own per-process cache, so each worker loads it once.
@@ -87,7 +93,7 @@ def profile_shard(load_arguments, token_ids, seeds, batches, settings, plan):
     from ..models._loading import load_model
 
     loaded = load_model(**load_arguments)
-    return decode_batches(loaded, LogitLens(loaded.adapter), token_ids, seeds, batches, settings, plan)
+    return decode_batches(loaded, make_lens(loaded.adapter, translators), token_ids, seeds, batches, settings, plan)
 
 
 def _reporting(results, sizes, on_batch):
@@ -140,11 +146,14 @@ class ProfileRunner:
         Run here whatever ``n_jobs`` says (a model registered in this process only).
     progress : str or None
         Description of a progress bar over prompts; None for no bar.
+    translators : Translators or None
+        A tuned lens's translators; None reads the logit lens.
     """
 
     def __init__(self, loaded, *, load_arguments, settings, encoding, sampling_seed=None, batch_size="auto",
-                 vocab_chunk="auto", n_jobs=None, store=None, local_only=False, progress=None):
+                 vocab_chunk="auto", n_jobs=None, store=None, local_only=False, progress=None, translators=None):
         self.loaded = loaded
+        self.translators = translators
         self.load_arguments = load_arguments
         self.settings = settings
         self.encoding = encoding
@@ -226,7 +235,7 @@ class ProfileRunner:
         Each shard's arrays are in the order of its batches. ``on_batch(n)`` reports finished prompts:
         after every batch here, after every shard on workers.
         """
-        lens = LogitLens(self.loaded.adapter)
+        lens = make_lens(self.loaded.adapter, self.translators)
 
         def local(shard):
             members = [i for batch in shard for i in batch]
@@ -244,7 +253,8 @@ class ProfileRunner:
             )
         tasks = [local(shard) for shard in shards]
         results = joblib.Parallel(n_jobs=self.n_jobs, return_as="generator")(
-            joblib.delayed(profile_shard)(self.load_arguments, ids, shard_seeds, batches, self.settings, plan)
+            joblib.delayed(profile_shard)(self.load_arguments, ids, shard_seeds, batches, self.settings, plan,
+                                          self.translators)
             for ids, shard_seeds, batches in tasks
         )
         return _reporting(results, [len(ids) for ids, _, _ in tasks], on_batch)

@@ -221,9 +221,12 @@ class Statistic:
     passes : frozenset of str
         What the streaming pass must accumulate for it: ``"normalizer"`` (log-sum-exp),
         ``"final_distribution"`` (the final layer's probabilities, for KL), ``"final_top1"`` (the final
-        top-1 token's logit, for ranks) and ``"top_p_sets"`` (candidate sets, which need whole rows).
+        top-1 token's logit, for ranks), ``"lens_top1"`` (the layer's own top-1 token) and
+        ``"top_p_sets"`` (candidate sets, which need whole rows).
     compares_previous_layer : bool
         Block 1's value needs the embedding layer (recorded even when not asked for).
+    compares_later_layers : bool
+        Formed across the layers after it, up to the final one, by the engine (``top1_settled``).
     final_value : float or None
         Its value at the last block when fixed by definition (the final layer is its own reference);
         None when computed from the model's own distribution.
@@ -241,6 +244,7 @@ class Statistic:
     read: object = None
     passes: frozenset = frozenset()
     compares_previous_layer: bool = False
+    compares_later_layers: bool = False
     final_value: object = None
     first_layer_value: object = None
     in_nats: bool = False
@@ -273,6 +277,16 @@ STATISTICS = {
             read="top1_agreement", passes=frozenset({"final_top1"}), final_value=1.0,
         ),
         Statistic(
+            "top1_settled", "share of positions",
+            "1 where the layer's top-1 token is the final one and stays so in every later layer",
+            passes=frozenset({"final_top1"}), compares_later_layers=True, final_value=1.0,
+        ),
+        Statistic(
+            "top1_frequency_rank", "frequency rank, 1 = most frequent",
+            "frequency rank, in a token-frequency table, of the layer's top-1 token",
+            read="top1_frequency_rank", passes=frozenset({"lens_top1"}),
+        ),
+        Statistic(
             "top_p_size", "tokens", "size of the smallest set of most probable tokens holding top_p",
             read="top_p_size", passes=frozenset({"top_p_sets"}),
         ),
@@ -282,6 +296,24 @@ STATISTICS = {
         ),
     )
 }
+
+
+def decision_depth(settled, layers):
+    """The first layer of ``layers`` at which ``settled`` (``top1_settled`` values, layers last) is 1.
+
+    Parameters
+    ----------
+    settled : ndarray of shape (..., n_layers)
+        ``top1_settled`` of consecutive layers, ending with the final one (always 1).
+    layers : array-like of shape (n_layers,)
+        The layer index of each.
+
+    Returns
+    -------
+    depths : ndarray of shape settled.shape[:-1], int
+    """
+    settled = np.asarray(settled)
+    return np.asarray(layers)[np.argmax(settled >= 0.5, axis=-1)]
 
 
 def required_passes(statistics):
@@ -468,6 +500,8 @@ class LensStatistics:
         ``"final_token_rank"``.
     top_p : float or None
         Mass of the candidate sets; chunks must then be whole rows.
+    frequency_ranks : torch.Tensor of shape (V,) or None
+        Frequency rank of each token (1 = most frequent); needed for ``"top1_frequency_rank"``.
     """
 
     def __init__(
@@ -482,6 +516,7 @@ class LensStatistics:
         targets=None,
         target_logits=None,
         top_p=None,
+        frequency_ranks=None,
     ):
         self.row_shape = tuple(row_shape)
         self.statistics = statistics
@@ -504,6 +539,14 @@ class LensStatistics:
             self._targets = targets.expand(self.row_shape).reshape(-1)
             self._target_logits = target_logits.expand(self.row_shape).reshape(-1, 1)
             self._higher = torch.zeros(n_rows, dtype=torch.int64, device=device)
+        if "lens_top1" in passes:
+            if frequency_ranks is None:
+                raise ValueError("top1_frequency_rank needs a token-frequency table (frequency_ranks).")
+            self._frequency_ranks = frequency_ranks
+            # The first column of the largest logit, as argmax over the whole row would give.
+            self._top_logit = torch.full((n_rows,), -math.inf, dtype=torch.float32, device=device)
+            self._top_index = torch.zeros(n_rows, dtype=torch.int64, device=device)
+        self._wants_top1 = "lens_top1" in passes
         self.top_p = top_p
         self.top_p_sizes = self.membership = None
 
@@ -528,6 +571,12 @@ class LensStatistics:
             rows = torch.nonzero(inside).squeeze(1)
             higher[rows, local[rows]] = False
             self._higher += higher.sum(dim=-1)
+        if self._wants_top1:
+            index = logits.argmax(dim=-1)
+            top = logits.gather(1, index[:, None]).squeeze(1).float()
+            better = top > self._top_logit
+            self._top_logit = torch.where(better, top, self._top_logit)
+            self._top_index = torch.where(better, index + start, self._top_index)
         if self._normalizer is not None:
             self._normalizer.update(logits)
 
@@ -548,6 +597,10 @@ class LensStatistics:
 
     def top_p_size(self):
         return self.top_p_sizes.double()
+
+    def top1_frequency_rank(self):
+        ranks = self._frequency_ranks.to(self._top_index.device)
+        return ranks[self._top_index].double().reshape(self.row_shape)
 
     def result(self):
         """Return a dict of statistic name -> float64 tensor of shape ``row_shape`` (on the CPU).

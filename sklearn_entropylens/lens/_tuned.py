@@ -1,0 +1,108 @@
+"""The tuned lens (Belrose et al., arXiv 2303.08112): the logit lens read after one affine translator per layer.
+
+Layer ``l`` (0 the embedding layer, ``l`` the output of block ``l``, for ``l < L``) is read as
+``finish(unembed(head(h + h A_l^T + b_l)))``. With ``A_l = 0`` and ``b_l = 0`` this is the logit lens
+exactly; block ``L`` is never translated, since its lens is the model's own output. The translators are
+plain float32 arrays (:class:`Translators`): they travel to joblib workers, into skops files and into the
+profile cache's key (by their content hash) without any torch object.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ._cache import array_digest
+from ._lens import LogitLens
+
+
+@dataclass(frozen=True, eq=False)
+class Translators:
+    """The fitted affine translators of a tuned lens, and the model they were fitted on.
+
+    Attributes
+    ----------
+    weights : ndarray of shape (n_layers, width, width), float32
+        ``A_l`` for layers ``0 .. n_layers - 1``: the translator maps ``h`` to ``h + h @ A_l.T + b_l``.
+    biases : ndarray of shape (n_layers, width), float32
+        ``b_l``.
+    model : str
+        The identifier of the model.
+    revision : str
+        Its revision; a lens is only applied to the same revision.
+    """
+
+    weights: np.ndarray
+    biases: np.ndarray
+    model: str
+    revision: str
+
+    @property
+    def n_layers(self):
+        return self.weights.shape[0]
+
+    @property
+    def width(self):
+        return self.weights.shape[-1]
+
+    def content_hash(self):
+        """A SHA-256 of the arrays and the model they belong to: the profile cache's key for this lens."""
+        return array_digest(self.weights, self.biases, text=f"{self.model}@{self.revision}")
+
+    def check_model(self, loaded):
+        """Raise a ValueError unless ``loaded`` is the model, revision and width these translators fit."""
+        if (self.model, self.revision) != (loaded.name, loaded.revision):
+            raise ValueError(
+                f"This tuned lens was fitted on {self.model!r} at revision {self.revision!r}, not on {loaded.name!r} "
+                f"at revision {loaded.revision!r}; fit a TunedLens on that model (or use lens='logit')."
+            )
+        if (self.n_layers, self.width) != (loaded.n_layers, loaded.adapter.width):
+            raise ValueError(
+                f"This tuned lens has {self.n_layers} translators of width {self.width}; {loaded.name!r} has "
+                f"{loaded.n_layers} blocks of width {loaded.adapter.width}."
+            )
+
+    def lens(self, adapter):
+        """The :class:`TunedLogitLens` of these translators on a model's adapter."""
+        return TunedLogitLens(adapter, self)
+
+
+class TunedLogitLens(LogitLens):
+    """The logit lens after each layer's affine translator; block ``L`` is read untranslated.
+
+    Parameters
+    ----------
+    adapter : LensAdapter
+        The model's modules.
+    translators : Translators
+        One translator per layer ``0 .. L-1``.
+    """
+
+    def __init__(self, adapter, translators):
+        super().__init__(adapter)
+        self.translators = translators
+        self._on_device = {}
+
+    def _arrays(self, device):
+        """The translators as tensors on ``device``, with a zero translator appended for block ``L``."""
+        if device not in self._on_device:
+            weights = torch.as_tensor(self.translators.weights, dtype=torch.float32)
+            biases = torch.as_tensor(self.translators.biases, dtype=torch.float32)
+            weights = torch.cat([weights, weights.new_zeros((1, *weights.shape[1:]))])
+            biases = torch.cat([biases, biases.new_zeros((1, biases.shape[1]))])
+            self._on_device[device] = (weights.to(device), biases.to(device))
+        return self._on_device[device]
+
+    def translate(self, hidden, layers):
+        """``h + h A_l^T + b_l`` in float32, for ``hidden`` shaped as in :meth:`Lens.prepare`."""
+        weights, biases = self._arrays(hidden.device)
+        index = torch.as_tensor(list(layers), device=hidden.device)
+        rows = hidden.float()
+        if hidden.ndim == 2:  # rows of the single layer ``layers[0]``
+            return rows + rows @ weights[index[0]].T + biases[index[0]]
+        moved = torch.einsum("pkbd,ked->pkbe", rows, weights[index])
+        return rows + moved + biases[index][None, :, None, :]
+
+    def prepare(self, hidden, layers):
+        """Translate each layer's rows, then apply the model's head (final norm, projection)."""
+        return super().prepare(self.translate(hidden, layers).to(hidden.dtype), layers)

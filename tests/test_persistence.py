@@ -21,7 +21,7 @@ def fitted_pipeline(tiny_llama):
 def test_skops_round_trip(fitted_pipeline, tmp_path):
     path = tmp_path / "pipeline.skops"
     skops.io.dump(fitted_pipeline, path)
-    assert path.stat().st_size < 50_000  # no weights inside
+    assert path.stat().st_size < 64_000  # no weights inside (the tiny model alone is 178 kB)
     loaded = skops.io.load(path, trusted=get_trusted_types())
     np.testing.assert_array_equal(loaded.predict(PROMPTS), fitted_pipeline.predict(PROMPTS))
     np.testing.assert_allclose(loaded[0].transform(PROMPTS), fitted_pipeline[0].transform(PROMPTS))

@@ -6,6 +6,7 @@ import time
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
+from sklearn.base import clone as sklearn_clone
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
@@ -183,7 +184,8 @@ class TunedLens(BaseEstimator):
     def __sklearn_clone__(self):
         # Like FrozenEstimator: a pipeline or search that clones the profiler keeps its fitted lens.
         # Fitting the clone again retrains from scratch, so nothing stale can leak.
-        clone = type(self)(**self.get_params(deep=False))
+        params = {name: sklearn_clone(value, safe=False) for name, value in self.get_params(deep=False).items()}
+        clone = type(self)(**params)
         clone.__dict__.update({key: value for key, value in vars(self).items() if key.endswith("_")})
         return clone
 

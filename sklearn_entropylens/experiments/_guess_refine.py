@@ -13,8 +13,9 @@ stories; the studies read the other 20 and the built-in questions):
    against whole-word content tokens.
 3. **Multi-token fact recall.** On cloze facts with answers of two or more tokens, the decision depth
    of the first generated token against the following ones.
-4. **Multiple choice.** On the built-in letter-style questions, the depth from which the top-1 token
-   is one of the option letters (and stays so) against the decision depth of the final answer.
+4. **Multiple choice.** On the built-in letter-style questions (in the model's chat template when it
+   has one), the depth from which the top-1 token is one of the option letters (and stays so) against
+   the decision depth of the final answer, over the questions the model answers with a letter.
 
 Differences are given with 95 % bootstrap intervals over prompts (positions of one prompt share its
 text, so they are resampled together).
@@ -66,17 +67,16 @@ def _story_openings(n_stories):
     return [" ".join(story.split()[:12]) for story in stories]
 
 
-def _profile(model, lens, memory, prompts, n_tokens, statistics, frequencies=None):
+def _profile(model, lens, prompts, n_tokens, statistics, frequencies=None, chat_template=False):
     """Values and generated tokens (computed afresh: the cache keeps values, not tokens)."""
     profiler = EntropyProfileTransformer(model, n_tokens=n_tokens, statistics=statistics, lens=lens,
-                                         token_frequencies=frequencies, memory=memory).fit(prompts)
+                                         token_frequencies=frequencies, chat_template=chat_template).fit(prompts)
     result = profiler._runner(cached=False).run(prompts)
     return profiler, result
 
 
-def _frequency_guesses(model, lens_name, lens, memory, prompts, n_tokens):
-    profiler, result = _profile(model, lens, memory, prompts, n_tokens,
-                                ["top1_frequency_rank", "top1_agreement", "top1_settled"])
+def _frequency_guesses(model, lens_name, lens, prompts, n_tokens):
+    profiler, result = _profile(model, lens, prompts, n_tokens, ["top1_frequency_rank", "top1_agreement", "top1_settled"])
     ranks, agreement = result["top1_frequency_rank"], result["top1_agreement"]
     depths = profiler.layers_ / profiler.n_layers_
     curves = pd.DataFrame({
@@ -129,13 +129,13 @@ def _word_kind(text):
     return None
 
 
-def _fact_recall(model, lens_name, lens, memory, quick):
+def _fact_recall(model, lens_name, lens, quick):
     facts = FACT_RECALL[:12] if quick else FACT_RECALL
     tokenizer = load_model(model).tokenizer
     kept = [(prompt, tokenizer(" " + answer, add_special_tokens=False)["input_ids"]) for prompt, answer in facts]
     kept = [(prompt, ids) for prompt, ids in kept if len(ids) >= 2]
     prompts = [prompt for prompt, _ in kept]
-    profiler, result = _profile(model, lens, memory, prompts, 3, ["top1_settled"])
+    profiler, result = _profile(model, lens, prompts, 3, ["top1_settled"])
     depths = decision_depth(result["top1_settled"], profiler.layers_) / profiler.n_layers_  # (n, 3)
     correct = np.array([list(result.tokens[i, : min(3, len(ids))]) == ids[:3] for i, (_, ids) in enumerate(kept)])
     n_answer = np.array([min(3, len(ids)) for _, ids in kept])
@@ -150,7 +150,7 @@ def _fact_recall(model, lens_name, lens, memory, quick):
     return rows
 
 
-def _multiple_choice(model, lens_name, lens, memory, quick):
+def _multiple_choice(model, lens_name, lens, quick):
     from ..datasets import load_multiple_choice
 
     questions = load_multiple_choice(prompt_style="letters")
@@ -164,7 +164,11 @@ def _multiple_choice(model, lens_name, lens, memory, quick):
         ids = tokenizer(text, add_special_tokens=False)["input_ids"]
         if len(ids) == 1:
             letters[ids[0]] = 1
-    profiler, result = _profile(model, lens, memory, prompts, 1, ["top1_frequency_rank", "top1_settled"], letters)
+    # An instruction-tuned model with a chat template answers in its own turn (SmolLM2 ends the raw
+    # prompt with its end-of-turn token instead of a letter).
+    chat_template = bool(getattr(tokenizer, "chat_template", None))
+    profiler, result = _profile(model, lens, prompts, 1, ["top1_frequency_rank", "top1_settled"], letters,
+                                chat_template)
     is_letter = result["top1_frequency_rank"][:, 0] == 1  # (n, layers)
     letter_settled = np.flip(np.cumprod(np.flip(is_letter, -1), -1), -1)
     answered = letter_settled[:, -1] == 1  # the model's own answer is a letter
@@ -187,7 +191,8 @@ def run_guess_then_refine(*, model=DEFAULT_MODEL, memory=None, quick=False, lens
     model : str, default="smollm2-135m"
         The model.
     memory : str or None, default=None
-        Per-prompt profile cache.
+        Unused: the studies need the generated tokens, which the profile cache does not keep (accepted
+        for :func:`run_experiment`).
     quick : bool, default=False
         A scaled-down run (a quickly fitted lens, fewer prompts and tokens).
     lens : TunedLens or None, default=None
@@ -211,12 +216,11 @@ def run_guess_then_refine(*, model=DEFAULT_MODEL, memory=None, quick=False, lens
     n_tokens = 8 if quick else 32
     curves, rows = [], []
     for lens_name, lens_value in (("logit", "logit"), ("tuned", lens)):
-        lens_curves, lens_rows, profiler, result = _frequency_guesses(model, lens_name, lens_value, memory, openings,
-                                                                      n_tokens)
+        lens_curves, lens_rows, profiler, result = _frequency_guesses(model, lens_name, lens_value, openings, n_tokens)
         curves.append(lens_curves)
         rows += lens_rows + _function_words(profiler, result, lens_name)
-        rows += _fact_recall(model, lens_name, lens_value, memory, quick)
-        rows += _multiple_choice(model, lens_name, lens_value, memory, quick)
+        rows += _fact_recall(model, lens_name, lens_value, quick)
+        rows += _multiple_choice(model, lens_name, lens_value, quick)
     table = pd.DataFrame(rows)
     curves = pd.concat(curves, ignore_index=True)
     figure = guess_then_refine_figure(curves, table, model)
@@ -241,21 +245,24 @@ def guess_then_refine_figure(curves, table, model):
     axes[0].set(xlabel="relative depth", ylabel="share of positions", title=f"1. frequency guesses ({model})")
     axes[0].legend(fontsize="x-small")
     panels = (
-        ("function_words", ("function words", "content words"), "2. decision depth by word class"),
-        ("fact_recall", ("all facts: first token", "all facts: following tokens"), "3. multi-token answers"),
-        ("multiple_choice", ("top-1 becomes an option letter", "top-1 becomes the final answer"), "4. multiple choice"),
+        ("function_words", (("function words", "function\nwords"), ("content words", "content\nwords")),
+         "2. decision depth by word class"),
+        ("fact_recall", (("all facts: first token", "first\ntoken"), ("all facts: following tokens", "following\ntokens")),
+         "3. multi-token answers"),
+        ("multiple_choice", (("top-1 becomes an option letter", "option\nletter"),
+                             ("top-1 becomes the final answer", "final\nanswer")), "4. multiple choice"),
     )
     for ax, (study, measures, title) in zip(axes[1:], panels):
         part = table[table["study"] == study]
         positions, heights, errors, labels, colours = [], [], [[], []], [], []
         for k, lens_name in enumerate(("logit", "tuned")):
-            for j, measure in enumerate(measures):
+            for j, (measure, label) in enumerate(measures):
                 row = part[(part["lens"] == lens_name) & part["measure"].str.startswith(measure)].iloc[0]
                 positions.append(k * 3 + j)
                 heights.append(row["value"])
                 errors[0].append(row["value"] - row["ci_low"])
                 errors[1].append(row["ci_high"] - row["value"])
-                labels.append(f"{measure.split(':')[-1].strip().split(' (')[0]}\n({lens_name})")
+                labels.append(f"{label}\n({lens_name})")
                 colours.append(("tab:green", "tab:purple")[j])
         ax.bar(positions, heights, yerr=np.nan_to_num(np.asarray(errors)), capsize=3, color=colours)
         ax.set_xticks(positions, labels, fontsize="x-small")

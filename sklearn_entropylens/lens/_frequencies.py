@@ -28,7 +28,7 @@ def token_frequencies(texts, tokenizer, *, vocab_size=None):
     >>> loaded = load_model("smollm2-135m")
     >>> counts = token_frequencies(load_story_texts(), loaded.tokenizer, vocab_size=loaded.vocab_size)
     >>> loaded.tokenizer.decode([int(counts.argmax())])
-    ','
+    '.'
     """
     from .._validation import check_prompts
 

@@ -92,7 +92,7 @@ def test_evaluation_protocol_profiles_once_and_matches_a_manual_run(tiny_llama):
     result = evaluate_profile_classifier(clf, PROMPTS * 2, np.r_[LABELS, LABELS], n_splits=4, random_state=0)
     assert get_profile_counters()["computed"] == len(PROMPTS)  # duplicates share a profile; once for all folds
     folds = result.folds
-    assert list(folds.columns) == ["fold", "n_test", "auc", "accuracy", "dummy_auc", "dummy_accuracy"]
+    assert list(folds.columns) == ["fold", "n_train", "n_test", "auc", "accuracy", "dummy_auc", "dummy_accuracy"]
     assert len(folds) == 4 and folds["n_test"].sum() == 24
     manual = cross_val_score(
         make_pipeline(EntropyProfileTransformer(tiny_llama, n_tokens=3), StandardScaler(), LogisticRegression()),

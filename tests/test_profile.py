@@ -258,6 +258,28 @@ def test_several_statistics_are_concatenated_statistic_major(tiny_llama, tmp_pat
     assert (X[:, 12:] >= 1).all()
 
 
+def test_a_list_of_renyi_orders_is_one_pass_with_one_feature_block_per_order(tiny_llama, tmp_path):
+    reset_profile_counters()
+    profiler = EntropyProfileTransformer(tiny_llama, n_tokens=4, statistics=["entropy", "kl_to_final"],
+                                         alpha=[0.5, 1, 5], log_base=2, memory=str(tmp_path))
+    X = profiler.fit_transform(PROMPTS)
+    assert get_profile_counters()["computed"] == len(set(PROMPTS))  # one decode per prompt for all orders
+    assert profiler.statistics_ == ("entropy_alpha0.5", "entropy_alpha1", "entropy_alpha5", "kl_to_final")
+    names = profiler.get_feature_names_out()
+    assert X.shape == (len(PROMPTS), 4 * 3) and names[0] == "entropy_alpha0.5_layer01" and names[9] == "kl_to_final_layer01"
+    for k, order in enumerate([0.5, 1, 5]):
+        single = EntropyProfileTransformer(tiny_llama, n_tokens=4, alpha=order, log_base=2).fit_transform(PROMPTS)
+        np.testing.assert_allclose(X[:, 3 * k : 3 * k + 3], single, rtol=1e-6, atol=1e-6)
+    # Orders are part of the cache key: another list is another entry, the same list is served.
+    reset_profile_counters()
+    clone(profiler).fit_transform(PROMPTS)
+    assert get_profile_counters()["computed"] == 0
+    clone(profiler).set_params(alpha=[0.5, 2]).fit_transform(PROMPTS)
+    assert get_profile_counters()["computed"] == len(set(PROMPTS))
+    with pytest.raises(ValueError, match="does not include"):
+        EntropyProfileTransformer(tiny_llama, statistics="kl_to_final", alpha=[0.5, 1]).fit(PROMPTS)
+
+
 def test_statistics_are_cached_with_their_settings(tiny_llama, tmp_path):
     reset_profile_counters()
     first = EntropyProfileTransformer(tiny_llama, n_tokens=3, statistics=["entropy", "top_p_size"], memory=str(tmp_path))

@@ -14,9 +14,13 @@ from sklearn_entropylens.lens._statistics import (
     LensStatistics,
     StreamingEntropy,
     check_alpha,
+    check_alphas,
     check_statistics,
     convert_units,
     entropy_from_logits,
+    expand_statistics,
+    renyi_order,
+    renyi_statistic,
     top_p_sets,
 )
 
@@ -235,3 +239,33 @@ def test_masked_logits_match_the_float64_bruteforce(alpha, chunk):
     assert np.isfinite(got).all()
     np.testing.assert_allclose(got, expected, atol=2e-5 * max(1.0, float(np.abs(expected).max())), rtol=1e-5)
     np.testing.assert_allclose(got[3], 0.0, atol=1e-6)
+
+
+@pytest.mark.parametrize("chunk", [7, 500])
+def test_several_renyi_orders_in_one_pass_match_float64_bruteforce(chunk):
+    rng = np.random.default_rng(chunk)
+    logits = (rng.standard_normal((3, 5, 500)) * 4.0).astype(np.float32)
+    names = ("entropy_alpha0.5", "entropy_alpha1", "kl_to_final", "entropy_alpha5", "entropy_alphainf",
+             "entropy_alpha0", "entropy_alpha0.98")
+    got = _lens_statistics_streamed(logits, names, 1.0, chunk).result()
+    expected = statistics_bruteforce(logits.astype(np.float64), names)
+    for name in names:
+        np.testing.assert_allclose(got[name].numpy(), expected[name][:, :-1], rtol=1e-5, atol=2e-5, err_msg=name)
+    for order in (0.5, 5.0, np.inf):
+        single = _lens_statistics_streamed(logits, ("entropy",), order, chunk).result()["entropy"]
+        np.testing.assert_array_equal(got[renyi_statistic(order)].numpy(), single.numpy())
+
+
+def test_renyi_statistic_names_and_expansion():
+    assert [renyi_statistic(a) for a in (0.5, 1, 5, np.inf, 0)] == [
+        "entropy_alpha0.5", "entropy_alpha1", "entropy_alpha5", "entropy_alphainf", "entropy_alpha0"]
+    assert renyi_order("entropy_alpha0.5") == 0.5 and renyi_order("entropy_alpha05") is None
+    assert renyi_order("entropy") is None and renyi_order("entropy_alpha-1") is None
+    assert expand_statistics(("kl_to_final", "entropy"), [1, 0.5]) == ("kl_to_final", "entropy_alpha1", "entropy_alpha0.5")
+    assert expand_statistics(("entropy",), 2.0) == ("entropy",)
+    with pytest.raises(ValueError, match="does not include"):
+        expand_statistics(("kl_to_final",), [0.5, 1])
+    with pytest.raises(ValueError, match="distinct orders"):
+        check_alphas([1, 1.0])
+    with pytest.raises(ValueError, match="twice"):
+        expand_statistics(("entropy", "entropy_alpha1"), [1, 2])

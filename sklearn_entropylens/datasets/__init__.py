@@ -114,7 +114,11 @@ def load_story_tasks(*, n_stories=None, variants=VARIANTS, random_state=0, retur
     data : Bunch
         ``data`` (list of prompts), ``target`` (task class index), ``target_names``
         (``continuation``, ``counting``, ``semantic``), ``frame`` (columns ``prompt``, ``story_id``,
-        ``task``, ``variant``, ``task_class`` and ``target``, when ``as_frame``) and ``DESCR``.
+        ``task``, ``wording`` (1 or 2: which of its class's two questions), ``variant``, ``task_class``
+        and ``target``, when ``as_frame``) and ``DESCR``. Prompts that share a story share most of their
+        text: evaluate with ``groups=frame["story_id"]`` (see
+        :func:`~sklearn_entropylens.evaluate_profile_classifier`), and hold a wording out to see whether
+        a classifier learned the task or the question's own fingerprint.
 
     Examples
     --------
@@ -144,8 +148,8 @@ def load_story_tasks(*, n_stories=None, variants=VARIANTS, random_state=0, retur
             }
             for variant in variants:
                 task_class = task.split("_")[0]
-                rows.append((texts[variant], story_id, task, variant, task_class))
-    frame = pd.DataFrame(rows, columns=["prompt", "story_id", "task", "variant", "task_class"])
+                rows.append((texts[variant], story_id, task, int(task.rsplit("_", 1)[1]), variant, task_class))
+    frame = pd.DataFrame(rows, columns=["prompt", "story_id", "task", "wording", "variant", "task_class"])
     target = frame["task_class"].map({name: k for k, name in enumerate(TASK_CLASSES)}).to_numpy()
     descr = (
         "Story tasks: {} stories x 6 task questions (3 classes: continuation, counting, semantic) x {} "

@@ -17,13 +17,14 @@ from ..lens._result import FeatureLayout
 from ..lens._frequencies import frequency_ranks, token_frequencies
 from ..lens._runner import ProfileRunner
 from ..lens._statistics import (
-    check_alpha,
+    check_alphas,
     check_log_base,
     check_site_names,
     check_statistics,
     check_top_p,
     convert_statistic,
     decision_depth,
+    expand_statistics,
     needs_whole_rows,
 )
 from ..models._loading import DEFAULT_MODEL, check_model_kwargs, is_registered, load_model, model_kwargs_key
@@ -82,8 +83,13 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
           gets 1.
 
         The final layer's KL is 0, its rank and agreement 1.
-    alpha : float, default=1.0
+    alpha : float or list of float, default=1.0
         Renyi order of ``"entropy"``: 1 is Shannon, ``numpy.inf`` min-entropy, 0 Hartley (``log V``).
+        A list of orders (the reference's format experiment concatenates ``[0.5, 1, 5]``) computes one
+        entropy per order in the same pass over the lens logits, as the statistics
+        ``entropy_alpha0.5``, ``entropy_alpha1``, ``entropy_alpha5`` in place of ``"entropy"``
+        (features ``entropy_alpha0.5_layer01``, ...); any single order can also be named that way in
+        ``statistics``.
     top_p : float, default=0.6
         Probability mass of the candidate sets of ``"top_p_size"`` and ``"top_p_overlap"`` (the
         paper's 0.6).
@@ -266,7 +272,7 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
         "n_tokens": [Interval(numbers.Integral, 1, None)],
         "aggregate": [Options("mean", "concat"), Interval(numbers.Integral, 1, None)],
         "statistics": [Checked(check_statistics)],
-        "alpha": [Checked(check_alpha)],
+        "alpha": [Checked(check_alphas)],
         "top_p": [Checked(check_top_p)],
         "log_base": [Options(None), Checked(check_log_base)],
         "normalize": [Boolean()],
@@ -293,6 +299,7 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
             raise ValueError(
                 f"aggregate={self.aggregate} windows must divide n_tokens={self.n_tokens} into equal windows."
             )
+        expand_statistics(check_statistics(self.statistics), self.alpha)
         if math.isinf(self.temperature):
             raise ValueError(f"temperature must be 0 (greedy) or a finite positive number, got {self.temperature!r}.")
 
@@ -337,7 +344,7 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
         self.dtype_ = str(loaded.dtype).removeprefix("torch.")
         self.n_layers_ = loaded.n_layers
         self.vocab_size_ = loaded.vocab_size
-        self.statistics_ = check_statistics(self.statistics)
+        self.statistics_ = expand_statistics(check_statistics(self.statistics), self.alpha)
         self.frequency_ranks_ = None
         if "top1_frequency_rank" in self.statistics_:
             counts = self.token_frequencies
@@ -370,11 +377,17 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
 
     def _decode_settings(self):
         return DecodeSettings(
-            n_tokens=int(self.n_tokens), statistics=check_statistics(self.statistics), alpha=float(self.alpha),
+            n_tokens=int(self.n_tokens), statistics=expand_statistics(check_statistics(self.statistics), self.alpha),
+            alpha=1.0 if self._single_alpha() is None else self._single_alpha(),
             top_p=float(self.top_p), include_embedding=bool(self.include_embedding),
             temperature=float(self.temperature), sites=check_site_names(self.sites),
             frequency_ranks=getattr(self, "frequency_ranks_", None),
         )
+
+    def _single_alpha(self):
+        """The order of ``"entropy"``, or None when ``alpha`` lists orders (each then its own statistic)."""
+        alpha = check_alphas(self.alpha)
+        return None if isinstance(alpha, tuple) else alpha
 
     def _profile_settings(self):
         """Everything but the prompt that changes a raw profile (the cache key)."""
@@ -386,7 +399,7 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
             "dtype": self.dtype_,
             "n_tokens": int(self.n_tokens),
             "statistics": list(self.statistics_),
-            "alpha": float(self.alpha),
+            "alpha": self._single_alpha() if self._single_alpha() is not None else list(check_alphas(self.alpha)),
             "top_p": float(self.top_p) if needs_whole_rows(self.statistics_) else None,
             "include_embedding": bool(self.include_embedding),
             "temperature": float(self.temperature),

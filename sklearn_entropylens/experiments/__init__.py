@@ -7,6 +7,6 @@ profiles computed once, a dummy baseline scored on the same folds); :func:`run_e
 
 from ._guess_refine import run_guess_then_refine
 from ._paper import EXPERIMENTS, protocol_summary, run_experiment
-from ._protocol import evaluate_profile_classifier
+from ._protocol import evaluate_profile_classifier, held_out_condition_folds
 
-__all__ = ["EXPERIMENTS", "evaluate_profile_classifier", "protocol_summary", "run_experiment", "run_guess_then_refine"]
+__all__ = ["EXPERIMENTS", "evaluate_profile_classifier", "held_out_condition_folds", "protocol_summary", "run_experiment", "run_guess_then_refine"]

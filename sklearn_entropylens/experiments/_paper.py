@@ -7,8 +7,12 @@ the scripts in ``examples/`` call these; ``quick=True`` scales each down to abou
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import LeaveOneOut, cross_val_score
 from sklearn.neighbors import KNeighborsClassifier
+from sklearn.preprocessing import OneHotEncoder
 from sklearn.utils import Bunch
 
 from ..estimators._classifiers import CorrectnessClassifier, FormatClassifier, TaskClassifier
@@ -20,7 +24,8 @@ from ..estimators._profile import EntropyProfileTransformer
 from ..models._loading import BUNDLED_MODELS, DEFAULT_MODEL
 from ..plotting._displays import EntropyProfileDisplay, ProfileEmbeddingDisplay, _pyplot
 from ._guess_refine import run_guess_then_refine
-from ._protocol import evaluate_profile_classifier
+from ..metrics import aurc_score, corrected_resampled_ttest, prediction_rejection_ratio
+from ._protocol import evaluate_profile_classifier, held_out_condition_folds
 
 EXPERIMENTS = ("tasks", "formats", "correctness", "families", "intervention", "guess-then-refine")
 # The paper's figures next to which ours are reported (arXiv 2502.16570; see the README).
@@ -41,9 +46,11 @@ def protocol_summary(result):
     """The fold table of :func:`evaluate_profile_classifier` and its summary in one line."""
     summary = result.summary
     line = (
-        f"ROC-AUC {summary['auc_mean']:.3f} +/- {summary['auc_std']:.3f} (dummy {summary['dummy_auc_mean']:.3f}), "
-        f"accuracy {summary['accuracy_mean']:.3f} (dummy {summary['dummy_accuracy_mean']:.3f}), "
-        f"paired t = {summary['t_statistic']:.1f}, p = {summary['p_value']:.1e}"
+        f"ROC-AUC {summary['auc_mean']:.3f} [{summary['auc_ci_low']:.3f}, {summary['auc_ci_high']:.3f}] "
+        f"(dummy {summary['dummy_auc_mean']:.3f}), accuracy {summary['accuracy_mean']:.3f} "
+        f"(dummy {summary['dummy_accuracy_mean']:.3f}), {summary['n_folds']} {summary['cv']} folds, corrected "
+        f"t = {summary['corrected_t_statistic']:.1f}, p = {summary['corrected_p_value']:.1e} (plain paired "
+        f"p = {summary['p_value']:.1e})"
     )
     return result.folds, line
 
@@ -63,50 +70,129 @@ def _profile_figure(estimator, X, labels, title):
     return figure
 
 
-def _classification(classifier, X, y, names, title, quick, model, memory):
+def _setting_row(name, result):
+    summary = result.summary
+    return {
+        "setting": name, "auc": summary["auc_mean"], "auc_ci_low": summary["auc_ci_low"],
+        "auc_ci_high": summary["auc_ci_high"], "dummy_auc": summary["dummy_auc_mean"],
+        "accuracy": summary["accuracy_mean"], "dummy_accuracy": summary["dummy_accuracy_mean"],
+        "corrected_p_value": summary["corrected_p_value"], "p_value": summary["p_value"],
+        "n_folds": summary["n_folds"], "cv": summary["cv"],
+    }
+
+
+def _classification(classifier, X, y, names, title, model, memory, *, groups, n_splits, extra=()):
+    """The protocol on grouped folds, the paper's raw-nats kNN beside it, and any extra settings.
+
+    ``extra`` holds ``(name, estimator or None, X or None, evaluate keyword arguments)``: None keeps the
+    classifier or the prompts. Every setting without its own ``cv`` uses the same grouped folds.
+    """
     classifier = classifier.set_params(profiler__model=model, profiler__memory=memory)
-    result = evaluate_profile_classifier(classifier, X, y, n_splits=5 if quick else 10)
-    folds, line = protocol_summary(result)
+    folds = {"groups": groups, "n_splits": n_splits}
+    settings = [("grouped", classifier, X, folds),
+                ("grouped, raw nats (no scaler, as the paper)", clone(classifier).set_params(scaler="passthrough"), X,
+                 folds)]
+    settings += [(name, classifier if estimator is None else estimator, X if data is None else data,
+                  {**folds, **kwargs} if "cv" not in kwargs else kwargs)
+                 for name, estimator, data, kwargs in extra]
+    evaluations = {name: evaluate_profile_classifier(estimator, data, y, **kwargs)
+                   for name, estimator, data, kwargs in settings}
+    table = pd.DataFrame([_setting_row(name, result) for name, result in evaluations.items()])
+    _, line = protocol_summary(evaluations["grouped"])
     classifier.fit(X, y)
     labels = np.asarray(names)[np.asarray(y)] if names is not None else np.asarray(y)
     figure = _profile_figure(classifier, X, labels, title)
-    return Bunch(table=folds, summary=line, figure=figure, estimator=classifier, evaluation=result)
+    return Bunch(table=table, summary=line, figure=figure, estimator=classifier, evaluation=evaluations["grouped"],
+                 evaluations=evaluations)
 
 
 def run_tasks(*, model=DEFAULT_MODEL, memory=None, quick=False):
-    """Task identification on :func:`~sklearn_entropylens.datasets.load_story_tasks` (24 stories, 576 prompts)."""
+    """Task identification on :func:`~sklearn_entropylens.datasets.load_story_tasks` (24 stories, 576 prompts).
+
+    Folds are grouped by story (a story's 24 prompts stay in one fold). Beside it: the paper's kNN on
+    raw nats, and the held-out wording (trained on one question of each task class, tested on the other,
+    on unseen stories), which asks whether the classifier learned the task or the question's wording.
+    """
     from ..datasets import load_story_tasks
 
-    stories = load_story_tasks(n_stories=6 if quick else 24)
-    return _classification(TaskClassifier(), stories.data, stories.target, stories.target_names, "tasks", quick,
-                           model, memory)
+    stories = load_story_tasks(n_stories=6 if quick else 24, as_frame=True)
+    frame, y = stories.frame, stories.target.to_numpy()
+    groups, n_splits = frame["story_id"].to_numpy(), 3 if quick else 8
+    wording_folds = held_out_condition_folds(y, groups, frame["wording"].to_numpy(), n_splits=n_splits)
+    return _classification(TaskClassifier(), list(stories.data), y, stories.target_names, "tasks", model, memory,
+                           groups=groups, n_splits=n_splits,
+                           extra=[("held-out wording, grouped", None, None, {"cv": wording_folds})])
 
 
 def run_formats(*, model=DEFAULT_MODEL, memory=None, quick=False):
-    """Output-format identification on :func:`~sklearn_entropylens.datasets.load_formats` (32 tokens, 4 windows)."""
+    """Output-format identification on :func:`~sklearn_entropylens.datasets.load_formats` (32 tokens, 4 windows).
+
+    Folds are grouped by topic (a topic's three instructions stay in one fold).
+    """
     from ..datasets import PAPER_FORMATS, load_formats
 
-    formats = load_formats(formats=PAPER_FORMATS)
-    X, y = np.asarray(formats.data, dtype=object), np.asarray(formats.target)
+    frame = load_formats(formats=PAPER_FORMATS, as_frame=True).frame
     if quick:
-        keep = np.concatenate([np.flatnonzero(y == label)[:20] for label in np.unique(y)])
-        X, y = X[keep], y[keep]
+        frame = frame[frame["topic"].isin(frame["topic"].unique()[:20])]
+    y = frame["target"].to_numpy()
     classifier = FormatClassifier().set_params(profiler__n_tokens=16 if quick else 32, profiler__aggregate=4)
-    return _classification(classifier, list(X), y, formats.target_names, "formats", quick, model, memory)
+    return _classification(classifier, frame["prompt"].tolist(), y, list(PAPER_FORMATS), "formats", model, memory,
+                           groups=frame["topic"].to_numpy(), n_splits=5 if quick else 10)
+
+
+def _rejection_scores(result):
+    """Per-fold PRR and AURC of the probability of class 1 (a right answer), averaged over folds."""
+    folds = result.predictions.groupby("fold")
+    prr = folds.apply(lambda fold: prediction_rejection_ratio(fold["y_true"], fold["proba_1"]), include_groups=False)
+    aurc = folds.apply(lambda fold: aurc_score(fold["y_true"], fold["proba_1"]), include_groups=False)
+    return float(np.nanmean(prr)), float(aurc.mean())
+
+
+def per_category_auc(result, categories):
+    """ROC-AUC of the out-of-fold probability of class 1 within each category (NaN where one class only)."""
+    predictions = result.predictions.assign(category=np.asarray(categories)[result.predictions["sample"]])
+    rows = []
+    for category, group in predictions.groupby("category"):
+        both = group["y_true"].nunique() == 2
+        rows.append({"category": category, "n": len(group), "share_right": float(group["y_true"].mean()),
+                     "auc": roc_auc_score(group["y_true"], group["proba_1"]) if both else np.nan})
+    return pd.DataFrame(rows)
 
 
 def run_correctness(*, model=DEFAULT_MODEL, memory=None, quick=False):
-    """Correctness prediction on :func:`~sklearn_entropylens.datasets.load_multiple_choice` (cloze, labels from the model)."""
+    """Correctness prediction on :func:`~sklearn_entropylens.datasets.load_multiple_choice` (cloze, labels from the model).
+
+    Beside the paper's profile (8 greedy tokens) and its raw-nats variant: the profile of the answer
+    position alone (``n_tokens=1``: the distribution the option-likelihood label is read from, where
+    the greedy continuation is not), and a category-only baseline (logistic regression on the question's
+    category, on the same folds), since the six categories differ in difficulty. The table adds the
+    selective-prediction scores PRR and AURC (per fold, averaged); ``per_category`` has the profile
+    classifier's ROC-AUC within each category.
+    """
     from ..datasets import load_multiple_choice
 
-    questions = load_multiple_choice()
-    X, options, target = questions.data, questions.options, questions.target
-    if quick:
-        X, options, target = X[:80], options[:80], target[:80]
-    answers = answer_correctness(X, target, options=options, method="options", profiler=EntropyProfileTransformer(model))
-    result = _classification(CorrectnessClassifier(), list(X), answers.correct, ["wrong", "right"], "correctness",
-                             quick, model, memory)
-    result.summary = f"model accuracy {answers.accuracy:.3f} on {len(X)} cloze questions; " + result.summary
+    questions = load_multiple_choice(as_frame=True)
+    frame = questions.frame.head(80) if quick else questions.frame
+    X, categories = frame["prompt"].tolist(), frame["category"].to_numpy()
+    answers = answer_correctness(X, frame["target"].to_numpy(), options=frame[list("ABCD")].to_numpy(dtype=object),
+                                 method="options", profiler=EntropyProfileTransformer(model))
+    category_features = OneHotEncoder(sparse_output=False).fit_transform(categories[:, None])
+    position = CorrectnessClassifier().set_params(profiler__n_tokens=1, profiler__model=model, profiler__memory=memory)
+    result = _classification(
+        CorrectnessClassifier(), X, answers.correct, ["wrong", "right"], "correctness", model, memory, groups=None,
+        n_splits=5 if quick else 10,
+        extra=[("answer position only (n_tokens=1)", position, None, {}),
+               ("category only (logistic regression)", LogisticRegression(), category_features, {})])
+    scores = [_rejection_scores(evaluation) for evaluation in result.evaluations.values()]
+    result.table["prr"], result.table["aurc"] = [prr for prr, _ in scores], [aurc for _, aurc in scores]
+    baseline = result.evaluations["category only (logistic regression)"].folds
+    versus = corrected_resampled_ttest(result.evaluation.folds["auc"], baseline["auc"], n_train=baseline["n_train"],
+                                       n_test=baseline["n_test"])
+    result.versus_category = versus
+    result.per_category = per_category_auc(result.evaluation, categories)
+    result.summary = (f"model accuracy {answers.accuracy:.3f} on {len(X)} cloze questions; " + result.summary
+                      + f"; minus the category-only baseline {versus.mean_difference:+.3f} "
+                        f"[{versus.ci_low:+.3f}, {versus.ci_high:+.3f}]")
     return result
 
 

@@ -1,17 +1,18 @@
-"""The paper's evaluation protocol: stratified k-fold ROC-AUC against a stratified dummy, paired t-test."""
+"""The paper's evaluation protocol, made honest: grouped folds, a dummy on the same folds, corrected tests."""
 
 import numpy as np
 import pandas as pd
-from scipy.stats import ttest_rel
+from scipy import stats
 from sklearn.base import clone
 from sklearn.dummy import DummyClassifier
 from sklearn.metrics import accuracy_score, roc_auc_score
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, check_cv
 from sklearn.pipeline import Pipeline
 from sklearn.utils import Bunch
 
 from ..estimators._classifiers import _ProfileClassifier
 from ..estimators._profile import EntropyProfileTransformer
+from ..metrics._resampling import corrected_resampled_ttest
 from .._validation import check_int, check_prompts
 
 
@@ -30,13 +31,70 @@ def _auc(y_true, probabilities, classes):
     return roc_auc_score(y_true, probabilities, multi_class="ovr", average="macro", labels=classes)
 
 
-def evaluate_profile_classifier(estimator, X, y, *, n_splits=10, random_state=42):
+def held_out_condition_folds(y, groups, condition, *, n_splits=5, random_state=42):
+    """Folds that test on groups and on a condition the training part never saw.
+
+    For each fold of ``StratifiedGroupKFold(n_splits)`` over ``groups`` and each value ``c`` of
+    ``condition``, the training part is the fold's training groups *without* ``c`` and the test part
+    the fold's test groups *with* ``c``. With the story tasks, groups the story and condition the
+    question's wording: the classifier is trained on one wording of each task and tested on the other,
+    on stories it never saw, so neither a story's nor a question's fingerprint can carry the label.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Labels (the group folds are stratified by them).
+    groups : array-like of shape (n_samples,)
+        Group of each sample; a group is never split across training and test.
+    condition : array-like of shape (n_samples,)
+        The condition held out in turn (at least two values).
+    n_splits : int, default=5
+        Group folds; there are ``n_splits x n_conditions`` folds in all.
+    random_state : int, default=42
+        Seed of the group-fold shuffle.
+
+    Returns
+    -------
+    folds : list of (train, test) index arrays
+        Usable as ``cv=`` anywhere scikit-learn takes an iterable of splits. Every sample is tested once.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_entropylens.experiments import held_out_condition_folds
+    >>> y = np.tile([0, 1], 20); groups = np.repeat(np.arange(10), 4); wording = np.tile([1, 1, 2, 2], 10)
+    >>> folds = held_out_condition_folds(y, groups, wording, n_splits=5)
+    >>> len(folds), all(set(wording[train]) != set(wording[test]) for train, test in folds)
+    (10, True)
+    """
+    y, groups, condition = np.asarray(y), np.asarray(groups), np.asarray(condition)
+    if not len(y) == len(groups) == len(condition):
+        raise ValueError(f"y, groups and condition must have one value per sample: {len(y)}, {len(groups)}, {len(condition)}.")
+    values = np.unique(condition)
+    if len(values) < 2:
+        raise ValueError(f"condition must take at least two values to hold one out, got {values.tolist()}.")
+    splitter = StratifiedGroupKFold(n_splits=check_int(n_splits, "n_splits"), shuffle=True, random_state=random_state)
+    folds = []
+    for train, test in splitter.split(np.zeros(len(y)), y, groups):
+        for value in values:
+            folds.append((train[condition[train] != value], test[condition[test] == value]))
+    return folds
+
+
+def evaluate_profile_classifier(estimator, X, y, *, groups=None, cv=None, n_splits=10, random_state=42,
+                                confidence=0.95):
     """Cross-validated ROC-AUC and accuracy of a prompt classifier against a stratified dummy.
 
-    The protocol of the paper's code: ``StratifiedKFold(n_splits, shuffle=True, random_state)``; per
-    fold, the ROC-AUC (one-vs-rest macro average for several classes) and the accuracy of the estimator
-    and of ``DummyClassifier(strategy="stratified")``, seeded per fold; a paired t-test
-    (``scipy.stats.ttest_rel``) between the two series of fold AUCs.
+    The protocol of the paper's code, ``StratifiedKFold(n_splits, shuffle=True, random_state)``, with
+    what a sceptical reader needs: when prompts share text (the variants of one story, the wordings of
+    one question), pass ``groups`` and the folds become ``StratifiedGroupKFold``, so no group is both
+    trained and tested on; or pass any ``cv`` (for example :func:`held_out_condition_folds`). Per fold,
+    the ROC-AUC (one-vs-rest macro average for several classes) and the accuracy of the estimator and of
+    ``DummyClassifier(strategy="stratified")``, seeded per fold. The folds share training data, so the
+    plain paired t-test between the two series of fold AUCs (``scipy.stats.ttest_rel``, the paper's) is
+    over-confident; Nadeau and Bengio's corrected resampled t-test
+    (:func:`~sklearn_entropylens.metrics.corrected_resampled_ttest`) is reported beside it, gives the
+    confidence intervals, and decides ``significant``.
 
     When the estimator starts with an :class:`EntropyProfileTransformer` (a :class:`TaskClassifier`,
     :class:`FormatClassifier`, :class:`CorrectnessClassifier`, or a Pipeline whose first step is one),
@@ -51,19 +109,31 @@ def evaluate_profile_classifier(estimator, X, y, *, n_splits=10, random_state=42
         Prompts (or features).
     y : array-like of shape (n_samples,)
         Labels.
+    groups : array-like of shape (n_samples,) or None, default=None
+        Group of each prompt (for example the story it contains); a group stays in one fold.
+    cv : cross-validation splitter, iterable of (train, test) or None, default=None
+        The folds; None is ``StratifiedGroupKFold`` when ``groups`` is given, else ``StratifiedKFold``
+        (both ``n_splits``, shuffled with ``random_state``). A splitter receives ``groups``.
     n_splits : int, default=10
-        Folds.
+        Folds, when ``cv`` is None.
     random_state : int, default=42
         Seed of the fold shuffle and of the dummies: each fold's dummy gets its own seed drawn from it,
         so the baseline varies across folds as a random guess does (one shared seed would give every
         fold the same guesses, and the paired t-test a baseline without variance).
+    confidence : float, default=0.95
+        Level of the intervals.
 
     Returns
     -------
     result : Bunch
-        ``folds``: DataFrame with one row per fold (``fold``, ``n_test``, ``auc``, ``accuracy``,
-        ``dummy_auc``, ``dummy_accuracy``); ``summary``: dict with the means and standard deviations of
-        those, ``t_statistic``, ``p_value`` and ``significant`` (p < 0.05).
+        ``folds``: DataFrame with one row per fold (``fold``, ``n_train``, ``n_test``, ``auc``,
+        ``accuracy``, ``dummy_auc``, ``dummy_accuracy``); ``summary``: dict with the means and standard
+        deviations of those, ``auc_ci_low``/``auc_ci_high`` (corrected t interval of the mean AUC),
+        ``difference_mean``/``difference_ci_low``/``difference_ci_high`` (AUC minus the dummy's),
+        ``corrected_t_statistic``/``corrected_p_value``, the plain ``t_statistic``/``p_value``,
+        ``significant`` (corrected p < 0.05), ``n_folds`` and ``cv`` (the splitter's name);
+        ``predictions``: DataFrame of the test predictions (``fold``, ``sample``, ``y_true`` and one
+        ``proba_<class>`` column per class), for scores of one's own (per-category AUC, PRR, AURC).
 
     Examples
     --------
@@ -76,8 +146,11 @@ def evaluate_profile_classifier(estimator, X, y, *, n_splits=10, random_state=42
     >>> result = evaluate_profile_classifier(KNeighborsClassifier(), X, y, n_splits=5)
     >>> result.summary["auc_mean"] > 0.8, result.summary["significant"]
     (True, True)
+    >>> groups = np.tile(np.arange(20), 4)  # four samples share each group
+    >>> grouped = evaluate_profile_classifier(KNeighborsClassifier(), X, y, groups=groups, n_splits=5)
+    >>> grouped.summary["cv"], round(grouped.summary["auc_ci_low"], 2) < grouped.summary["auc_mean"]
+    ('StratifiedGroupKFold', True)
     """
-    n_splits = check_int(n_splits, "n_splits")
     y = np.asarray(y)
     profiler, model = _split_off_profiler(estimator)
     if profiler is not None:
@@ -85,27 +158,60 @@ def evaluate_profile_classifier(estimator, X, y, *, n_splits=10, random_state=42
         features = profiler.fit(prompts).transform(prompts)
     else:
         features = X
-    if len(y) != (len(features) if not hasattr(features, "shape") else features.shape[0]):
-        raise ValueError(f"X and y have different lengths: {len(features)} and {len(y)}.")
+    n_samples = len(features) if not hasattr(features, "shape") else features.shape[0]
+    if len(y) != n_samples:
+        raise ValueError(f"X and y have different lengths: {n_samples} and {len(y)}.")
+    if groups is not None:
+        groups = np.asarray(groups)
+        if len(groups) != n_samples:
+            raise ValueError(f"groups must give one group per sample: {n_samples} samples, {len(groups)} groups.")
+    if cv is None:
+        n_splits = check_int(n_splits, "n_splits")
+        splitter = StratifiedKFold if groups is None else StratifiedGroupKFold
+        cv = splitter(n_splits=n_splits, shuffle=True, random_state=random_state)
+    cv = check_cv(cv, y, classifier=True)
+    splits = list(cv.split(np.zeros((n_samples, 1)), y, groups))
     classes = np.unique(y)
-    folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=random_state)
-    dummy_seeds = np.random.RandomState(random_state).randint(np.iinfo(np.int32).max, size=n_splits)
-    rows = []
+    dummy_seeds = np.random.RandomState(random_state).randint(np.iinfo(np.int32).max, size=len(splits))
+    rows, predictions = [], []
     subset = (lambda data, index: data[index]) if hasattr(features, "shape") else (lambda data, index: [data[i] for i in index])
-    for fold, (train, test) in enumerate(folds.split(np.zeros(len(y)), y)):
-        row = {"fold": fold, "n_test": len(test)}
+    for fold, (train, test) in enumerate(splits):
+        if len(np.unique(y[test])) < 2:
+            raise ValueError(f"Fold {fold} tests on one class only ({np.unique(y[test]).tolist()}): its ROC-AUC is "
+                             "undefined. Use fewer folds or folds stratified by the label.")
+        row = {"fold": fold, "n_train": len(train), "n_test": len(test)}
         dummy = DummyClassifier(strategy="stratified", random_state=int(dummy_seeds[fold]))
         for prefix, candidate in (("", model), ("dummy_", dummy)):
             fitted = clone(candidate).fit(subset(features, train), y[train])
             probabilities = fitted.predict_proba(subset(features, test))
             row[f"{prefix}auc"] = _auc(y[test], probabilities, classes)
             row[f"{prefix}accuracy"] = accuracy_score(y[test], fitted.classes_[probabilities.argmax(axis=1)])
+            if not prefix:
+                columns = {f"proba_{label}": probabilities[:, k] for k, label in enumerate(fitted.classes_)}
+                predictions.append(pd.DataFrame({"fold": fold, "sample": test, "y_true": y[test], **columns}))
         rows.append(row)
     table = pd.DataFrame(rows)
-    test = ttest_rel(table["auc"], table["dummy_auc"])
     summary = {}
     for column in ("auc", "accuracy", "dummy_auc", "dummy_accuracy"):
         summary[f"{column}_mean"] = float(table[column].mean())
         summary[f"{column}_std"] = float(table[column].std(ddof=1))
-    summary.update(t_statistic=float(test.statistic), p_value=float(test.pvalue), significant=bool(test.pvalue < 0.05))
-    return Bunch(folds=table, summary=summary)
+    summary.update(_fold_tests(table, confidence))
+    name = type(cv).__name__
+    summary.update(n_folds=len(splits), cv="given folds" if name.startswith("_") else name)
+    return Bunch(folds=table, summary=summary, predictions=pd.concat(predictions, ignore_index=True))
+
+
+def _fold_tests(table, confidence):
+    """The plain and the corrected paired t-test of the fold AUCs against the dummy's, and the intervals."""
+    plain = stats.ttest_rel(table["auc"], table["dummy_auc"])
+    sizes = {"n_train": table["n_train"], "n_test": table["n_test"], "confidence": confidence}
+    corrected = corrected_resampled_ttest(table["auc"], table["dummy_auc"], **sizes)
+    level = corrected_resampled_ttest(table["auc"], np.zeros(len(table)), **sizes)
+    return {
+        "auc_ci_low": level.ci_low, "auc_ci_high": level.ci_high,
+        "difference_mean": corrected.mean_difference,
+        "difference_ci_low": corrected.ci_low, "difference_ci_high": corrected.ci_high,
+        "corrected_t_statistic": corrected.statistic, "corrected_p_value": corrected.pvalue,
+        "t_statistic": float(plain.statistic), "p_value": float(plain.pvalue),
+        "significant": bool(corrected.pvalue < 0.05),
+    }

@@ -23,7 +23,7 @@ import torch
 from ._adapters import block_input, block_output, relative_tolerance, site_stream
 from ._encoding import left_padded_batch
 from ._layer_statistics import lens_statistics
-from ._statistics import STATISTICS, check_site_names, records_embedding, split_site
+from ._statistics import check_site_names, declaration, records_embedding, split_site
 from .._validation import user_stacklevel
 
 
@@ -354,7 +354,7 @@ def _profile_batch(loaded, lens, batch_ids, seeds, settings, plan):
     for k, name in enumerate(names):
         value = values[name]
         site, statistic = split_site(name)
-        first_layer_value = STATISTICS[statistic].first_layer_value
+        first_layer_value = declaration(statistic).first_layer_value
         if first_layer_value is not None and (settings.include_embedding or site != "block"):
             # the embedding layer, or a sublayer site's first block, has no predecessor to compare with
             value[:, 0] = first_layer_value

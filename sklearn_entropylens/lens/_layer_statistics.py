@@ -10,7 +10,7 @@ import math
 
 import torch
 
-from ._statistics import STATISTICS, LensStatistics, needs_whole_rows, required_passes
+from ._statistics import LensStatistics, declaration, needs_whole_rows, required_passes
 
 
 def _overlap(membership, previous):
@@ -22,10 +22,10 @@ def _overlap(membership, previous):
 def _streamed_names(statistics):
     """The statistics the streaming pass computes: every one it can read, the set sizes of comparisons with
     the previous layer, and the top-1 agreement that ``top1_settled`` is formed from."""
-    names = tuple(name for name in statistics if STATISTICS[name].read is not None)
-    if any(STATISTICS[name].compares_previous_layer for name in statistics) and "top_p_size" not in names:
+    names = tuple(name for name in statistics if declaration(name).read is not None)
+    if any(declaration(name).compares_previous_layer for name in statistics) and "top_p_size" not in names:
         names += ("top_p_size",)
-    if any(STATISTICS[name].compares_later_layers for name in statistics) and "top1_agreement" not in names:
+    if any(declaration(name).compares_later_layers for name in statistics) and "top1_agreement" not in names:
         names += ("top1_agreement",)
     return names
 
@@ -120,9 +120,9 @@ def lens_statistics(lens, residuals, layers, final_logits, *, statistics, alpha,
                 final_logits[position : position + 1, members], statistics, alpha, top_p, frequency_ranks
             )
             for name in names:
-                if STATISTICS[name].compares_later_layers:
+                if declaration(name).compares_later_layers:
                     continue
-                if STATISTICS[name].compares_previous_layer:
+                if declaration(name).compares_previous_layer:
                     membership = torch.cat([
                         accumulator.membership.reshape(n_lens, width, vocab_size),
                         final_membership.reshape(1, width, vocab_size),
@@ -143,7 +143,7 @@ def final_statistics(final_logits, statistics, alpha, top_p, frequency_ranks=Non
     whose final value is fixed by definition (the final layer is its own reference) is not computed.
     """
     shape = final_logits.shape[:-1]
-    computed = tuple(name for name in _streamed_names(statistics) if STATISTICS[name].final_value is None)
+    computed = tuple(name for name in _streamed_names(statistics) if declaration(name).final_value is None)
     accumulator = LensStatistics(shape, computed, alpha=alpha, device=final_logits.device, top_p=top_p,
                                  frequency_ranks=frequency_ranks)
     rows = final_logits.reshape(-1, final_logits.shape[-1])
@@ -151,6 +151,6 @@ def final_statistics(final_logits, statistics, alpha, top_p, frequency_ranks=Non
     accumulator.update(rows.clone() if "normalizer" in required_passes(computed) else rows, 0)
     values = accumulator.result()
     for name in set(statistics) | set(_streamed_names(statistics)):
-        if STATISTICS[name].final_value is not None:
-            values[name] = torch.full(shape, STATISTICS[name].final_value, dtype=torch.float64)
+        if declaration(name).final_value is not None:
+            values[name] = torch.full(shape, declaration(name).final_value, dtype=torch.float64)
     return values, accumulator.membership

@@ -12,6 +12,8 @@ import math
 import numpy as np
 import torch
 
+from ._statistics import renyi_order
+
 
 def entropy_bruteforce(logits, alpha=1.0):
     """Renyi entropy (nats) of ``softmax(logits)`` along the last axis, from float64 probabilities.
@@ -97,7 +99,8 @@ def statistics_bruteforce(logits, statistics, *, alpha=1.0, top_p=0.6, frequency
         "top_p_size": sizes.double().numpy(),
         "top_p_overlap": overlap.numpy(),
     }
-    return {name: values[name] for name in statistics}
+    return {name: values[name] if name in values else entropy_bruteforce(z.numpy(), renyi_order(name))
+            for name in statistics}
 
 
 @torch.inference_mode()

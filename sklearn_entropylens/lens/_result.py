@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._statistics import STATISTICS, split_site
+from ._statistics import is_statistic, split_site
 
 _LAYER_NAME = re.compile(r"^(?P<group>.+)_layer(?P<index>\d+)$")
 _DEPTH_NAME = re.compile(r"^(?P<group>.+)_depth(?P<index>\d+(?:\.\d+)?)$")
@@ -77,7 +77,7 @@ def _statistic_of(group):
     """The statistic a group of features holds, when its name starts with a known statistic."""
     match = _CELL.match(group)
     name = match["statistic"] if match else group
-    return name if split_site(name)[1] in STATISTICS else None
+    return name if is_statistic(split_site(name)[1]) else None
 
 
 @dataclass(frozen=True, eq=False)

@@ -21,7 +21,7 @@ set, which needs whole rows (a sort of the tokens that can belong to it).
 
 import math
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -298,6 +298,76 @@ STATISTICS = {
 }
 
 
+# Renyi entropies of several orders in one pass: each order is a statistic of its own, named by its order.
+_RENYI_PREFIX = "entropy_alpha"
+
+
+def renyi_statistic(alpha):
+    """The name of the entropy of Renyi order ``alpha``: ``entropy_alpha0.5``, ``entropy_alpha1``, ``entropy_alphainf``."""
+    return f"{_RENYI_PREFIX}{check_alpha(alpha):g}"
+
+
+def renyi_order(name):
+    """The order of a ``renyi_statistic`` name, or None for any other name."""
+    if not isinstance(name, str) or not name.startswith(_RENYI_PREFIX):
+        return None
+    try:
+        order = float(name[len(_RENYI_PREFIX):])
+    except ValueError:
+        return None
+    return order if order >= 0 and renyi_statistic(order) == name else None
+
+
+def declaration(name):
+    """The :class:`Statistic` of a name: an entry of :data:`STATISTICS`, or a Renyi entropy of a given order."""
+    if name in STATISTICS:
+        return STATISTICS[name]
+    order = renyi_order(name)
+    if order is None:
+        raise KeyError(name)
+    return replace(STATISTICS["entropy"], name=name, description=f"Renyi entropy of order {order:g}")
+
+
+def is_statistic(name):
+    """Whether ``name`` is a statistic: one of :data:`STATISTICS` or ``entropy_alpha<order>``."""
+    return isinstance(name, str) and (name in STATISTICS or renyi_order(name) is not None)
+
+
+def check_alphas(alpha):
+    """Validate ``alpha``: one Renyi order (a float) or a non-empty list of distinct orders (a tuple)."""
+    if isinstance(alpha, (list, tuple, np.ndarray)):
+        orders = tuple(check_alpha(order) for order in alpha)
+        if not orders or len(set(orders)) != len(orders):
+            raise ValueError(f"alpha must be one Renyi order or a non-empty list of distinct orders, got {list(alpha)!r}.")
+        return orders
+    return check_alpha(alpha)
+
+
+def expand_statistics(statistics, alpha):
+    """The statistics computed: with a list of orders, ``"entropy"`` becomes one Renyi entropy per order.
+
+    Examples
+    --------
+    >>> from sklearn_entropylens.lens._statistics import expand_statistics
+    >>> expand_statistics(("entropy", "kl_to_final"), [0.5, 1, 5])
+    ('entropy_alpha0.5', 'entropy_alpha1', 'entropy_alpha5', 'kl_to_final')
+    """
+    alpha = check_alphas(alpha)
+    if not isinstance(alpha, tuple):
+        return tuple(statistics)
+    if "entropy" not in statistics:
+        raise ValueError(f"alpha lists orders of 'entropy', which statistics {list(statistics)} does not include.")
+    expanded = []
+    for name in statistics:
+        if name == "entropy":
+            expanded.extend(renyi_statistic(order) for order in alpha)
+        else:
+            expanded.append(name)
+    if len(set(expanded)) != len(expanded):
+        raise ValueError(f"statistics name an entropy order twice: {expanded}.")
+    return tuple(expanded)
+
+
 def decision_depth(settled, layers):
     """The first layer of ``layers`` at which ``settled`` (``top1_settled`` values, layers last) is 1.
 
@@ -318,17 +388,17 @@ def decision_depth(settled, layers):
 
 def required_passes(statistics):
     """What the streaming pass must accumulate for the named statistics (the union of their ``passes``)."""
-    return frozenset().union(*(STATISTICS[name].passes for name in statistics))
+    return frozenset().union(*(declaration(name).passes for name in statistics))
 
 
 def needs_whole_rows(statistics):
     """Whether any of the named statistics needs whole-vocabulary rows (the top-p candidate sets)."""
-    return any(STATISTICS[name].whole_rows for name in statistics)
+    return any(declaration(name).whole_rows for name in statistics)
 
 
 def records_embedding(include_embedding, statistics):
     """Whether the embedding layer is recorded: asked for, or the predecessor of block 1 for a comparison."""
-    return include_embedding or any(STATISTICS[name].compares_previous_layer for name in statistics)
+    return include_embedding or any(declaration(name).compares_previous_layer for name in statistics)
 
 
 # Where the lens reads a block: its output stream, or the output of one of its sublayers. A statistic read
@@ -339,7 +409,7 @@ SITES = ("block", "attention", "mlp")
 def split_site(name):
     """``(site, statistic)`` of a profiled quantity's name: ``"mlp_kl_to_final"`` -> ``("mlp", "kl_to_final")``."""
     for site in SITES[1:]:
-        if name.startswith(site + "_") and name[len(site) + 1 :] in STATISTICS:
+        if name.startswith(site + "_") and is_statistic(name[len(site) + 1 :]):
             return site, name[len(site) + 1 :]
     return "block", name
 
@@ -365,9 +435,10 @@ def feature_unit(statistic, *, log_base=None, normalize=False):
     >>> feature_unit("entropy"), feature_unit("entropy", log_base=2), feature_unit("top_p_size")
     ('nats', 'bits', 'tokens')
     """
-    declared = STATISTICS.get(split_site(statistic)[1])
-    if declared is None:
+    site_free = split_site(statistic)[1]
+    if not is_statistic(site_free):
         return ""
+    declared = declaration(site_free)
     if declared.normalizable and normalize:
         return "fraction of log V"
     if declared.in_nats and log_base is not None and log_base != math.e:
@@ -377,7 +448,7 @@ def feature_unit(statistic, *, log_base=None, normalize=False):
 
 def convert_statistic(statistic, values_nats, *, log_base=None, normalize=False, vocab_size=None):
     """A statistic's raw values in the units of its features (see :func:`convert_units`), at any site."""
-    declared = STATISTICS[split_site(statistic)[1]]
+    declared = declaration(split_site(statistic)[1])
     if not declared.in_nats:
         return values_nats
     return convert_units(
@@ -391,7 +462,7 @@ def check_statistics(statistics):
     Parameters
     ----------
     statistics : str or sequence of str
-        Names among :data:`STATISTICS`.
+        Names among :data:`STATISTICS`, or ``entropy_alpha<order>`` (a Renyi entropy of that order).
 
     Returns
     -------
@@ -409,8 +480,8 @@ def check_statistics(statistics):
     if not names:
         raise ValueError(f"statistics must name at least one of {tuple(STATISTICS)}.")
     for name in names:
-        if not isinstance(name, str) or name not in STATISTICS:
-            raise ValueError(f"Unknown statistic {name!r}; choose among {tuple(STATISTICS)}.")
+        if not is_statistic(name):
+            raise ValueError(f"Unknown statistic {name!r}; choose among {tuple(STATISTICS)} (or 'entropy_alpha<order>').")
     if len(set(names)) != len(names):
         raise ValueError(f"statistics must not repeat a name, got {list(names)}.")
     return names
@@ -487,7 +558,8 @@ class LensStatistics:
     statistics : tuple of str
         Names among :data:`STATISTICS`; ``top1_agreement`` comes with ``final_token_rank``.
     alpha : float
-        Renyi order of ``"entropy"``.
+        Renyi order of ``"entropy"``; ``entropy_alpha<order>`` statistics carry their own orders, all
+        accumulated in the same pass over each chunk.
     device : torch.device
         Device of the chunks.
     final_probabilities : torch.Tensor or None
@@ -527,10 +599,16 @@ class LensStatistics:
         self._wants_kl = "final_distribution" in passes
         self._wants_rank = "final_top1" in passes
         self._wants_top_p = "top_p_sets" in passes
-        self._normalizer = None
-        if "normalizer" in passes:
-            # Hartley entropy needs no pass; KL then still needs the log-normalizer of a Shannon pass.
-            self._normalizer = StreamingEntropy(n_rows, alpha if alpha != 0.0 else 1.0, device=device)
+        self._orders = {name: alpha if name == "entropy" else renyi_order(name)
+                        for name in statistics if declaration(name).read == "entropy"}
+        # Hartley entropy (order 0) needs no pass over the logits.
+        self._entropies = {name: StreamingEntropy(n_rows, order, device=device)
+                           for name, order in self._orders.items() if order != 0.0}
+        self._normalizer = next(iter(self._entropies.values()), None)
+        if "normalizer" in passes and self._normalizer is None:
+            # KL without an entropy (or with Hartley's alone) needs the log-normalizer of a Shannon pass.
+            self._normalizer = StreamingEntropy(n_rows, 1.0, device=device)
+        self._streams = list(self._entropies.values()) or ([self._normalizer] if self._normalizer is not None else [])
         if self._wants_kl:
             self._final_probabilities = final_probabilities
             self._final_negative_entropy = final_negative_entropy
@@ -577,13 +655,14 @@ class LensStatistics:
             better = top > self._top_logit
             self._top_logit = torch.where(better, top, self._top_logit)
             self._top_index = torch.where(better, index + start, self._top_index)
-        if self._normalizer is not None:
-            self._normalizer.update(logits)
+        # Each accumulator shifts its chunk in place: all but the last get a copy.
+        for k, stream in enumerate(self._streams):
+            stream.update(logits if k == len(self._streams) - 1 else logits.clone())
 
-    def entropy(self):
-        if self.alpha == 0.0:
+    def entropy(self, name="entropy"):
+        if self._orders[name] == 0.0:
             return torch.full(self.row_shape, math.log(self.vocab_size), dtype=torch.float64)
-        return self._normalizer.result().double().reshape(self.row_shape)
+        return self._entropies[name].result().double().reshape(self.row_shape)
 
     def kl_to_final(self):
         log_normalizer = self._normalizer.log_normalizer().reshape(self.row_shape)
@@ -609,7 +688,9 @@ class LensStatistics:
         """
         out = {}
         for name in self.statistics:
-            read = STATISTICS[name].read
-            if read is not None:
+            read = declaration(name).read
+            if read == "entropy":
+                out[name] = self.entropy(name).cpu()
+            elif read is not None:
                 out[name] = getattr(self, read)().cpu()
         return out

@@ -1,0 +1,87 @@
+"""The evaluation protocol's grouped folds, held-out conditions, corrected tests and out-of-fold predictions."""
+
+import numpy as np
+import pytest
+from scipy import stats
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedGroupKFold
+from sklearn.neighbors import KNeighborsClassifier
+
+from sklearn_entropylens import evaluate_profile_classifier
+from sklearn_entropylens.experiments import held_out_condition_folds
+from sklearn_entropylens.metrics import corrected_resampled_ttest
+
+
+def _grouped_data(seed=0, n_groups=30, per_group=4):
+    """Each group has its own offset (a 'fingerprint') and the label flips within the group."""
+    rng = np.random.default_rng(seed)
+    groups = np.repeat(np.arange(n_groups), per_group)
+    y = np.tile([0, 1], n_groups * per_group // 2)
+    X = rng.normal(size=(n_groups, 3))[groups] * 3 + 0.8 * y[:, None] + rng.normal(size=(len(y), 3)) * 0.3
+    return X, y, groups
+
+
+def test_groups_keep_each_group_in_one_fold_and_match_a_manual_grouped_run():
+    X, y, groups = _grouped_data()
+    result = evaluate_profile_classifier(LogisticRegression(), X, y, groups=groups, n_splits=5, random_state=1)
+    assert result.summary["cv"] == "StratifiedGroupKFold" and result.summary["n_folds"] == 5
+    splits = list(StratifiedGroupKFold(5, shuffle=True, random_state=1).split(X, y, groups))
+    for (train, test), row in zip(splits, result.folds.itertuples()):
+        assert not set(groups[train]) & set(groups[test])
+        assert (row.n_train, row.n_test) == (len(train), len(test))
+    predictions = result.predictions
+    assert sorted(predictions["sample"]) == list(range(len(y)))  # every sample tested exactly once
+    assert list(predictions.columns) == ["fold", "sample", "y_true", "proba_0", "proba_1"]
+    first = predictions[predictions["fold"] == 0]
+    manual = LogisticRegression().fit(X[splits[0][0]], y[splits[0][0]]).predict_proba(X[splits[0][1]])[:, 1]
+    np.testing.assert_allclose(first["proba_1"], manual)
+
+
+def test_summary_reports_the_corrected_test_beside_the_plain_one():
+    X, y, groups = _grouped_data(seed=2)
+    summary = evaluate_profile_classifier(KNeighborsClassifier(), X, y, groups=groups, n_splits=6).summary
+    folds = evaluate_profile_classifier(KNeighborsClassifier(), X, y, groups=groups, n_splits=6).folds
+    expected = corrected_resampled_ttest(folds["auc"], folds["dummy_auc"], n_train=folds["n_train"],
+                                         n_test=folds["n_test"])
+    assert summary["corrected_p_value"] == pytest.approx(expected.pvalue)
+    assert summary["difference_ci_low"] == pytest.approx(expected.ci_low)
+    assert summary["p_value"] == pytest.approx(stats.ttest_rel(folds["auc"], folds["dummy_auc"]).pvalue)
+    assert summary["corrected_p_value"] >= summary["p_value"]
+    assert summary["significant"] == (summary["corrected_p_value"] < 0.05)
+    assert summary["auc_ci_low"] < summary["auc_mean"] < summary["auc_ci_high"]
+
+
+def test_grouping_removes_what_a_group_fingerprint_leaks():
+    # Labels tied to groups: ungrouped folds let kNN find a sample's group mates, grouped folds cannot.
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(40), 5)
+    y = rng.integers(0, 2, 40)[groups]
+    X = rng.normal(size=(40, 4))[groups] + 0.05 * rng.normal(size=(200, 4))
+    leaky = evaluate_profile_classifier(KNeighborsClassifier(3), X, y, n_splits=5).summary["auc_mean"]
+    grouped = evaluate_profile_classifier(KNeighborsClassifier(3), X, y, groups=groups, n_splits=5).summary["auc_mean"]
+    assert leaky > 0.95 and grouped < 0.75
+
+
+def test_held_out_condition_folds_train_on_one_condition_and_test_unseen_groups_on_the_other():
+    X, y, groups = _grouped_data()
+    wording = np.tile([1, 1, 2, 2], 30)
+    folds = held_out_condition_folds(y, groups, wording, n_splits=5)
+    assert len(folds) == 10
+    tested = np.concatenate([test for _, test in folds])
+    assert sorted(tested) == list(range(len(y)))
+    for train, test in folds:
+        assert len(set(wording[test])) == 1 and wording[test][0] not in set(wording[train])
+        assert not set(groups[train]) & set(groups[test])
+    result = evaluate_profile_classifier(LogisticRegression(), X, y, cv=folds)
+    assert result.summary["cv"] == "given folds" and len(result.folds) == 10
+    with pytest.raises(ValueError, match="at least two values"):
+        held_out_condition_folds(y, groups, np.ones(len(y)))
+
+
+def test_protocol_refuses_mismatched_groups_and_single_class_test_folds():
+    X, y, groups = _grouped_data()
+    with pytest.raises(ValueError, match="one group per sample"):
+        evaluate_profile_classifier(LogisticRegression(), X, y, groups=groups[:-1])
+    only_zeros = [(np.flatnonzero(y == 1), np.flatnonzero(y == 0)[:5])]
+    with pytest.raises(ValueError, match="one class only"):
+        evaluate_profile_classifier(LogisticRegression(), X, y, cv=only_zeros)

@@ -244,7 +244,7 @@ def _command_models(args):
 
     rows = []
     for name, bundled in BUNDLED_MODELS.items():
-        installed = importlib.util.find_spec(bundled.module) is not None
+        installed = bundled.is_installed()
         converted = installed and bundled.is_converted()
         rows.append((name, bundled.family, bundled.version() if installed else "no", "yes" if converted else "no",
                      bundled.license, bundled.install))

@@ -177,3 +177,26 @@ def test_unnamed_tables_of_several_groups_take_one_depth_per_table():
         DepthRescaler(n_layers=[2]).fit([shallow, deep])
     with pytest.raises(ValueError, match="list of tables"):
         DepthRescaler(n_layers=[2]).fit(shallow)
+
+
+def test_expansion_set_size_correlation_per_sample_tests_across_samples():
+    from scipy.stats import spearmanr, ttest_1samp
+
+    from sklearn_entropylens import expansion_set_size_correlation
+
+    rng = np.random.default_rng(3)
+    entropy = rng.normal(size=(12, 5, 7)).cumsum(-1)
+    sizes = np.exp(entropy + rng.normal(scale=1.0, size=entropy.shape))
+    sizes[4] = 7.0  # a sample whose set never changes has no correlation
+    result = expansion_set_size_correlation(entropy, sizes, per_sample=True)
+    expected = [spearmanr(np.diff(entropy[k], axis=-1).ravel(), np.diff(sizes[k], axis=-1).ravel()).statistic
+                for k in range(12) if k != 4]
+    np.testing.assert_allclose(np.delete(result.per_sample, 4), expected)
+    assert np.isnan(result.per_sample[4]) and result.n_samples == 11
+    assert result.statistic == pytest.approx(np.mean(expected))
+    assert result.pvalue == pytest.approx(ttest_1samp(expected, 0).pvalue)
+    assert result.ci_low < result.statistic < result.ci_high
+    pooled = expansion_set_size_correlation(entropy, sizes)
+    assert result.pvalue > pooled.pvalue  # the pooled test counts dependent pairs as independent
+    with pytest.raises(ValueError, match="needs 2"):
+        expansion_set_size_correlation(entropy[:1], sizes[:1], per_sample=True)

@@ -94,3 +94,19 @@ def test_real_families_are_separated_and_expansion_follows_candidate_sets(smollm
         values = profiler.statistic_matrices(prompts)
         rho = expansion_set_size_correlation(values["entropy"], values["top_p_size"]).statistic
         assert rho > 0.5, (model, rho)
+
+
+def test_family_tests_separate_model_identity_from_family_held_out_model():
+    from sklearn_entropylens.experiments._paper import family_tests
+
+    rng = np.random.default_rng(0)
+    tables, families = _tables(rng)
+    flat = [np.full(20, 2.0) + rng.normal(0, 0.2, (10, 20))]  # a family of one model
+    models = ["up-12", "up-24", "down-16", "down-30", "flat-20"]
+    table = family_tests(tables + flat, models, list(families) + ["flat"], kinds=("linear",), neighbours=(1,))
+    identity = table[table["test"] == "model identity"]
+    assert len(identity) == 1 and identity["n_samples"].item() == 50
+    family = table[table["test"] == "family"].set_index("held_out")
+    assert sorted(family.index) == sorted(models[:4])  # the only flat model has no family mate to learn from
+    assert (family["predicted"] == ["up", "up", "down", "down"]).all() and (family["accuracy"] == 1).all()
+    assert (family["n_samples"] == 10).all()

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, KFold
 
 from sklearn_entropylens import (
@@ -75,18 +76,20 @@ def _questions():
     return pd.DataFrame(rows)
 
 
-def test_intervention_scorer_chooses_layers_from_delta_entropy():
+@pytest.mark.parametrize("min_block", [1, 2])
+def test_intervention_scorer_chooses_layers_from_delta_entropy(min_block):
     # The expectation comes from the float64 oracle, layer by layer, not from the profiler under test.
     model = register_tiny_model("llama")
     loaded = load_model(model)
     questions = _questions()
-    scorer = InterventionScorer(EntropyProfileTransformer(model, n_tokens=3), n_skip=2).fit(questions)
+    scorer = InterventionScorer(EntropyProfileTransformer(model, n_tokens=3), n_skip=2, min_block=min_block).fit(questions)
     ids = [loaded.tokenizer(prompt)["input_ids"] for prompt in questions["prompt"]]
     model64 = float64_copy(loaded.model)
     reference, _ = reference_entropies(loaded, ids, 3, include_embedding=True, model=model64)
     mean_profile = reference.mean(axis=(0, 1))  # layers 0 .. L, averaged over prompts and positions
     np.testing.assert_allclose(scorer.mean_profile_, mean_profile, atol=1e-5)
-    rises = {layer: mean_profile[layer] - mean_profile[layer - 1] for layer in range(1, loaded.n_layers + 1)}
+    rises = {layer: mean_profile[layer] - mean_profile[layer - 1] for layer in range(min_block, loaded.n_layers + 1)}
+    assert scorer.candidate_blocks_.tolist() == list(range(min_block, loaded.n_layers + 1))
     assert scorer.expansion_layers_.tolist() == sorted(rises, key=lambda layer: -rises[layer])[:2]
     assert scorer.pruning_layers_.tolist() == sorted(rises, key=lambda layer: rises[layer])[:2]
 
@@ -152,12 +155,35 @@ def test_score_table_and_grid_search():
     assert set(search.cv_results_["param_strategy"]) == {"expansion", "pruning"}
 
 
+def test_score_table_cross_fits_the_layers_on_the_other_folds_and_draws_random_blocks_from_the_candidates():
+    model = register_tiny_model("llama")
+    questions = _questions()
+    scorer = InterventionScorer(EntropyProfileTransformer(model, n_tokens=2), n_skip=1, n_random=4, n_bootstrap=100)
+    folds = list(KFold(3, shuffle=True, random_state=0).split(questions))
+    table = scorer.score_table(questions, questions["target"], cv=folds)
+    assert not hasattr(scorer, "expansion_layers_")  # cross-fitting leaves the estimator unfitted
+    expected_correct = np.zeros(len(questions))
+    for k, (train, test) in enumerate(folds):
+        fold = clone(scorer).fit(questions.iloc[train])
+        assert table.loc["expansion", "layers"][k] == fold.expansion_layers_.tolist()
+        assert table.loc["pruning", "layers"][k] == fold.pruning_layers_.tolist()
+        expected_correct[test] = fold._correct(questions["prompt"].iloc[test].tolist(),
+                                               questions[list("ABCD")].to_numpy(dtype=object)[test],
+                                               questions["target"].to_numpy()[test], fold.expansion_layers_)
+    assert table.loc["expansion", "accuracy"] == pytest.approx(expected_correct.mean())
+    drawn = {layer for fold_draws in table.loc["random", "layers"] for draw in fold_draws for layer in draw}
+    assert drawn <= {2, 3} and len(table.loc["random", "layers"]) == 3  # never block 1 (min_block=2)
+    with pytest.raises(ValueError, match="one letter per question"):
+        scorer.score_table(questions, ["A"], cv=2)
+
+
 @pytest.mark.parametrize(
     "params, X, message",
     [
         ({"strategy": "middle"}, None, "strategy"),
         ({"scoring": "regex"}, None, "scoring"),
         ({"n_skip": 9}, None, "exceeds"),
+        ({"n_skip": 2, "min_block": 3}, None, "leaves to choose from"),
         ({}, ["Question?"], "option texts"),
     ],
 )

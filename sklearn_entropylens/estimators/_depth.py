@@ -11,8 +11,10 @@ import numbers
 import numpy as np
 import pandas as pd
 from scipy.interpolate import CubicSpline
-from scipy.stats import spearmanr
+from scipy.stats import spearmanr, ttest_1samp, wilcoxon
+from scipy.stats import t as t_distribution
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._param_validation import InstanceOf, Interval, Options, validate_parameters
@@ -432,25 +434,37 @@ class ExpansionPruningTransformer(_LayoutMixin, TransformerMixin, BaseEstimator)
         return np.asarray([f"{group}_{cell}" for group in self.groups_ for cell in cells], dtype=object)
 
 
-def expansion_set_size_correlation(entropy, set_size):
+def expansion_set_size_correlation(entropy, set_size, *, per_sample=False, confidence=0.95):
     """Spearman correlation between entropy changes and candidate-set size changes across layers.
 
     The paper's reading of expansion and pruning: where entropy rises from one layer to the next, the
     top-p candidate set should grow, and shrink where it falls. The changes ``Delta H_l`` and
-    ``Delta |S_l|`` between consecutive layers are pooled over samples, positions and layer pairs.
+    ``Delta |S_l|`` between consecutive layers are pooled over samples, positions and layer pairs (the
+    paper's statistic). Its p-value treats every pair as independent, which pairs of one prompt are
+    not (they share the prompt and its continuation), so it is far too small: with ``per_sample=True``
+    the correlation is computed within each sample (over its positions and layer pairs) and tested
+    across samples, which are independent.
 
     Parameters
     ----------
     entropy : array-like of shape (..., n_layers)
         Per-layer entropies, for example ``statistic_matrices(X)["entropy"]`` of
-        :class:`EntropyProfileTransformer`.
+        :class:`EntropyProfileTransformer` (samples first).
     set_size : array-like of the same shape
         Per-layer top-p set sizes (``statistic_matrices(X)["top_p_size"]``).
+    per_sample : bool, default=False
+        Test the per-sample correlations across samples instead of pooling.
+    confidence : float, default=0.95
+        Level of the interval of the mean per-sample correlation.
 
     Returns
     -------
-    result : scipy.stats.SignificanceResult
-        ``statistic`` is Spearman's rho, ``pvalue`` its two-sided p-value.
+    result : scipy.stats.SignificanceResult or Bunch
+        Pooled: ``statistic`` is Spearman's rho, ``pvalue`` its two-sided p-value (pairs taken as
+        independent). Per sample: a Bunch with ``per_sample`` (rho of each sample; NaN where a sample's
+        changes are constant), ``statistic`` (their mean), ``ci_low``, ``ci_high`` (t interval),
+        ``pvalue`` (one-sample t-test of the mean against 0), ``wilcoxon_pvalue`` (signed-rank test,
+        free of the normality assumption) and ``n_samples`` (samples with a defined rho).
 
     Examples
     --------
@@ -460,6 +474,12 @@ def expansion_set_size_correlation(entropy, set_size):
     >>> sizes = np.array([[3, 10, 6, 40]])
     >>> float(expansion_set_size_correlation(entropy, sizes).statistic)
     1.0
+    >>> rng = np.random.default_rng(0)
+    >>> entropy = rng.normal(size=(20, 8, 6)).cumsum(-1)
+    >>> sizes = np.exp(entropy + rng.normal(scale=0.5, size=entropy.shape))
+    >>> result = expansion_set_size_correlation(entropy, sizes, per_sample=True)
+    >>> result.n_samples, result.statistic > 0.5, result.pvalue < 1e-6
+    (20, True, True)
     """
     entropy, set_size = np.asarray(entropy, dtype=np.float64), np.asarray(set_size, dtype=np.float64)
     if entropy.shape != set_size.shape or entropy.shape[-1] < 2:
@@ -467,4 +487,22 @@ def expansion_set_size_correlation(entropy, set_size):
             f"entropy and set_size must have the same shape with at least 2 layers, got {entropy.shape} and "
             f"{set_size.shape}."
         )
-    return spearmanr(np.diff(entropy, axis=-1).ravel(), np.diff(set_size, axis=-1).ravel())
+    entropy_changes, size_changes = np.diff(entropy, axis=-1), np.diff(set_size, axis=-1)
+    if not per_sample:
+        return spearmanr(entropy_changes.ravel(), size_changes.ravel())
+    if entropy.ndim < 2:
+        raise ValueError("per_sample=True needs samples along the first axis: shape (n_samples, ..., n_layers).")
+    n_samples = entropy.shape[0]
+    rhos = np.full(n_samples, np.nan)
+    for sample in range(n_samples):
+        changes, sizes = entropy_changes[sample].ravel(), size_changes[sample].ravel()
+        if np.ptp(changes) > 0 and np.ptp(sizes) > 0:
+            rhos[sample] = spearmanr(changes, sizes).statistic
+    defined = rhos[np.isfinite(rhos)]
+    if len(defined) < 2:
+        raise ValueError(f"Only {len(defined)} sample(s) have a defined correlation; the test across samples needs 2.")
+    mean, error = float(defined.mean()), float(defined.std(ddof=1) / np.sqrt(len(defined)))
+    half_width = float(t_distribution.ppf(0.5 + confidence / 2, len(defined) - 1) * error)
+    return Bunch(per_sample=rhos, statistic=mean, ci_low=mean - half_width, ci_high=mean + half_width,
+                 pvalue=float(ttest_1samp(defined, 0.0).pvalue), wilcoxon_pvalue=float(wilcoxon(defined).pvalue),
+                 n_samples=len(defined))

@@ -6,6 +6,7 @@ import numbers
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
+from sklearn.model_selection import KFold, check_cv
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
@@ -127,6 +128,13 @@ class InterventionScorer(BaseEstimator):
         ``EntropyProfileTransformer(n_tokens=8)``. Tune it as ``profiler__n_tokens``.
     n_skip : int, default=1
         Number of blocks skipped.
+    min_block : int, default=2
+        The first block that may be chosen, by every strategy and by the random control alike. The
+        default leaves out block 1 for two reasons: its entropy change is measured against the
+        embedding layer, whose lens reads the input token itself (near-zero entropy with tied
+        embeddings: 0.01 nats on SmolLM2), so block 1 always looks like the largest expansion; and the
+        first block of a transformer is critical whatever its entropy does, so "skip an expansion
+        layer" would mean "skip the first block". ``min_block=1`` reproduces the paper's choice.
     strategy : {"expansion", "pruning", "random", "none"}, default="expansion"
         Which blocks :meth:`score` skips: the ``n_skip`` largest rises, largest falls, a seeded random
         draw, or none.
@@ -149,10 +157,12 @@ class InterventionScorer(BaseEstimator):
         Mean entropy (nats) of layers ``0 .. L`` over the calibration prompts and positions.
     delta_entropy_ : ndarray of shape (n_layers,)
         ``Delta H`` of blocks ``1 .. L``.
+    candidate_blocks_ : ndarray
+        The blocks ``min_block .. L`` that every strategy chooses from.
     expansion_layers_ : ndarray of shape (n_skip,)
-        Blocks with the largest rises, largest first.
+        Candidate blocks with the largest rises, largest first.
     pruning_layers_ : ndarray of shape (n_skip,)
-        Blocks with the largest falls, largest first.
+        Candidate blocks with the largest falls, largest first.
     n_layers_ : int
         Number of blocks.
     profiler_ : EntropyProfileTransformer
@@ -175,6 +185,7 @@ class InterventionScorer(BaseEstimator):
         profiler=None,
         *,
         n_skip=1,
+        min_block=2,
         strategy="expansion",
         scoring="cloze",
         n_random=10,
@@ -184,6 +195,7 @@ class InterventionScorer(BaseEstimator):
     ):
         self.profiler = profiler
         self.n_skip = n_skip
+        self.min_block = min_block
         self.strategy = strategy
         self.scoring = scoring
         self.n_random = n_random
@@ -194,6 +206,7 @@ class InterventionScorer(BaseEstimator):
     _parameter_constraints = {
         "profiler": [Options(None), InstanceOf(EntropyProfileTransformer)],
         "n_skip": [Interval(numbers.Integral, 1, None)],
+        "min_block": [Interval(numbers.Integral, 1, None)],
         "strategy": [Options(*_STRATEGIES)],
         "scoring": [Options("cloze", "letter")],
         "n_random": [Interval(numbers.Integral, 1, None)],
@@ -223,21 +236,25 @@ class InterventionScorer(BaseEstimator):
         # Block 1's change needs the embedding layer; the entropy, averaged over positions, is the profile.
         profiler = clone(profiler).set_params(include_embedding=True, statistics="entropy", aggregate="mean",
                                               log_base=None, normalize=False)
-        profiles = profiler.fit_transform(prompts)
+        profiler.fit(prompts)
         n_layers = profiler.n_layers_
-        if self.n_skip > n_layers:
-            raise ValueError(f"n_skip={self.n_skip} exceeds the {n_layers} blocks of {profiler.model_name_!r}.")
+        n_candidates = n_layers - self.min_block + 1
+        if self.n_skip > n_candidates:
+            raise ValueError(f"n_skip={self.n_skip} exceeds the {max(n_candidates, 0)} blocks {self.min_block}..{n_layers} "
+                             f"of {profiler.model_name_!r} that min_block={self.min_block} leaves to choose from.")
+        profiles = profiler.transform(prompts)
         self.profiler_ = profiler
         self.n_layers_ = n_layers
         self.mean_profile_ = profiles.mean(axis=0)
         self.delta_entropy_ = np.diff(self.mean_profile_)
-        blocks = np.arange(1, n_layers + 1)
-        self.expansion_layers_ = blocks[np.argsort(-self.delta_entropy_, kind="stable")[: self.n_skip]]
-        self.pruning_layers_ = blocks[np.argsort(self.delta_entropy_, kind="stable")[: self.n_skip]]
+        self.candidate_blocks_ = np.arange(self.min_block, n_layers + 1)
+        change = self.delta_entropy_[self.candidate_blocks_ - 1]
+        self.expansion_layers_ = self.candidate_blocks_[np.argsort(-change, kind="stable")[: self.n_skip]]
+        self.pruning_layers_ = self.candidate_blocks_[np.argsort(change, kind="stable")[: self.n_skip]]
         return self
 
     def _random_layers(self, rng):
-        return np.sort(rng.choice(np.arange(1, self.n_layers_ + 1), size=self.n_skip, replace=False))
+        return np.sort(rng.choice(self.candidate_blocks_, size=self.n_skip, replace=False))
 
     def _layers(self, strategy, rng):
         if strategy == "expansion":
@@ -280,8 +297,14 @@ class InterventionScorer(BaseEstimator):
         correct = self._correct(prompts, options, np.asarray(y), self._layers(self.strategy, rng))
         return float(np.average(correct, weights=sample_weight))
 
-    def score_table(self, X, y):
+    def score_table(self, X, y, *, cv=None):
         """Accuracy with no skipping, expansion, pruning and random layers skipped, with their damage.
+
+        The layers must be chosen on prompts other than the ones scored, or the table measures how well
+        the choice fits those very questions. Either fit on a separate calibration set and pass the
+        evaluation questions here, or pass ``cv``: cross-fitting, where each fold's questions are
+        scored with the layers chosen on the other folds' prompts (a fresh clone fitted per fold; this
+        estimator's own fitted layers are then not used).
 
         Parameters
         ----------
@@ -289,49 +312,76 @@ class InterventionScorer(BaseEstimator):
             Questions.
         y : array-like of shape (n_samples,)
             Correct letters.
+        cv : int, cross-validation splitter, iterable of (train, test) or None, default=None
+            Cross-fitting folds (an int is ``KFold(cv, shuffle=True)`` seeded by ``random_state``); None
+            scores every question with the layers this estimator was fitted with.
 
         Returns
         -------
         table : DataFrame
             One row per strategy (``none``, ``expansion``, ``pruning``, ``random``): ``layers`` skipped
-            (for ``random``, every draw), ``accuracy``, ``accuracy_std`` (spread over the random draws;
-            0 otherwise), ``difference`` (accuracy minus that of ``none``) and its bootstrap
-            confidence interval ``ci_low``, ``ci_high`` (questions resampled with replacement; the
-            random control averaged over draws per question).
+            (for ``random``, every draw; with ``cv``, one entry per fold), ``accuracy``,
+            ``accuracy_std`` (spread over the random draws; 0 otherwise), ``difference`` (accuracy minus
+            that of ``none``) and its bootstrap confidence interval ``ci_low``, ``ci_high`` (questions
+            resampled with replacement; the random control averaged over draws per question).
         """
-        check_is_fitted(self)
         prompts, options = _questions(X, self.scoring)
         answers = np.asarray(y)
+        if len(answers) != len(prompts):
+            raise ValueError(f"y must give one letter per question: {len(prompts)} questions, {len(answers)} letters.")
         rng = check_random_state(self.random_state)
-        baseline = self._correct(prompts, options, answers, [])
-        per_strategy = {
-            "none": ([], baseline[None, :]),
-            "expansion": (self.expansion_layers_.tolist(), self._correct(prompts, options, answers, self.expansion_layers_)[None, :]),
-            "pruning": (self.pruning_layers_.tolist(), self._correct(prompts, options, answers, self.pruning_layers_)[None, :]),
-        }
-        draws = [self._random_layers(rng) for _ in range(self.n_random)]
-        per_strategy["random"] = (
-            [draw.tolist() for draw in draws],
-            np.stack([self._correct(prompts, options, answers, draw) for draw in draws]),
-        )
+        if cv is None:
+            check_is_fitted(self)
+            scorer, baseline = self, self._correct(prompts, options, answers, [])
+            layers, correct = scorer._skipped(prompts, options, answers, rng)
+        else:
+            validate_parameters(self)
+            splits = list(check_cv(cv if not isinstance(cv, numbers.Integral) else
+                                   KFold(int(cv), shuffle=True, random_state=rng.randint(np.iinfo(np.int32).max)))
+                          .split(np.zeros((len(prompts), 1))))
+            layers = {strategy: [] for strategy in ("expansion", "pruning", "random")}
+            correct = {"expansion": np.zeros((1, len(prompts))), "pruning": np.zeros((1, len(prompts))),
+                       "random": np.zeros((self.n_random, len(prompts)))}
+            for train, test in splits:
+                fold = clone(self).fit([prompts[i] for i in train])
+                fold_layers, fold_correct = fold._skipped([prompts[i] for i in test],
+                                                          None if options is None else options[test], answers[test], rng)
+                for strategy in layers:
+                    layers[strategy].append(fold_layers[strategy])
+                    correct[strategy][:, test] = fold_correct[strategy]
+            baseline = fold._correct(prompts, options, answers, [])
+        per_strategy = {"none": ([], baseline[None, :])}
+        per_strategy.update({strategy: (layers[strategy], correct[strategy]) for strategy in ("expansion", "pruning", "random")})
         resamples = rng.randint(0, len(prompts), size=(self.n_bootstrap, len(prompts)))
         tail = (1 - self.confidence) / 2
         rows = []
-        for strategy, (layers, correct) in per_strategy.items():
-            per_question = correct.mean(axis=0) - baseline  # paired with the baseline question by question
+        for strategy, (skipped, strategy_correct) in per_strategy.items():
+            per_question = strategy_correct.mean(axis=0) - baseline  # paired with the baseline question by question
             boot = per_question[resamples].mean(axis=1)
             rows.append(
                 {
                     "strategy": strategy,
-                    "layers": layers,
-                    "accuracy": float(correct.mean()),
-                    "accuracy_std": float(correct.mean(axis=1).std(ddof=1)) if len(correct) > 1 else 0.0,
+                    "layers": skipped,
+                    "accuracy": float(strategy_correct.mean()),
+                    "accuracy_std": float(strategy_correct.mean(axis=1).std(ddof=1)) if len(strategy_correct) > 1 else 0.0,
                     "difference": float(per_question.mean()),
                     "ci_low": float(np.quantile(boot, tail)),
                     "ci_high": float(np.quantile(boot, 1 - tail)),
                 }
             )
         return pd.DataFrame(rows).set_index("strategy")
+
+    def _skipped(self, prompts, options, answers, rng):
+        """Layers and per-question correctness of the expansion, pruning and random strategies."""
+        draws = [self._random_layers(rng) for _ in range(self.n_random)]
+        layers = {"expansion": self.expansion_layers_.tolist(), "pruning": self.pruning_layers_.tolist(),
+                  "random": [draw.tolist() for draw in draws]}
+        correct = {
+            "expansion": self._correct(prompts, options, answers, self.expansion_layers_)[None, :],
+            "pruning": self._correct(prompts, options, answers, self.pruning_layers_)[None, :],
+            "random": np.stack([self._correct(prompts, options, answers, draw) for draw in draws]),
+        }
+        return layers, correct
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

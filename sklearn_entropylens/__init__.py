@@ -6,7 +6,7 @@ distribution. The per-layer entropy profiles fingerprint model families, tasks, 
 answer correctness.
 """
 
-from . import datasets, experiments, lens, models, persistence, plotting
+from . import datasets, experiments, lens, metrics, models, persistence, plotting
 from ._validation import EmptyPromptWarning
 from .estimators import (
     CorrectnessClassifier,

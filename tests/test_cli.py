@@ -165,8 +165,8 @@ def test_experiment_saves_table_figure_and_a_loadable_estimator(tmp_path, capsys
     for suffix in ("png", "csv", "skops"):
         assert (tmp_path / f"tasks.{suffix}").stat().st_size > 0
     table = pd.read_csv(tmp_path / "tasks.csv")
-    assert list(table["setting"]) == ["grouped", "grouped, raw nats (no scaler, as the paper)",
-                                      "held-out wording, grouped"]
+    assert list(table["setting"]) == ["profile, standardised", "profile, raw nats (no scaler, as the paper)",
+                                      "held-out wording (unseen stories)"]
     assert {"auc", "auc_ci_low", "auc_ci_high", "dummy_auc", "corrected_p_value", "p_value"} <= set(table.columns)
     classifier = load(tmp_path / "tasks.skops", trusted=get_trusted_types())
     assert classifier.predict(PROMPTS).shape == (3,)

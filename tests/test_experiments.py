@@ -27,6 +27,17 @@ def test_experiments_run_end_to_end_on_a_tiny_model(tmp_path, tiny_directory, na
     assert type(load(tmp_path / "estimator.skops", trusted=get_trusted_types())) is type(result.estimator)
 
 
+def test_correctness_experiment_reports_its_baselines_and_selective_scores(tmp_path, tiny_directory):
+    result = run_experiment("correctness", model=tiny_directory, memory=str(tmp_path / "cache"), quick=True)
+    table = result.table.set_index("setting")
+    assert list(table.index) == ["profile, standardised", "profile, raw nats (no scaler, as the paper)",
+                                 "answer position only (n_tokens=1)", "category only (logistic regression)"]
+    assert table[["prr", "aurc"]].notna().all().all() and table["aurc"].between(0, 1).all()
+    assert set(result.per_category["category"]) == {"capitals", "opposites"}  # the first 80 questions
+    assert result.versus_category.ci_low <= result.versus_category.mean_difference <= result.versus_category.ci_high
+    assert "category-only baseline" in result.summary
+
+
 def test_guess_then_refine_reports_every_study_through_both_lenses(tmp_path, tiny_directory):
     result = run_experiment("guess-then-refine", model=tiny_directory, quick=True)
     table = result.table

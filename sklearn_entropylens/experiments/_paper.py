@@ -89,8 +89,8 @@ def _classification(classifier, X, y, names, title, model, memory, *, groups, n_
     """
     classifier = classifier.set_params(profiler__model=model, profiler__memory=memory)
     folds = {"groups": groups, "n_splits": n_splits}
-    settings = [("grouped", classifier, X, folds),
-                ("grouped, raw nats (no scaler, as the paper)", clone(classifier).set_params(scaler="passthrough"), X,
+    settings = [("profile, standardised", classifier, X, folds),
+                ("profile, raw nats (no scaler, as the paper)", clone(classifier).set_params(scaler="passthrough"), X,
                  folds)]
     settings += [(name, classifier if estimator is None else estimator, X if data is None else data,
                   {**folds, **kwargs} if "cv" not in kwargs else kwargs)
@@ -98,11 +98,11 @@ def _classification(classifier, X, y, names, title, model, memory, *, groups, n_
     evaluations = {name: evaluate_profile_classifier(estimator, data, y, **kwargs)
                    for name, estimator, data, kwargs in settings}
     table = pd.DataFrame([_setting_row(name, result) for name, result in evaluations.items()])
-    _, line = protocol_summary(evaluations["grouped"])
+    _, line = protocol_summary(evaluations["profile, standardised"])
     classifier.fit(X, y)
     labels = np.asarray(names)[np.asarray(y)] if names is not None else np.asarray(y)
     figure = _profile_figure(classifier, X, labels, title)
-    return Bunch(table=table, summary=line, figure=figure, estimator=classifier, evaluation=evaluations["grouped"],
+    return Bunch(table=table, summary=line, figure=figure, estimator=classifier, evaluation=evaluations["profile, standardised"],
                  evaluations=evaluations)
 
 
@@ -121,7 +121,7 @@ def run_tasks(*, model=DEFAULT_MODEL, memory=None, quick=False):
     wording_folds = held_out_condition_folds(y, groups, frame["wording"].to_numpy(), n_splits=n_splits)
     return _classification(TaskClassifier(), list(stories.data), y, stories.target_names, "tasks", model, memory,
                            groups=groups, n_splits=n_splits,
-                           extra=[("held-out wording, grouped", None, None, {"cv": wording_folds})])
+                           extra=[("held-out wording (unseen stories)", None, None, {"cv": wording_folds})])
 
 
 def run_formats(*, model=DEFAULT_MODEL, memory=None, quick=False):

@@ -40,8 +40,8 @@ for min_block in (2, 1):
         print("pruning blocks per fold:", table.loc["pruning", "layers"])
         if (min_block, n_skip) == (2, 2):
             scorer.fit(questions)
-            print("mean entropy profile, layers 0..30:", scorer.mean_profile_.round(2).tolist())
-            print("delta H, blocks 1..30:", scorer.delta_entropy_.round(2).tolist())
+            print("mean entropy profile, layers 0..30:", [round(float(v), 2) for v in scorer.mean_profile_])
+            print("delta H, blocks 1..30:", [round(float(v), 2) for v in scorer.delta_entropy_])
             figure = intervention_figure(scorer, table)
             figure.savefig(pathlib.Path(__file__).parent / "figures" / "intervention.png", dpi=110)
         print(f"[{time.perf_counter() - started:.0f} s]", flush=True)

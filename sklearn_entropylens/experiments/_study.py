@@ -56,7 +56,7 @@ def feature_selector(feature_set):
     if prefixes["counts"]:
         parts.append(("log_counts", FunctionTransformer(np.log, feature_names_out="one-to-one"), prefixes["counts"]))
     return ColumnTransformer(
-        [(name, transformer, make_column_selector(pattern="^(" + "|".join(p) + ")")) for name, transformer, p in parts],
+        [(name, transformer, make_column_selector(pattern="^(?:" + "|".join(p) + ")")) for name, transformer, p in parts],
         remainder="drop", verbose_feature_names_out=False,
     )
 

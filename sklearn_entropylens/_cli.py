@@ -316,7 +316,7 @@ def run_demo(*, model="smollm2-135m", output_dir="entropylens-demo", quick=False
     """
     import numpy as np
     from sklearn.base import clone
-    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+    from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
     from sklearn.utils import Bunch
 
     from .lens._cache import get_profile_counters, reset_profile_counters
@@ -338,8 +338,9 @@ def run_demo(*, model="smollm2-135m", output_dir="entropylens-demo", quick=False
 
     out(f"0. loading {model} (the first use of a bundled model converts it once, about 30 s) ...")
     loaded = load_model(model)  # a bad identifier fails here, in one line
-    stories = load_story_tasks(n_stories=4 if quick else 12, as_frame=True)
+    stories = load_story_tasks(n_stories=6 if quick else 12, as_frame=True)
     X, y = list(stories.data), stories.target.to_numpy()
+    story_ids = stories.frame["story_id"].to_numpy()  # a story's prompts share its text: one fold each
     out(f"1. {len(X)} prompts of the built-in story tasks ({', '.join(stories.target_names)}), "
         f"profiled on {model} ({loaded.n_layers} blocks, vocabulary {loaded.vocab_size}) through the logit lens "
         f"{elapsed()}")
@@ -347,15 +348,16 @@ def run_demo(*, model="smollm2-135m", output_dir="entropylens-demo", quick=False
     grid = {"profiler__n_tokens": [4, 8], "classifier__n_neighbors": [5, 15]}
     if quick:
         grid = {"profiler__n_tokens": [2, 3], "classifier__n_neighbors": [3, 5]}
-    n_folds = 3 if quick else 5
+    n_folds = 2 if quick else 5
     n_candidates = len(grid["profiler__n_tokens"]) * len(grid["classifier__n_neighbors"])
-    out(f"2. GridSearchCV over {grid}: {n_candidates} candidates x {n_folds} folds. Each prompt is run through "
+    out(f"2. GridSearchCV over {grid}: {n_candidates} candidates x {n_folds} folds grouped by story. Each prompt is run through "
         f"the model once per n_tokens setting ({len(X)} x {len(grid['profiler__n_tokens'])}; the bars below show "
         "it), every other fit reads the per-prompt cache ...")
     search = GridSearchCV(
         TaskClassifier().set_params(profiler__model=model, profiler__memory=cache, profiler__progress=True),
-        grid, scoring="roc_auc_ovr", error_score="raise", cv=StratifiedKFold(n_folds, shuffle=True, random_state=0),
-    ).fit(X, y)
+        grid, scoring="roc_auc_ovr", error_score="raise",
+        cv=StratifiedGroupKFold(n_folds, shuffle=True, random_state=0),
+    ).fit(X, y, groups=story_ids)
     counters = get_profile_counters()
     out(f"   best {search.best_params_}, selection ROC-AUC {search.best_score_:.3f} (optimistic: the folds that "
         f"chose the setting scored it; step 3 is the estimate); {counters['computed']} profiles computed "
@@ -365,8 +367,7 @@ def run_demo(*, model="smollm2-135m", output_dir="entropylens-demo", quick=False
     out(f"3. the paper's protocol, honestly: {n_splits} folds grouped by story (a story's prompts never straddle "
         "training and test), the whole grid search repeated inside each training part so that no test fold "
         "chooses the setting; ROC-AUC against a stratified dummy, corrected t-test (profiles from the cache) ...")
-    evaluation = evaluate_profile_classifier(clone(search), X, y, groups=stories.frame["story_id"].to_numpy(),
-                                             n_splits=n_splits)
+    evaluation = evaluate_profile_classifier(clone(search), X, y, groups=story_ids, n_splits=n_splits)
     folds, summary = protocol_summary(evaluation)
     out(folds.round(3).to_string(index=False))
     out(f"   {summary} {elapsed()}")

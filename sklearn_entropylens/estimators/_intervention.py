@@ -332,8 +332,8 @@ class InterventionScorer(BaseEstimator):
         rng = check_random_state(self.random_state)
         if cv is None:
             check_is_fitted(self)
-            scorer, baseline = self, self._correct(prompts, options, answers, [])
-            layers, correct = scorer._skipped(prompts, options, answers, rng)
+            fitted = self
+            layers, correct = self._skipped(prompts, options, answers, rng)
         else:
             validate_parameters(self)
             splits = list(check_cv(cv if not isinstance(cv, numbers.Integral) else
@@ -343,13 +343,14 @@ class InterventionScorer(BaseEstimator):
             correct = {"expansion": np.zeros((1, len(prompts))), "pruning": np.zeros((1, len(prompts))),
                        "random": np.zeros((self.n_random, len(prompts)))}
             for train, test in splits:
-                fold = clone(self).fit([prompts[i] for i in train])
-                fold_layers, fold_correct = fold._skipped([prompts[i] for i in test],
-                                                          None if options is None else options[test], answers[test], rng)
+                fitted = clone(self).fit([prompts[i] for i in train])
+                fold_layers, fold_correct = fitted._skipped([prompts[i] for i in test],
+                                                            None if options is None else options[test], answers[test], rng)
                 for strategy in layers:
                     layers[strategy].append(fold_layers[strategy])
                     correct[strategy][:, test] = fold_correct[strategy]
-            baseline = fold._correct(prompts, options, answers, [])
+        # Skipping nothing needs no chosen layers: any fitted scorer of this model answers the same.
+        baseline = fitted._correct(prompts, options, answers, [])
         per_strategy = {"none": ([], baseline[None, :])}
         per_strategy.update({strategy: (layers[strategy], correct[strategy]) for strategy in ("expansion", "pruning", "random")})
         resamples = rng.randint(0, len(prompts), size=(self.n_bootstrap, len(prompts)))

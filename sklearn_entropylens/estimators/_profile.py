@@ -376,30 +376,28 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
         return self
 
     def _decode_settings(self):
+        alpha = check_alphas(self.alpha)
         return DecodeSettings(
-            n_tokens=int(self.n_tokens), statistics=expand_statistics(check_statistics(self.statistics), self.alpha),
-            alpha=1.0 if self._single_alpha() is None else self._single_alpha(),
+            n_tokens=int(self.n_tokens), statistics=expand_statistics(check_statistics(self.statistics), alpha),
+            # With a list of orders each entropy statistic carries its own; "entropy" itself is absent.
+            alpha=1.0 if isinstance(alpha, tuple) else alpha,
             top_p=float(self.top_p), include_embedding=bool(self.include_embedding),
             temperature=float(self.temperature), sites=check_site_names(self.sites),
             frequency_ranks=getattr(self, "frequency_ranks_", None),
         )
 
-    def _single_alpha(self):
-        """The order of ``"entropy"``, or None when ``alpha`` lists orders (each then its own statistic)."""
-        alpha = check_alphas(self.alpha)
-        return None if isinstance(alpha, tuple) else alpha
-
     def _profile_settings(self):
         """Everything but the prompt that changes a raw profile (the cache key)."""
         loading = model_kwargs_key(self.model_kwargs, numeric_only=True)
         sites = check_site_names(self.sites)
+        alpha = check_alphas(self.alpha)
         return ({"loading": loading} if loading else {}) | {
             "model": self.model_name_,
             "revision": self.model_revision_,
             "dtype": self.dtype_,
             "n_tokens": int(self.n_tokens),
             "statistics": list(self.statistics_),
-            "alpha": self._single_alpha() if self._single_alpha() is not None else list(check_alphas(self.alpha)),
+            "alpha": list(alpha) if isinstance(alpha, tuple) else alpha,
             "top_p": float(self.top_p) if needs_whole_rows(self.statistics_) else None,
             "include_embedding": bool(self.include_embedding),
             "temperature": float(self.temperature),

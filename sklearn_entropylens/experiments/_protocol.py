@@ -10,6 +10,7 @@ from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, check
 from sklearn.model_selection._search import BaseSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.utils import Bunch, _safe_indexing
+from sklearn.utils.validation import _num_samples
 
 from ..estimators._classifiers import _ProfileClassifier
 from ..estimators._profile import EntropyProfileTransformer
@@ -164,7 +165,7 @@ def evaluate_profile_classifier(estimator, X, y, *, groups=None, cv=None, n_spli
         features = profiler.fit(prompts).transform(prompts)
     else:
         features = X
-    n_samples = len(features) if not hasattr(features, "shape") else features.shape[0]
+    n_samples = _num_samples(features)
     if len(y) != n_samples:
         raise ValueError(f"X and y have different lengths: {n_samples} and {len(y)}.")
     if groups is not None:
@@ -180,9 +181,6 @@ def evaluate_profile_classifier(estimator, X, y, *, groups=None, cv=None, n_spli
     classes = np.unique(y)
     dummy_seeds = np.random.RandomState(random_state).randint(np.iinfo(np.int32).max, size=len(splits))
     rows, predictions, estimators = [], [], []
-    def subset(data, index):
-        return _safe_indexing(data, index) if hasattr(data, "shape") else [data[i] for i in index]
-
     # A search inside the folds (nested cross-validation) splits its training part by the same groups.
     nested_search = groups is not None and isinstance(model, BaseSearchCV)
     for fold, (train, test) in enumerate(splits):
@@ -193,12 +191,13 @@ def evaluate_profile_classifier(estimator, X, y, *, groups=None, cv=None, n_spli
         dummy = DummyClassifier(strategy="stratified", random_state=int(dummy_seeds[fold]))
         for prefix, candidate in (("", model), ("dummy_", dummy)):
             groups_of_search = {"groups": groups[train]} if nested_search and not prefix else {}
-            fitted = clone(candidate).fit(subset(features, train), y[train], **groups_of_search)
-            probabilities = fitted.predict_proba(subset(features, test))
+            fitted = clone(candidate).fit(_safe_indexing(features, train), y[train], **groups_of_search)
+            probabilities = fitted.predict_proba(_safe_indexing(features, test))
             row[f"{prefix}auc"] = _auc(y[test], probabilities, classes)
             row[f"{prefix}accuracy"] = accuracy_score(y[test], fitted.classes_[probabilities.argmax(axis=1)])
             if not prefix:
-                estimators.append(fitted)
+                if return_estimators:
+                    estimators.append(fitted)
                 columns = {f"proba_{label}": probabilities[:, k] for k, label in enumerate(fitted.classes_)}
                 predictions.append(pd.DataFrame({"fold": fold, "sample": test, "y_true": y[test], **columns}))
         rows.append(row)

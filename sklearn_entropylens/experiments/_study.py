@@ -25,7 +25,6 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.utils import Bunch
 
-from ..estimators._profile import EntropyProfileTransformer
 from ._protocol import evaluate_profile_classifier
 
 STUDY_STATISTICS = ("entropy", "kl_to_final", "final_token_rank", "top_p_size")

@@ -175,6 +175,45 @@ def test_top_p_sets_match_a_full_float64_sort(top_p, scale):
         assert chosen.min() >= p[row][~membership[row]].max() if (~membership[row]).any() else True
 
 
+def test_top_p_sets_of_flat_and_peaked_rows_together_match_a_full_float64_sort():
+    # Rows from nearly uniform (thousands of candidates) to peaked (a few): each group of similar
+    # candidate counts is sorted with its own k, and the result is that of one full sort.
+    rng = np.random.default_rng(7)
+    scales = np.geomspace(0.01, 30.0, 24)[:, None]
+    logits = (rng.standard_normal((24, 3000)) * scales).astype(np.float32)
+    sizes, membership = top_p_sets(torch.as_tensor(logits), 0.6)
+    expected = statistics_bruteforce(logits[:, None, :].astype(np.float64), ["top_p_size"], top_p=0.6)
+    np.testing.assert_array_equal(sizes.numpy(), expected["top_p_size"][:, 0])
+    assert sizes.min() < 10 and sizes.max() > 1000  # the groups really differ
+    np.testing.assert_array_equal(membership.sum(-1).numpy(), sizes.numpy())
+
+
+@pytest.mark.parametrize("column_chunk", [None, 64, 333])
+def test_whole_rows_reduced_in_column_slices_match_float64_bruteforce(column_chunk):
+    # Top-p needs whole rows; the other statistics of the same rows are reduced slice by slice.
+    rng = np.random.default_rng(3)
+    logits = (rng.standard_normal((3, 5, 1000)) * 4.0).astype(np.float32)
+    names = ("entropy_alpha0.5", "entropy_alpha1", "entropy_alpha5", "kl_to_final", "final_token_rank", "top_p_size")
+    z = torch.as_tensor(logits)
+    final = z[:, -1]
+    log_p = torch.log_softmax(final.double(), -1)
+    targets = final.argmax(-1)
+    target_logits = torch.take_along_dim(z[:, :-1], targets[:, None, None].expand(-1, 4, 1), dim=-1)[..., 0]
+    acc = LensStatistics(
+        (3, 4), names, alpha=1.0, device="cpu", final_probabilities=log_p.exp().float()[:, None, :],
+        final_negative_entropy=(log_p.exp() * log_p).sum(-1)[:, None], targets=targets[:, None],
+        target_logits=target_logits, top_p=0.6, column_chunk=column_chunk,
+    )
+    acc.update(z[:, :-1].reshape(-1, 1000).clone(), 0)
+    got = acc.result()
+    expected = statistics_bruteforce(logits.astype(np.float64), ["entropy", "kl_to_final", "final_token_rank", "top_p_size"])
+    for order in (0.5, 5):
+        expected[f"entropy_alpha{order:g}"] = statistics_bruteforce(logits.astype(np.float64), ["entropy"], alpha=order)["entropy"]
+    expected["entropy_alpha1"] = expected["entropy"]
+    for name in names:
+        np.testing.assert_allclose(got[name].numpy(), expected[name][:, :-1], rtol=1e-5, atol=2e-5, err_msg=name)
+
+
 def test_top_p_overlap_counts_shared_candidates():
     # Layer 0 puts its mass on tokens {0, 1}; layer 1 on {1, 2}; top-p = 0.9 takes both of each.
     logits = torch.full((1, 2, 6), -30.0, dtype=torch.float64)
@@ -190,7 +229,7 @@ def test_top_p_overlap_counts_shared_candidates():
         alpha=1.0, top_p=0.9, vocab_chunk=6, max_block_bytes=2**20,
     )
     np.testing.assert_array_equal(engine["top_p_size"][0, :, 0], [2, 2])
-    assert np.isnan(engine["top_p_overlap"][0, 0, 0])  # the engine leaves the first layer to its caller
+    assert torch.isnan(engine["top_p_overlap"][0, 0, 0])  # the engine leaves the first layer to its caller
     assert engine["top_p_overlap"][0, 1, 0] == 0.5
 
 

@@ -58,7 +58,7 @@ def lens_statistics(lens, residuals, layers, final_logits, *, statistics, alpha,
     alpha, top_p : float
         Renyi order and candidate-set mass.
     vocab_chunk : int
-        Columns per tile when whole rows are not needed.
+        Columns per tile; with whole rows (top-p), columns per slice of the other statistics.
     max_block_bytes : int
         Bound on the whole-row logits held at once for the top-p statistics.
     frequency_ranks : torch.Tensor of shape (vocab_size,) or None, default=None
@@ -111,7 +111,7 @@ def lens_statistics(lens, residuals, layers, final_logits, *, statistics, alpha,
             block_extra = {key: value[position : position + 1, :, members] for key, value in extra.items()}
             accumulator = LensStatistics(
                 (1, n_lens, width), lens_names, alpha=alpha, device=device, top_p=top_p,
-                frequency_ranks=frequency_ranks, **block_extra
+                frequency_ranks=frequency_ranks, column_chunk=vocab_chunk, **block_extra
             )
             rows = prepared[position, :, members].reshape(-1, prepared.shape[-1])
             lens.stream(rows, accumulator, vocab_size)

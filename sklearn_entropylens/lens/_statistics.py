@@ -527,7 +527,10 @@ def top_p_sets(logits, top_p):
     Notes
     -----
     Only tokens with ``p >= (1 - top_p) / V`` are sorted: the others hold less than ``1 - top_p`` in
-    all, so the ones above hold more than ``top_p`` and the set never reaches below them.
+    all, so the ones above hold more than ``top_p`` and the set never reaches below them. A partial sort
+    of ``k`` tokens costs about ``k log k``, and a flat row (an early layer) has tens of thousands of
+    candidates where a peaked one has a few: rows are sorted in groups of similar candidate counts, each
+    group with its own ``k``, so one flat row does not set the cost of all the others.
     """
     n_rows, vocab_size = logits.shape
     if top_p >= 1.0:
@@ -536,14 +539,22 @@ def top_p_sets(logits, top_p):
         return full, torch.ones((n_rows, vocab_size), dtype=torch.bool, device=logits.device)
     probabilities = torch.softmax(logits.float(), dim=-1)
     floor = (1.0 - top_p) / vocab_size
-    n_candidates = max(1, int((probabilities >= floor).sum(dim=-1).max()))
-    values, indices = probabilities.topk(n_candidates, dim=-1, sorted=True)
-    # float64 running totals: the boundary of a set of thousands of tokens must not drift.
-    below = (values.double().cumsum(dim=-1) < top_p).sum(dim=-1)
-    sizes = torch.clamp(below + 1, max=n_candidates)
-    in_set = torch.arange(n_candidates, device=logits.device)[None, :] < sizes[:, None]
+    candidates = (probabilities >= floor).sum(dim=-1).clamp_(min=1)
+    sizes = torch.empty(n_rows, dtype=torch.int64, device=logits.device)
     membership = torch.zeros((n_rows, vocab_size), dtype=torch.bool, device=logits.device)
-    membership.scatter_(1, indices, in_set)
+    # Groups of rows whose candidate counts share their power of 4: each group's k is within 4x of its rows' own.
+    group_of_row = torch.floor(torch.log2(candidates.double()) / 2).long()
+    for group in torch.unique(group_of_row).tolist():
+        rows = torch.nonzero(group_of_row == group).squeeze(1)
+        n_candidates = int(candidates[rows].max())
+        values, indices = probabilities[rows].topk(n_candidates, dim=-1, sorted=True)
+        # float64 running totals: the boundary of a set of thousands of tokens must not drift.
+        below = (values.double().cumsum(dim=-1) < top_p).sum(dim=-1)
+        group_sizes = torch.clamp(below + 1, max=n_candidates)
+        in_set = torch.arange(n_candidates, device=logits.device)[None, :] < group_sizes[:, None]
+        sizes[rows] = group_sizes
+        membership[rows] = torch.zeros((len(rows), vocab_size), dtype=torch.bool, device=logits.device).scatter_(
+            1, indices, in_set)
     return sizes, membership
 
 
@@ -574,6 +585,9 @@ class LensStatistics:
         Mass of the candidate sets; chunks must then be whole rows.
     frequency_ranks : torch.Tensor of shape (V,) or None
         Frequency rank of each token (1 = most frequent); needed for ``"top1_frequency_rank"``.
+    column_chunk : int or None
+        With whole rows (top-p), the other statistics still take them this many columns at a time, so
+        each slice is reduced while it is in the CPU's cache; None takes a chunk as it comes.
     """
 
     def __init__(
@@ -589,8 +603,10 @@ class LensStatistics:
         target_logits=None,
         top_p=None,
         frequency_ranks=None,
+        column_chunk=None,
     ):
         self.row_shape = tuple(row_shape)
+        self.column_chunk = column_chunk
         self.statistics = statistics
         self.alpha = alpha
         n_rows = math.prod(self.row_shape)
@@ -632,11 +648,20 @@ class LensStatistics:
         """Add the columns ``start : start + logits.shape[1]`` of every row (modified in place)."""
         n_columns = logits.shape[1]
         self.vocab_size += n_columns
-        if self._wants_top_p:
-            if start != 0 or self.vocab_size != n_columns:
-                raise ValueError("top-p statistics need whole rows of logits in a single chunk.")
-            sizes, self.membership = top_p_sets(logits, self.top_p)
-            self.top_p_sizes = sizes.reshape(self.row_shape)
+        if not self._wants_top_p:
+            self._reduce(logits, start)
+            return
+        if start != 0 or self.vocab_size != n_columns:
+            raise ValueError("top-p statistics need whole rows of logits in a single chunk.")
+        sizes, self.membership = top_p_sets(logits, self.top_p)
+        self.top_p_sizes = sizes.reshape(self.row_shape)
+        step = self.column_chunk or n_columns
+        for first in range(0, n_columns, step):
+            self._reduce(logits[:, first : first + step], first)
+
+    def _reduce(self, logits, start):
+        """The streamed statistics of columns ``start : start + logits.shape[1]`` (shifted in place)."""
+        n_columns = logits.shape[1]
         if self._wants_kl:
             weights = self._final_probabilities[..., start : start + n_columns]
             products = logits.reshape(*self.row_shape, n_columns) * weights

@@ -34,6 +34,7 @@ started = time.perf_counter()
 result = run_experiment("correctness", memory=CACHE)
 print(result.table.round(3).to_string(index=False))
 print(result.per_category.round(3).to_string(index=False))
+print(result.versus_category_table.round(3).to_string(index=False))
 print(f"correctness: {result.summary}\npaper: {result.paper}   [{time.perf_counter() - started:.0f} s]")
 result.figure.savefig(pathlib.Path(__file__).parent / "figures" / "correctness.png", dpi=110)
 

@@ -37,5 +37,6 @@ for name in args.experiments:
     print(result.table.round(3).to_string(index=False))
     if name == "correctness":
         print(result.per_category.round(3).to_string(index=False))
+        print(result.versus_category_table.round(3).to_string(index=False))
     print(f"{name}: {result.summary}\npaper: {result.paper}   [{time.perf_counter() - started:.0f} s]", flush=True)
     result.figure.savefig(pathlib.Path(__file__).parent / "figures" / f"{name}_{args.model}.png", dpi=110)

@@ -31,11 +31,16 @@ def test_correctness_experiment_reports_its_baselines_and_selective_scores(tmp_p
     result = run_experiment("correctness", model=tiny_directory, memory=str(tmp_path / "cache"), quick=True)
     table = result.table.set_index("setting")
     assert list(table.index) == ["profile, standardised", "profile, raw nats (no scaler, as the paper)",
-                                 "answer position only (n_tokens=1)", "category only (logistic regression)"]
+                                 "answer position only (n_tokens=1)", "category only (logistic regression)",
+                                 "profile + category (logistic regression)",
+                                 "answer position + category (logistic regression)"]
     assert table[["prr", "aurc"]].notna().all().all() and table["aurc"].between(0, 1).all()
     assert set(result.per_category["category"]) == {"capitals", "opposites"}  # the first 80 questions
     assert result.versus_category.ci_low <= result.versus_category.mean_difference <= result.versus_category.ci_high
     assert "category-only baseline" in result.summary
+    versus = result.versus_category_table.set_index("setting")
+    assert "category only (logistic regression)" not in versus.index and len(versus) == 5
+    assert (versus["ci_low"] <= versus["minus_category"]).all() and (versus["minus_category"] <= versus["ci_high"]).all()
 
 
 def test_guess_then_refine_reports_every_study_through_both_lenses(tmp_path, tiny_directory):

@@ -8,11 +8,13 @@ the scripts in ``examples/`` call these; ``quick=True`` scales each down to abou
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
+from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import LeaveOneOut, cross_val_score
 from sklearn.neighbors import KNeighborsClassifier
-from sklearn.preprocessing import OneHotEncoder
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils import Bunch
 
 from ..estimators._classifiers import CorrectnessClassifier, FormatClassifier, TaskClassifier
@@ -159,15 +161,30 @@ def per_category_auc(result, categories):
     return pd.DataFrame(rows)
 
 
+def profile_and_category(profiler):
+    """Logistic regression on a profile (standardised) and the question's category (one-hot), from a table.
+
+    The category-only baseline is this model without the profile, so the difference between the two is
+    what the profile adds to knowing the category. Input: a DataFrame with ``prompt`` and ``category``.
+    """
+    features = ColumnTransformer([
+        ("profile", Pipeline([("profiler", profiler), ("scaler", StandardScaler())]), "prompt"),
+        ("category", OneHotEncoder(sparse_output=False, handle_unknown="ignore"), ["category"]),
+    ])
+    return Pipeline([("features", features), ("classifier", LogisticRegression(max_iter=1000))])
+
+
 def run_correctness(*, model=DEFAULT_MODEL, memory=None, quick=False):
     """Correctness prediction on :func:`~sklearn_entropylens.datasets.load_multiple_choice` (cloze, labels from the model).
 
     Beside the paper's profile (8 greedy tokens) and its raw-nats variant: the profile of the answer
     position alone (``n_tokens=1``: the distribution the option-likelihood label is read from, where
-    the greedy continuation is not), and a category-only baseline (logistic regression on the question's
-    category, on the same folds), since the six categories differ in difficulty. The table adds the
-    selective-prediction scores PRR and AURC (per fold, averaged); ``per_category`` has the profile
-    classifier's ROC-AUC within each category.
+    the greedy continuation is not), a category-only baseline (logistic regression on the question's
+    category, on the same folds), since the six categories differ in difficulty, and each profile
+    together with the category (the baseline's model plus the profile), which asks whether the profile
+    adds anything to knowing the category. The table adds the selective-prediction scores PRR and AURC
+    (per fold, averaged); ``per_category`` has the profile classifier's ROC-AUC within each category;
+    ``versus_category`` compares each setting with the category-only baseline (corrected test).
     """
     from ..datasets import load_multiple_choice
 
@@ -177,19 +194,35 @@ def run_correctness(*, model=DEFAULT_MODEL, memory=None, quick=False):
     answers = answer_correctness(X, frame["target"].to_numpy(), options=frame[list("ABCD")].to_numpy(dtype=object),
                                  method="options", profiler=EntropyProfileTransformer(model))
     category_features = OneHotEncoder(sparse_output=False).fit_transform(categories[:, None])
+    table = frame[["prompt", "category"]].reset_index(drop=True)
     position = CorrectnessClassifier().set_params(profiler__n_tokens=1, profiler__model=model, profiler__memory=memory)
+    with_category = [
+        (f"{name} + category (logistic regression)",
+         profile_and_category(EntropyProfileTransformer(model, n_tokens=n_tokens, memory=memory)), table, {})
+        for name, n_tokens in (("profile", 8), ("answer position", 1))
+    ]
+    baseline_name = "category only (logistic regression)"
     result = _classification(
         CorrectnessClassifier(), X, answers.correct, ["wrong", "right"], "correctness", model, memory, groups=None,
         n_splits=5 if quick else 10,
         extra=[("answer position only (n_tokens=1)", position, None, {}),
-               ("category only (logistic regression)", LogisticRegression(), category_features, {})])
+               (baseline_name, LogisticRegression(), category_features, {}), *with_category])
     scores = [_rejection_scores(evaluation) for evaluation in result.evaluations.values()]
     result.table["prr"], result.table["aurc"] = [prr for prr, _ in scores], [aurc for _, aurc in scores]
-    baseline = result.evaluations["category only (logistic regression)"].folds
-    versus = corrected_resampled_ttest(result.evaluation.folds["auc"], baseline["auc"], n_train=baseline["n_train"],
-                                       n_test=baseline["n_test"])
-    result.versus_category = versus
+    baseline = result.evaluations[baseline_name].folds
+    rows = []
+    for name, evaluation in result.evaluations.items():
+        if name == baseline_name:
+            continue
+        versus = corrected_resampled_ttest(evaluation.folds["auc"], baseline["auc"], n_train=baseline["n_train"],
+                                           n_test=baseline["n_test"])
+        rows.append({"setting": name, "minus_category": versus.mean_difference, "ci_low": versus.ci_low,
+                     "ci_high": versus.ci_high, "corrected_p_value": versus.pvalue})
+    result.versus_category_table = pd.DataFrame(rows)
+    result.versus_category = corrected_resampled_ttest(
+        result.evaluation.folds["auc"], baseline["auc"], n_train=baseline["n_train"], n_test=baseline["n_test"])
     result.per_category = per_category_auc(result.evaluation, categories)
+    versus = result.versus_category
     result.summary = (f"model accuracy {answers.accuracy:.3f} on {len(X)} cloze questions; " + result.summary
                       + f"; minus the category-only baseline {versus.mean_difference:+.3f} "
                         f"[{versus.ci_low:+.3f}, {versus.ci_high:+.3f}]")

@@ -368,11 +368,14 @@ def run_experiment(name, *, model=None, memory=None, quick=False):
     Parameters
     ----------
     name : {"tasks", "formats", "correctness", "families", "intervention", "guess-then-refine"}
-        The experiment: task identification, output-format identification and correctness prediction
-        (each with the paper's protocol: stratified k-fold ROC-AUC against a stratified dummy, paired
-        t-test), model-family fingerprints (leave-one-sample-out kNN over depth-rescaled profiles of
-        the installed bundled models), layer skipping (expansion, pruning and random blocks), or the
-        four Guess-then-Refine case studies through the logit and a tuned lens
+        The experiment: task identification (folds grouped by story, plus the held-out wording),
+        output-format identification (grouped by topic) and correctness prediction (with the
+        category-only baseline), each scored by :func:`evaluate_profile_classifier` (ROC-AUC against a
+        stratified dummy on the same folds, corrected resampled t-test and intervals, the paper's
+        raw-nats kNN beside the standardised one); model identity and family fingerprints
+        (leave-one-sample-out and leave-one-model-out kNN over depth-rescaled profiles of the installed
+        bundled models); layer skipping (expansion, pruning and random blocks, cross-fitted); or the four
+        Guess-then-Refine case studies through the logit and a tuned lens
         (:func:`~sklearn_entropylens.experiments.run_guess_then_refine`).
     model : str or None, default=None
         The model (the bundled SmolLM2 when None); for ``"families"``, a model added to the bundled ones.
@@ -384,9 +387,11 @@ def run_experiment(name, *, model=None, memory=None, quick=False):
     Returns
     -------
     result : Bunch
-        ``table`` (DataFrame: folds, accuracies or strategies), ``summary`` (one line), ``paper`` (the
-        paper's figure for comparison), ``figure`` (matplotlib) and ``estimator`` (fitted; save it with
-        :func:`dump`).
+        ``table`` (DataFrame: one row per setting for the classification experiments, accuracies or
+        strategies for the others), ``summary`` (one line), ``paper`` (the paper's figure for
+        comparison), ``figure`` (matplotlib) and ``estimator`` (fitted; save it with :func:`dump`). The
+        classification experiments add ``evaluations`` (each setting's :func:`evaluate_profile_classifier`
+        result); correctness adds ``per_category`` and ``versus_category_table``.
 
     Examples
     --------

@@ -101,6 +101,30 @@ def test_update_shifts_chunk_in_place_and_hartley_counts_the_support():
     np.testing.assert_allclose(hartley.result().numpy(), [math.log(2), math.log(4)])
 
 
+@pytest.mark.parametrize("orders", [(0.5, 1.0, 5.0), (0.0, 2.0, np.inf), (0.97, 1.02)])
+def test_orders_sharing_one_accumulator_give_each_order_its_own_numbers(orders):
+    # One maximum, shift and normalizer for all the orders: the same operations on the same values as
+    # each order accumulated alone, so the same bits.
+    rng = np.random.default_rng(5)
+    logits = torch.as_tensor((rng.standard_normal((7, 300)) * 4).astype(np.float32))
+    logits[0, :10] = -math.inf
+    shared = StreamingEntropy(7, orders)
+    alone = {order: StreamingEntropy(7, order) for order in orders}
+    for start in range(0, 300, 64):
+        shared.update(logits[:, start : start + 64].clone())
+        for accumulator in alone.values():
+            accumulator.update(logits[:, start : start + 64].clone())
+    for order in orders:
+        assert torch.equal(shared.result(order), alone[order].result()), order
+    with pytest.raises(ValueError, match="Name the order"):
+        shared.result()
+
+
+def test_orders_of_different_accumulation_dtypes_are_refused_together():
+    with pytest.raises(ValueError, match="different accumulation dtypes"):
+        StreamingEntropy(2, (0.98, 2.0))
+
+
 def test_entropy_from_logits_does_not_modify_input():
     logits = torch.randn(3, 10)
     copy = logits.clone()

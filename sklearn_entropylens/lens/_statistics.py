@@ -52,6 +52,11 @@ def check_alpha(alpha):
     return alpha
 
 
+def accumulates_in_float64(alpha):
+    """Whether a Renyi order is accumulated in float64 (an order close to, but not, 1)."""
+    return 0 < abs(alpha - 1.0) < _FLOAT64_ALPHA_WINDOW
+
+
 class StreamingEntropy:
     """Accumulate the Renyi (or Shannon) entropy of rows of logits given chunk by chunk.
 
@@ -59,8 +64,11 @@ class StreamingEntropy:
     ----------
     n_rows : int
         Number of distributions (rows) accumulated at once.
-    alpha : float
-        Renyi order; ``1`` is Shannon entropy, ``numpy.inf`` min-entropy, ``0`` Hartley entropy.
+    alpha : float or tuple of float
+        Renyi order; ``1`` is Shannon entropy, ``numpy.inf`` min-entropy, ``0`` Hartley entropy. A tuple
+        of orders accumulates all of them over the same chunks, sharing the row maximum and the
+        normalizer ``S``; they must agree on the accumulation dtype (see
+        :func:`accumulates_in_float64`).
     device : torch.device or str, default="cpu"
         Device of the accumulators; chunks must live there too.
 
@@ -68,19 +76,28 @@ class StreamingEntropy:
     -----
     Call :meth:`update` with every chunk of columns of the same rows (any split of the vocabulary, in
     any order), then :meth:`result`. Chunks are modified in place (shifted by the row maximum), which
-    saves one full pass over the logits.
+    saves one full pass over the logits. Each order's numbers are those it gets alone: the shared
+    maximum, shift and ``S`` are the same operations on the same values.
     """
 
     def __init__(self, n_rows, alpha, device="cpu"):
-        self.alpha = check_alpha(alpha)
+        orders = tuple(check_alpha(order) for order in alpha) if isinstance(alpha, tuple) else (check_alpha(alpha),)
+        if not orders or len(set(orders)) != len(orders):
+            raise ValueError(f"alpha must be one order or distinct orders, got {alpha!r}.")
+        if len({accumulates_in_float64(order) for order in orders}) != 1:
+            raise ValueError(f"Orders {orders} need different accumulation dtypes; accumulate them apart.")
+        self.orders = orders
+        self.alpha = orders[0] if len(orders) == 1 else orders
         # Hartley entropy counts each row's support: the columns whose logit is not -inf (masked).
-        self._support = torch.zeros(n_rows, dtype=torch.float64, device=device)
-        use_float64 = 0 < abs(self.alpha - 1.0) < _FLOAT64_ALPHA_WINDOW
-        self.dtype = torch.float64 if use_float64 else torch.float32
+        self._support = torch.zeros(n_rows, dtype=torch.float64, device=device) if 0.0 in orders else None
+        self._streamed = any(order != 0.0 for order in orders)
+        self.dtype = torch.float64 if accumulates_in_float64(orders[0]) else torch.float32
         self._max = torch.full((n_rows,), -math.inf, dtype=self.dtype, device=device)
         self._sum = torch.zeros(n_rows, dtype=self.dtype, device=device)
-        # Shannon: sum of exp(z - M) * (z - M); finite Renyi orders: sum of exp(alpha * (z - M)).
-        self._second = torch.zeros(n_rows, dtype=self.dtype, device=device)
+        # Shannon: sum of exp(z - M) * (z - M); each finite Renyi order: sum of exp(alpha * (z - M)).
+        self._shannon = torch.zeros(n_rows, dtype=self.dtype, device=device) if 1.0 in orders else None
+        self._powers = {order: torch.zeros(n_rows, dtype=self.dtype, device=device)
+                        for order in orders if math.isfinite(order) and order not in (0.0, 1.0)}
 
     def update(self, logits):
         """Add a chunk of columns.
@@ -90,8 +107,9 @@ class StreamingEntropy:
         logits : torch.Tensor of shape (n_rows, n_chunk_columns)
             Logits of a slice of the vocabulary; cast to the accumulation dtype and shifted in place.
         """
-        if self.alpha == 0.0:
+        if self._support is not None:
             self._support += (logits > -math.inf).sum(dim=-1)
+        if not self._streamed:
             return
         z = logits if logits.dtype == self.dtype else logits.to(self.dtype)
         new_max = torch.maximum(self._max, z.amax(dim=-1))
@@ -101,43 +119,52 @@ class StreamingEntropy:
         # exp(-inf - finite) = 0 makes the very first rescale a no-op on the zero accumulators.
         shift = self._max - shift_by
         scale = torch.exp(shift)
-        finite_shift = torch.where(torch.isfinite(shift), shift, torch.zeros_like(shift))
-        if self.alpha == 1.0:
-            self._second = scale * (self._second + finite_shift * self._sum)
-        elif math.isfinite(self.alpha):
-            self._second = self._second * torch.exp(self.alpha * shift)
+        if self._shannon is not None:
+            finite_shift = torch.where(torch.isfinite(shift), shift, torch.zeros_like(shift))
+            self._shannon = scale * (self._shannon + finite_shift * self._sum)
+        for order, power in self._powers.items():
+            self._powers[order] = power * torch.exp(order * shift)
         self._sum = self._sum * scale
         self._max = new_max
 
         z.sub_(shift_by[:, None])
-        if self.alpha == 1.0:
-            e = torch.exp(z)
-            self._sum += e.sum(dim=-1)
+        e = torch.exp(z)
+        self._sum += e.sum(dim=-1)
+        orders = list(self._powers)
+        for k, order in enumerate(orders):
+            # The last use of z may scale it in place; Shannon's term still needs it unscaled.
+            in_place = k == len(orders) - 1 and self._shannon is None
+            scaled = z.mul_(order) if in_place else z * order
+            self._powers[order] += scaled.exp_().sum(dim=-1)
+        if self._shannon is not None:
             # A masked logit gives exp(-inf) * -inf = 0 * -inf = NaN; its term is 0. NaN logits cannot hide
             # here: they make the normalizer above NaN.
-            self._second += torch.nansum(e.mul_(z), dim=-1)
-        elif math.isinf(self.alpha):
-            self._sum += torch.exp(z).sum(dim=-1)
-        else:
-            self._sum += torch.exp(z).sum(dim=-1)
-            self._second += z.mul_(self.alpha).exp_().sum(dim=-1)
+            self._shannon += torch.nansum(e.mul_(z), dim=-1)
 
     def log_normalizer(self):
-        """Return ``logsumexp`` of every row's logits seen so far (not available for alpha = 0)."""
-        if self.alpha == 0.0:
+        """Return ``logsumexp`` of every row's logits seen so far (not available for alpha = 0 alone)."""
+        if not self._streamed:
             raise ValueError("Hartley entropy (alpha=0) does not accumulate the log-normalizer.")
         return self._max.double() + torch.log(self._sum.double())
 
-    def result(self):
-        """Return the entropies, in nats, as a float32 or float64 tensor of shape (n_rows,)."""
-        if self.alpha == 0.0:
-            return torch.log(self._support).to(self._sum.dtype)
+    def result(self, alpha=None):
+        """Return the entropies of order ``alpha`` (the only one when None), in nats, of shape (n_rows,).
+
+        Float32, or float64 for orders close to 1.
+        """
+        if alpha is None:
+            if len(self.orders) != 1:
+                raise ValueError(f"Name the order: this accumulator holds {self.orders}.")
+            alpha = self.orders[0]
+        alpha = check_alpha(alpha)
+        if alpha == 0.0:
+            return torch.log(self._support).to(self.dtype)
         log_sum = torch.log(self._sum)
-        if self.alpha == 1.0:
-            return log_sum - self._second / self._sum
-        if math.isinf(self.alpha):
+        if alpha == 1.0:
+            return log_sum - self._shannon / self._sum
+        if math.isinf(alpha):
             return log_sum
-        return (torch.log(self._second) - self.alpha * log_sum) / (1.0 - self.alpha)
+        return (torch.log(self._powers[alpha]) - alpha * log_sum) / (1.0 - alpha)
 
 
 def entropy_from_logits(logits, alpha=1.0, chunk_size=None):
@@ -617,14 +644,18 @@ class LensStatistics:
         self._wants_top_p = "top_p_sets" in passes
         self._orders = {name: alpha if name == "entropy" else renyi_order(name)
                         for name in statistics if declaration(name).read == "entropy"}
-        # Hartley entropy (order 0) needs no pass over the logits.
-        self._entropies = {name: StreamingEntropy(n_rows, order, device=device)
-                           for name, order in self._orders.items() if order != 0.0}
-        self._normalizer = next(iter(self._entropies.values()), None)
+        # Hartley entropy (order 0) needs no pass over the logits. The others share one accumulator per
+        # dtype: one row maximum, shift and normalizer for all the orders of a list.
+        streamed = sorted({order for order in self._orders.values() if order != 0.0})
+        self._streams = [StreamingEntropy(n_rows, tuple(order for order in streamed if accumulates_in_float64(order) == wide),
+                                          device=device)
+                         for wide in (False, True) if any(accumulates_in_float64(order) == wide for order in streamed)]
+        self._stream_of = {order: stream for stream in self._streams for order in stream.orders}
+        self._normalizer = next(iter(self._streams), None)
         if "normalizer" in passes and self._normalizer is None:
             # KL without an entropy (or with Hartley's alone) needs the log-normalizer of a Shannon pass.
             self._normalizer = StreamingEntropy(n_rows, 1.0, device=device)
-        self._streams = list(self._entropies.values()) or ([self._normalizer] if self._normalizer is not None else [])
+            self._streams = [self._normalizer]
         if self._wants_kl:
             self._final_probabilities = final_probabilities
             self._final_negative_entropy = final_negative_entropy
@@ -687,7 +718,8 @@ class LensStatistics:
     def entropy(self, name="entropy"):
         if self._orders[name] == 0.0:
             return torch.full(self.row_shape, math.log(self.vocab_size), dtype=torch.float64)
-        return self._entropies[name].result().double().reshape(self.row_shape)
+        order = self._orders[name]
+        return self._stream_of[order].result(order).double().reshape(self.row_shape)
 
     def kl_to_final(self):
         log_normalizer = self._normalizer.log_normalizer().reshape(self.row_shape)

@@ -569,8 +569,9 @@ def top_p_sets(logits, top_p):
     candidates = (probabilities >= floor).sum(dim=-1).clamp_(min=1)
     sizes = torch.empty(n_rows, dtype=torch.int64, device=logits.device)
     membership = torch.zeros((n_rows, vocab_size), dtype=torch.bool, device=logits.device)
-    # Groups of rows whose candidate counts share their power of 4: each group's k is within 4x of its rows' own.
-    group_of_row = torch.floor(torch.log2(candidates.double()) / 2).long()
+    # Groups of rows whose candidate counts share their power of 4 (any grouping gives the same sets: each
+    # group takes its own largest count as k); each row then sorts at most 4x the tokens it needs.
+    group_of_row = torch.floor(torch.log2(candidates.float()) / 2).long()
     for group in torch.unique(group_of_row).tolist():
         rows = torch.nonzero(group_of_row == group).squeeze(1)
         n_candidates = int(candidates[rows].max())

@@ -32,7 +32,7 @@ args = parser.parse_args()
 pd.set_option("display.width", 200)
 for name in args.experiments:
     started = time.perf_counter()
-    result = run_experiment(name, model=args.model, memory="examples_cache")
+    result = run_experiment(name, model=args.model, memory="examples_cache", progress=True)
     print(f"== {name} on {args.model}")
     print(result.table.round(3).to_string(index=False))
     if name == "correctness":

@@ -283,7 +283,8 @@ def _command_experiment(args):
     started = time.perf_counter()
     # Profiles are computed once for the protocol, the final fit and the figure.
     cache = args.cache or str(pathlib.Path(args.output_dir) / "cache")
-    result = run_experiment(args.name, model=args.model, memory=cache, quick=args.quick)
+    result = run_experiment(args.name, model=args.model, memory=cache, quick=args.quick,
+                            progress=sys.stderr.isatty())
     with pd.option_context("display.width", 120, "display.max_columns", 20):
         print(result.table.round(3).to_string())
     print(f"\n{args.name}: {result.summary}")

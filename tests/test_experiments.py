@@ -27,8 +27,10 @@ def test_experiments_run_end_to_end_on_a_tiny_model(tmp_path, tiny_directory, na
     assert type(load(tmp_path / "estimator.skops", trusted=get_trusted_types())) is type(result.estimator)
 
 
-def test_correctness_experiment_reports_its_baselines_and_selective_scores(tmp_path, tiny_directory):
-    result = run_experiment("correctness", model=tiny_directory, memory=str(tmp_path / "cache"), quick=True)
+def test_correctness_experiment_reports_its_baselines_and_selective_scores(tmp_path, tiny_directory, capsys):
+    result = run_experiment("correctness", model=tiny_directory, memory=str(tmp_path / "cache"), quick=True,
+                            progress=True)
+    assert "Entropy profiles" in capsys.readouterr().err  # a bar over the prompts each profiling run computes
     table = result.table.set_index("setting")
     assert list(table.index) == ["profile, standardised", "profile, raw nats (no scaler, as the paper)",
                                  "answer position only (n_tokens=1)", "category only (logistic regression)",

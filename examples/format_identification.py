@@ -4,8 +4,8 @@ the bundled SmolLM2.
 The protocol (:func:`~sklearn_entropylens.evaluate_profile_classifier`): 10 folds grouped by topic (a
 topic's three instructions never straddle training and test), ROC-AUC against a stratified dummy on the
 same folds, corrected resampled t-test and intervals; the paper's kNN on raw nats beside it. The paper
-profiles 256 greedy tokens in 8 windows (``examples/feature_study.py formats --paper-scale`` runs that); 32 tokens in 4 windows
-keeps this to a few minutes on a CPU.
+profiles 256 greedy tokens in 8 windows (``examples/feature_study.py formats --paper-scale`` runs
+that); 32 tokens in 4 windows keeps this to a few minutes on a CPU.
 
 Run: ``python examples/format_identification.py`` (about 8 minutes on 2 CPU cores the first time;
 profiles are cached in ``examples_cache``). Saves ``examples/figures/formats.png``.

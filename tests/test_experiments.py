@@ -69,3 +69,12 @@ def test_families_experiment_on_the_bundled_models(smollm2, gemma3, tmp_path):
     identity = result.table[result.table["test"] == "model identity"]
     assert identity["accuracy"].min() >= 0.9
     assert {"llama", "gemma3"} <= set(result.estimator.classes_)
+
+
+def test_correctness_folds_shrink_to_the_rarer_class_and_refuse_below_two():
+    from sklearn_entropylens.experiments._paper import _folds_for_rare_class
+
+    assert _folds_for_rare_class([1] * 100 + [0] * 30, 10) == 10
+    assert _folds_for_rare_class([1] * 201 + [0] * 5, 10) == 5  # every test fold still holds a wrong answer
+    with pytest.raises(ValueError, match="1 questions right and 40 wrong"):
+        _folds_for_rare_class([1] + [0] * 40, 10)

@@ -161,6 +161,20 @@ def per_category_auc(result, categories):
     return pd.DataFrame(rows)
 
 
+def _folds_for_rare_class(y, n_splits):
+    """As many stratified folds as asked, but no more than the rarer class has members.
+
+    Every test fold needs both classes for its ROC-AUC; a model that answers nearly every question right
+    (or wrong) leaves a handful in one class, and the folds shrink to that handful rather than fail.
+    """
+    counts = np.bincount(np.asarray(y, dtype=int), minlength=2)
+    if counts.min() < 2:
+        raise ValueError(f"The model answered {counts[1]} questions right and {counts[0]} wrong: correctness "
+                         "prediction needs at least 2 of each to cross-validate a ROC-AUC. Use harder questions "
+                         "or a smaller model.")
+    return int(min(n_splits, counts.min()))
+
+
 def profile_and_category(profiler):
     """Logistic regression on a profile (standardised) and the question's category (one-hot), from a table.
 
@@ -184,7 +198,9 @@ def run_correctness(*, model=DEFAULT_MODEL, memory=None, quick=False, progress=F
     together with the category (the baseline's model plus the profile), which asks whether the profile
     adds anything to knowing the category. The table adds the selective-prediction scores PRR and AURC
     (per fold, averaged); ``per_category`` has the profile classifier's ROC-AUC within each category;
-    ``versus_category`` compares each setting with the category-only baseline (corrected test).
+    ``versus_category`` compares each setting with the category-only baseline (corrected test). The
+    folds are 10 stratified ones, fewer when the rarer of right and wrong has fewer than 10 questions (a
+    larger model answers nearly all of them right), since each test fold needs both.
     """
     from ..datasets import load_multiple_choice
 
@@ -204,9 +220,10 @@ def run_correctness(*, model=DEFAULT_MODEL, memory=None, quick=False, progress=F
         for name, n_tokens in (("profile", 8), ("answer position", 1))
     ]
     baseline_name = "category only (logistic regression)"
+    n_splits = _folds_for_rare_class(answers.correct, 5 if quick else 10)
     result = _classification(
         CorrectnessClassifier(), X, answers.correct, ["wrong", "right"], "correctness", model, memory, groups=None,
-        n_splits=5 if quick else 10, progress=progress,
+        n_splits=n_splits, progress=progress,
         extra=[("answer position only (n_tokens=1)", position, None, {}),
                (baseline_name, LogisticRegression(), category_features, {}), *with_category])
     scores = [_rejection_scores(evaluation) for evaluation in result.evaluations.values()]
@@ -225,7 +242,9 @@ def run_correctness(*, model=DEFAULT_MODEL, memory=None, quick=False, progress=F
         result.evaluation.folds["auc"], baseline["auc"], n_train=baseline["n_train"], n_test=baseline["n_test"])
     result.per_category = per_category_auc(result.evaluation, categories)
     versus = result.versus_category
-    result.summary = (f"model accuracy {answers.accuracy:.3f} on {len(X)} cloze questions; " + result.summary
+    n_rare = np.bincount(np.asarray(answers.correct, dtype=int), minlength=2).min()
+    result.summary = (f"model accuracy {answers.accuracy:.3f} on {len(X)} cloze questions "
+                      f"({n_rare} in the rarer class); " + result.summary
                       + f"; minus the category-only baseline {versus.mean_difference:+.3f} "
                         f"[{versus.ci_low:+.3f}, {versus.ci_high:+.3f}]")
     return result

@@ -1,6 +1,7 @@
 """The paper's three prompt-classification experiments, scaled down, on the bundled SmolLM2.
 
-The full-size figures (examples/prompt_classification.py) are in the README; these smaller runs check
+The full-size figures (examples/task_identification.py, format_identification.py and
+correctness_prediction.py) are in the README; these smaller runs check
 that each classifier beats the stratified dummy under the same protocol.
 """
 

@@ -51,6 +51,19 @@ def test_summary_reports_the_corrected_test_beside_the_plain_one():
     assert summary["auc_ci_low"] < summary["auc_mean"] < summary["auc_ci_high"]
 
 
+
+def test_auc_interval_is_clipped_to_the_scale_and_otherwise_unchanged():
+    # Five folds, one of the rare class in each: the t interval of the fold AUCs passes 1.
+    rng = np.random.default_rng(0)
+    y = np.r_[np.zeros(30, int), np.ones(5, int)]
+    X = y[:, None] * 3.0 + rng.normal(size=(35, 2))
+    X[-1] = 0
+    result = evaluate_profile_classifier(KNeighborsClassifier(3), X, y, n_splits=5)
+    folds = result.folds
+    unclipped = corrected_resampled_ttest(folds["auc"], np.zeros(5), n_train=folds["n_train"], n_test=folds["n_test"])
+    assert unclipped.ci_high > 1 and result.summary["auc_ci_high"] == 1.0
+    assert result.summary["auc_ci_low"] == pytest.approx(unclipped.ci_low)
+
 def test_grouping_removes_what_a_group_fingerprint_leaks():
     # Labels tied to groups: ungrouped folds let kNN find a sample's group mates, grouped folds cannot.
     rng = np.random.default_rng(0)

@@ -135,7 +135,7 @@ def evaluate_profile_classifier(estimator, X, y, *, groups=None, cv=None, n_spli
     result : Bunch
         ``folds``: DataFrame with one row per fold (``fold``, ``n_train``, ``n_test``, ``auc``,
         ``accuracy``, ``dummy_auc``, ``dummy_accuracy``); ``summary``: dict with the means and standard
-        deviations of those, ``auc_ci_low``/``auc_ci_high`` (corrected t interval of the mean AUC),
+        deviations of those, ``auc_ci_low``/``auc_ci_high`` (corrected t interval of the mean AUC, clipped to [0, 1]),
         ``difference_mean``/``difference_ci_low``/``difference_ci_high`` (AUC minus the dummy's),
         ``corrected_t_statistic``/``corrected_p_value``, the plain ``t_statistic``/``p_value``,
         ``significant`` (corrected p < 0.05), ``n_folds`` and ``cv`` (the splitter's name);
@@ -221,8 +221,10 @@ def _fold_tests(table, confidence):
     sizes = {"n_train": table["n_train"], "n_test": table["n_test"], "confidence": confidence}
     corrected = corrected_resampled_ttest(table["auc"], table["dummy_auc"], **sizes)
     level = corrected_resampled_ttest(table["auc"], np.zeros(len(table)), **sizes)
+    # A t interval is symmetric and knows nothing of the scale: with few or very unequal folds it passes
+    # 0 or 1, where no ROC-AUC can lie. Clipped to the scale, its true part is unchanged.
     return {
-        "auc_ci_low": level.ci_low, "auc_ci_high": level.ci_high,
+        "auc_ci_low": max(level.ci_low, 0.0), "auc_ci_high": min(level.ci_high, 1.0),
         "difference_mean": corrected.mean_difference,
         "difference_ci_low": corrected.ci_low, "difference_ci_high": corrected.ci_high,
         "corrected_t_statistic": corrected.statistic, "corrected_p_value": corrected.pvalue,

@@ -320,6 +320,33 @@ def test_profiles_reach_the_cache_in_whole_batches_with_unchanged_numbers(tiny_l
     assert get_profile_counters()["computed"] == 11
 
 
+def test_a_killed_run_keeps_every_finished_batch_and_the_rerun_computes_only_the_rest(tiny_llama, tmp_path, monkeypatch):
+    # Long profiles (256 tokens of a 262k-vocabulary lens) take minutes per batch: losing more than the
+    # batch in flight would cost real time on every interruption.
+    from sklearn_entropylens.lens import _runner
+
+    prompts = [f"prompt number {k} " * (k % 4 + 1) for k in range(11)]
+    expected = EntropyProfileTransformer(tiny_llama, n_tokens=3, batch_size=2).fit_transform(prompts)
+    decode, calls = _runner.decode_batches, []
+
+    def killed_in_the_third_batch(*args, **kwargs):
+        calls.append(len(args[4]))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return decode(*args, **kwargs)
+
+    monkeypatch.setattr(_runner, "decode_batches", killed_in_the_third_batch)
+    profiler = EntropyProfileTransformer(tiny_llama, n_tokens=3, batch_size=2, memory=str(tmp_path))
+    with pytest.raises(KeyboardInterrupt):
+        profiler.fit_transform(prompts)
+    assert calls == [1, 1, 1]  # one batch per write, not CHECKPOINT_PROMPTS prompts
+    monkeypatch.setattr(_runner, "decode_batches", decode)
+    reset_profile_counters()
+    np.testing.assert_array_equal(profiler.fit_transform(prompts), expected)
+    assert get_profile_counters()["computed"] == 11 - 4
+    assert get_profile_counters()["cache_hits"] == 4
+
+
 def test_features_are_float32_and_do_not_depend_on_the_batch_at_that_precision(tiny_llama):
     # Rows computed with other prompts in the batch (other padding, other GEMM shapes) round differently in
     # float32; the features are float32, and each row agrees with its one-prompt profile to float32 precision.

@@ -18,7 +18,9 @@ from ._memory import plan_engine
 from ._result import ProfileResult
 from ._statistics import needs_whole_rows, records_embedding
 
-# About this many prompts are profiled between two writes to the per-prompt cache.
+# On joblib's workers, about this many prompts are profiled between two writes to the per-prompt cache
+# (each shard pays a model load there). Here, every batch is written as it finishes: a long run that is
+# killed loses one batch at most.
 CHECKPOINT_PROMPTS = 64
 
 
@@ -208,7 +210,7 @@ class ProfileRunner:
             # Shards of whole batches of the canonical order, so the batches (and their rounding) are those
             # of a single call wherever a shard runs, and finished profiles reach the cache as they come.
             batches = _batches(canonical_order(token_ids, pending_seeds), plan.batch_size)
-            per_shard = max(1, CHECKPOINT_PROMPTS // plan.batch_size)
+            per_shard = 1 if self._decodes_here() else max(1, CHECKPOINT_PROMPTS // plan.batch_size)
             shards = [batches[start : start + per_shard] for start in range(0, len(batches), per_shard)]
             with tqdm(total=len(identities), disable=self.progress is None, unit="prompt", desc=self.progress,
                       mininterval=0.5, miniters=1) as bar:
@@ -229,6 +231,12 @@ class ProfileRunner:
                 ]
         return ProfileResult(values, settings.result_statistics, layers, None if served else tokens, prompt_token_ids)
 
+    def _decodes_here(self):
+        """Whether shards run in this process rather than on joblib's workers."""
+        backend = type(joblib.parallel.get_active_backend()[0]).__name__
+        # Threads would share one model and its forward hooks; a registered model exists only here.
+        return joblib.effective_n_jobs(self.n_jobs) == 1 or backend == "ThreadingBackend" or self.local_only
+
     def _run_shards(self, token_ids, seeds, shards, plan, on_batch):
         """Decode each shard, in order: here, or on joblib's workers; yields ``(values, tokens)`` per shard.
 
@@ -243,10 +251,7 @@ class ProfileRunner:
             local_batches = [[position[i] for i in batch] for batch in shard]
             return [token_ids[i] for i in members], [seeds[i] for i in members], local_batches
 
-        n_workers = joblib.effective_n_jobs(self.n_jobs)
-        backend = type(joblib.parallel.get_active_backend()[0]).__name__
-        # Threads would share one model and its forward hooks; a registered model exists only here.
-        if n_workers == 1 or len(shards) == 1 or backend == "ThreadingBackend" or self.local_only:
+        if self._decodes_here() or len(shards) == 1:
             return (
                 decode_batches(self.loaded, lens, ids, shard_seeds, batches, self.settings, plan, on_batch)
                 for ids, shard_seeds, batches in map(local, shards)

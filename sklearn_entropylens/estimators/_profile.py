@@ -156,7 +156,8 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
         Cache profiles per prompt under this location, keyed by the prompt and every parameter that
         changes the numbers, the device type and the engine's numeric version included (not
         ``batch_size``, the device index, ``progress`` or the output units), so a grid search computes
-        each prompt once.
+        each prompt once. Profiles are written as they finish (each batch here, each shard on
+        workers), so an interrupted run, called again, computes only the prompts it had not reached.
     progress : bool, default=False
         Show a progress bar over prompts.
 

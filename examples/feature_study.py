@@ -7,7 +7,9 @@ Every setting is scored on the same grouped folds (the whole table: descriptive,
 picks its maximum); the honest number is the nested estimate, where each outer training part picks its
 setting by an inner grouped search. All settings read one cached profile per prompt. For tasks, the
 most chosen setting is also scored on the held-out wording (trained on one question of each class,
-tested on the other, on unseen stories).
+tested on the other, on unseen stories). For formats, an exploratory read after the study (not
+pre-registered, so not a claim of the study): the most chosen features and classifier on each window of
+the generation alone, to show where in the generated text the format is read.
 
 Usage::
 
@@ -29,7 +31,7 @@ import pandas as pd
 from sklearn_entropylens import EntropyProfileTransformer, answer_correctness, evaluate_profile_classifier
 from sklearn_entropylens.datasets import PAPER_FORMATS, load_formats, load_multiple_choice, load_story_tasks
 from sklearn_entropylens.experiments import held_out_condition_folds
-from sklearn_entropylens.experiments._study import default_classifiers, run_feature_study, study_pipeline
+from sklearn_entropylens.experiments._study import default_classifiers, run_feature_study, study_pipeline, study_profiler
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("experiment", choices=["tasks", "formats", "correctness"])
@@ -67,14 +69,28 @@ print(result.table.sort_values("auc", ascending=False).round(3).to_string(index=
 print("chosen by each outer fold:")
 print(result.chosen.round(3).to_string(index=False))
 print(result.summary)
+features, aggregate, classifier = result.chosen[["features", "aggregate", "classifier"]].value_counts().index[0]
+aggregate = int(aggregate) if aggregate.isdigit() else aggregate
 if args.experiment == "tasks":
     # The most chosen setting, trained on one wording of each task question and tested on the other.
-    features, aggregate, classifier = result.chosen[["features", "aggregate", "classifier"]].value_counts().index[0]
-    aggregate = int(aggregate) if aggregate.isdigit() else aggregate
     pipeline = study_pipeline(profiler, features, aggregate, default_classifiers(k)[classifier])
     wording = held_out_condition_folds(y, groups, stories.frame["wording"].to_numpy(), n_splits=8)
     held_out = evaluate_profile_classifier(pipeline, X, y, cv=wording).summary
     print(f"held-out wording, most chosen setting ({features}, {aggregate}, {classifier}): ROC-AUC "
           f"{held_out['auc_mean']:.3f} [{held_out['auc_ci_low']:.3f}, {held_out['auc_ci_high']:.3f}] (dummy "
           f"{held_out['dummy_auc_mean']:.3f}, corrected p {held_out['corrected_p_value']:.2g})")
+if args.experiment == "formats":
+    # Each window alone, averaged over its positions: the study's selection, scaling and classifier on
+    # frames named as the profiler names its columns. Read from the cache; no prompt is profiled again.
+    fitted = study_profiler(profiler).fit(X)
+    matrices = fitted.statistic_matrices(X)
+    head = study_pipeline(profiler, features, aggregate, default_classifiers(k)[classifier])[1:]
+    span = profiler.n_tokens // windows
+    print(f"exploratory, each window of {span} tokens alone ({features}, mean over the window, {classifier}):")
+    for start in range(0, profiler.n_tokens, span):
+        frame = pd.DataFrame({f"{name}_layer{layer:02d}": values[:, start : start + span, column].mean(axis=1)
+                              for name, values in matrices.items() for column, layer in enumerate(fitted.layers_)})
+        window = evaluate_profile_classifier(head, frame, y, groups=groups).summary
+        print(f"  tokens {start}-{start + span}: ROC-AUC {window['auc_mean']:.3f} [{window['auc_ci_low']:.3f}, "
+              f"{window['auc_ci_high']:.3f}]")
 print(f"class balance: {np.bincount(y).tolist()}; [{time.perf_counter() - started:.0f} s]")

@@ -10,6 +10,7 @@ from sklearn_entropylens.lens import Lens
 from sklearn_entropylens.lens._adapters import LensAdapter
 from sklearn_entropylens.lens._layer_statistics import lens_statistics
 from sklearn_entropylens.lens._reference import entropy_bruteforce, statistics_bruteforce
+from sklearn_entropylens.lens import _statistics as statistics_module
 from sklearn_entropylens.lens._statistics import (
     LensStatistics,
     StreamingEntropy,
@@ -199,9 +200,12 @@ def test_top_p_sets_match_a_full_float64_sort(top_p, scale):
         assert chosen.min() >= p[row][~membership[row]].max() if (~membership[row]).any() else True
 
 
-def test_top_p_sets_of_flat_and_peaked_rows_together_match_a_full_float64_sort():
+@pytest.mark.parametrize("count_columns", [7, 1000, 16384])
+def test_top_p_sets_of_flat_and_peaked_rows_together_match_a_full_float64_sort(monkeypatch, count_columns):
     # Rows from nearly uniform (thousands of candidates) to peaked (a few): each group of similar
-    # candidate counts is sorted with its own k, and the result is that of one full sort.
+    # candidate counts is sorted with its own k, and the result is that of one full sort. The candidates
+    # are counted in column slices of any width (a last one narrower).
+    monkeypatch.setattr(statistics_module, "_COUNT_COLUMNS", count_columns)
     rng = np.random.default_rng(7)
     scales = np.geomspace(0.01, 30.0, 24)[:, None]
     logits = (rng.standard_normal((24, 3000)) * scales).astype(np.float32)
@@ -210,6 +214,8 @@ def test_top_p_sets_of_flat_and_peaked_rows_together_match_a_full_float64_sort()
     np.testing.assert_array_equal(sizes.numpy(), expected["top_p_size"][:, 0])
     assert sizes.min() < 10 and sizes.max() > 1000  # the groups really differ
     np.testing.assert_array_equal(membership.sum(-1).numpy(), sizes.numpy())
+    sizes_only, no_sets = top_p_sets(torch.as_tensor(logits), 0.6, membership=False)
+    assert no_sets is None and torch.equal(sizes_only, sizes)
 
 
 @pytest.mark.parametrize("column_chunk", [None, 64, 333])
@@ -229,6 +235,7 @@ def test_whole_rows_reduced_in_column_slices_match_float64_bruteforce(column_chu
         target_logits=target_logits, top_p=0.6, column_chunk=column_chunk,
     )
     acc.update(z[:, :-1].reshape(-1, 1000).clone(), 0)
+    assert acc.membership is None  # top_p_size alone keeps no sets (keep_sets=False)
     got = acc.result()
     expected = statistics_bruteforce(logits.astype(np.float64), ["entropy", "kl_to_final", "final_token_rank", "top_p_size"])
     for order in (0.5, 5):
@@ -302,6 +309,57 @@ def test_masked_logits_match_the_float64_bruteforce(alpha, chunk):
     assert np.isfinite(got).all()
     np.testing.assert_allclose(got, expected, atol=2e-5 * max(1.0, float(np.abs(expected).max())), rtol=1e-5)
     np.testing.assert_allclose(got[3], 0.0, atol=1e-6)
+
+
+def _unclamped_entropies(logits, orders):
+    """The streaming formulas on one float32 chunk with nothing clamped: every exp as torch gives it."""
+    z = logits - logits.amax(dim=-1, keepdim=True)
+    e = torch.exp(z)
+    log_sum = torch.log(e.sum(dim=-1))
+    out = {1.0: log_sum - torch.nansum(e * z, dim=-1) / e.sum(dim=-1), math.inf: log_sum}
+    for order in orders:
+        if order not in out:
+            out[order] = (torch.log(torch.exp(order * z).sum(dim=-1)) - order * log_sum) / (1.0 - order)
+    return out
+
+
+@pytest.mark.parametrize("spread", [5.0, 30.0, 300.0])
+def test_exponents_below_the_smallest_normal_float_move_the_entropies_by_at_most_v_times_1e_36(spread):
+    # The exponents are clamped at exp's floor (where torch's exp is slow): the terms below it, denormal
+    # or 0, then count exp(-87) each, and -87 * exp(-87) in Shannon's sum. Beside the row maximum's term
+    # of 1 that moves an entropy by at most V * 1.5e-36 nats: no bit at all at spreads like real logits',
+    # and only in entropies of ~1e-30 nats (a row with one token) at spread 300. The spreads put many
+    # alpha * (z - M) below -87, in the denormal band (-104, -87) and below, and 5 % at -inf.
+    orders = (0.5, 1.0, 2.0, 5.0, 20.0, math.inf)
+    logits = _random_logits(9, 8, 4096, spread)
+    logits[np.random.default_rng(10).random(logits.shape) < 0.05] = -np.inf
+    logits = torch.from_numpy(logits)
+    assert float(((5.0 * (logits - logits.amax(dim=-1, keepdim=True))) < -87).float().mean()) > 0.01
+    accumulator = StreamingEntropy(8, orders)
+    accumulator.update(logits.clone())
+    unclamped = _unclamped_entropies(logits, orders)
+    expected = {order: entropy_bruteforce(logits.double().numpy(), order) for order in orders}
+    for order in orders:
+        got = accumulator.result(order)
+        if spread <= 30:
+            assert torch.equal(got, unclamped[order]), order
+        np.testing.assert_allclose(got.numpy(), unclamped[order].numpy(), rtol=0, atol=4096 * 1.5e-36, err_msg=str(order))
+        np.testing.assert_allclose(got.double().numpy(), expected[order], rtol=1e-5, atol=2e-5, err_msg=str(order))
+
+
+def test_a_row_masked_throughout_keeps_no_terms():
+    # Clamped -inf logits would count exp(floor) each: a row with no finite logit must still have none.
+    logits = torch.full((2, 300), -math.inf)
+    logits[1, 200:] = torch.linspace(-3.0, 3.0, 100)
+    accumulator = StreamingEntropy(2, (0.5, 1.0, 5.0, math.inf))
+    for start in range(0, 300, 64):
+        accumulator.update(logits[:, start : start + 64].clone())
+    for order in (0.5, 1.0, 5.0):
+        assert math.isnan(float(accumulator.result(order)[0])), order
+    assert float(accumulator.result(math.inf)[0]) == -math.inf
+    assert float(accumulator.log_normalizer()[0]) == -math.inf
+    expected = entropy_bruteforce(logits[1:].double().numpy(), 1.0)
+    np.testing.assert_allclose(accumulator.result(1.0)[1:].double().numpy(), expected, rtol=1e-5)
 
 
 @pytest.mark.parametrize("chunk", [7, 500])

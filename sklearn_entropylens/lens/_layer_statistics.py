@@ -23,11 +23,16 @@ def _streamed_names(statistics):
     """The statistics the streaming pass computes: every one it can read, the set sizes of comparisons with
     the previous layer, and the top-1 agreement that ``top1_settled`` is formed from."""
     names = tuple(name for name in statistics if declaration(name).read is not None)
-    if any(declaration(name).compares_previous_layer for name in statistics) and "top_p_size" not in names:
+    if _compares_sets(statistics) and "top_p_size" not in names:
         names += ("top_p_size",)
     if any(declaration(name).compares_later_layers for name in statistics) and "top1_agreement" not in names:
         names += ("top1_agreement",)
     return names
+
+
+def _compares_sets(statistics):
+    """Whether a statistic compares the candidate sets of consecutive layers (so the sets must be kept)."""
+    return any(declaration(name).compares_previous_layer for name in statistics)
 
 
 def _settled(values, statistics):
@@ -103,6 +108,7 @@ def lens_statistics(lens, residuals, layers, final_logits, *, statistics, alpha,
     per_prompt = (n_lens + 1) * vocab_size * 4
     step = max(1, min(batch, max_block_bytes // per_prompt))
     names = tuple(statistics) + tuple(name for name in lens_names if name not in statistics)
+    keep_sets = _compares_sets(statistics)
     out = {name: torch.empty((n_positions, n_lens + 1, batch), dtype=torch.float64) for name in names}
     for position in range(n_positions):
         for first in range(0, batch, step):
@@ -110,7 +116,7 @@ def lens_statistics(lens, residuals, layers, final_logits, *, statistics, alpha,
             width = members.stop - members.start
             block_extra = {key: value[position : position + 1, :, members] for key, value in extra.items()}
             accumulator = LensStatistics(
-                (1, n_lens, width), lens_names, alpha=alpha, device=device, top_p=top_p,
+                (1, n_lens, width), lens_names, alpha=alpha, device=device, top_p=top_p, keep_sets=keep_sets,
                 frequency_ranks=frequency_ranks, column_chunk=vocab_chunk, **block_extra
             )
             rows = prepared[position, :, members].reshape(-1, prepared.shape[-1])
@@ -145,7 +151,7 @@ def final_statistics(final_logits, statistics, alpha, top_p, frequency_ranks=Non
     shape = final_logits.shape[:-1]
     computed = tuple(name for name in _streamed_names(statistics) if declaration(name).final_value is None)
     accumulator = LensStatistics(shape, computed, alpha=alpha, device=final_logits.device, top_p=top_p,
-                                 frequency_ranks=frequency_ranks)
+                                 keep_sets=_compares_sets(statistics), frequency_ranks=frequency_ranks)
     rows = final_logits.reshape(-1, final_logits.shape[-1])
     # The entropy pass shifts its chunk in place: the caller's logits are still needed.
     accumulator.update(rows.clone() if "normalizer" in required_passes(computed) else rows, 0)

@@ -30,6 +30,13 @@ import torch
 # in float32 that loses |1 - alpha|^-1 * 1e-7 nats, so such orders accumulate in float64 instead.
 _FLOAT64_ALPHA_WINDOW = 0.05
 
+# torch's CPU exp is 10 to 30 times slower where its result would be below the smallest normal float
+# (and at -inf): in a float32 pass over a 262k-token row with alpha = 5 that is most of the row. Every
+# exponent is clamped here first: each such term becomes exp(floor) (floor * exp(floor) in Shannon's sum)
+# instead of something smaller. Beside the row maximum's term of 1 that moves an entropy by at most
+# V * 1.5e-36 nats (V * 2.4e-305 in float64): on the bundled models' logits not by one bit.
+_EXP_FLOOR = {torch.float32: -87.0, torch.float64: -708.0}
+
 
 def check_alpha(alpha):
     """Validate a Renyi order and return it as a float.
@@ -128,18 +135,24 @@ class StreamingEntropy:
         self._max = new_max
 
         z.sub_(shift_by[:, None])
-        e = torch.exp(z)
+        floor = _EXP_FLOOR[self.dtype]
+        e = z.clamp(min=floor).exp_()
         self._sum += e.sum(dim=-1)
         orders = list(self._powers)
         for k, order in enumerate(orders):
             # The last use of z may scale it in place; Shannon's term still needs it unscaled.
             in_place = k == len(orders) - 1 and self._shannon is None
             scaled = z.mul_(order) if in_place else z * order
-            self._powers[order] += scaled.exp_().sum(dim=-1)
+            self._powers[order] += scaled.clamp_(min=floor).exp_().sum(dim=-1)
         if self._shannon is not None:
-            # A masked logit gives exp(-inf) * -inf = 0 * -inf = NaN; its term is 0. NaN logits cannot hide
-            # here: they make the normalizer above NaN.
-            self._shannon += torch.nansum(e.mul_(z), dim=-1)
+            # The clamp also keeps a masked logit's term finite (exp(floor) * floor, not 0 * -inf = NaN).
+            self._shannon += e.mul_(z.clamp_(min=floor)).sum(dim=-1)
+        # A row masked so far (every logit -inf) has no terms at all: exactly 0, not exp(floor) per column.
+        # (Unconditionally: asking whether any row is masked would wait for the GPU at every chunk.)
+        masked_so_far = torch.isneginf(new_max)
+        for accumulator in (self._sum, self._shannon, *self._powers.values()):
+            if accumulator is not None:
+                accumulator.masked_fill_(masked_so_far, 0.0)
 
     def log_normalizer(self):
         """Return ``logsumexp`` of every row's logits seen so far (not available for alpha = 0 alone)."""
@@ -534,7 +547,21 @@ def check_top_p(top_p):
     return float(top_p)
 
 
-def top_p_sets(logits, top_p):
+# Columns per slice when counting a whole row's candidates: a reduction over a whole (rows, 262k) bool
+# matrix first converts it to int64 (6x slower on 2 cores than slices reduced in the CPU's cache).
+_COUNT_COLUMNS = 16384
+
+
+def _count_at_least(values, threshold):
+    """Per row, how many of ``values`` (n_rows, n_columns) are ``>= threshold``; int64."""
+    counts = torch.zeros(values.shape[0], dtype=torch.int64, device=values.device)
+    for start in range(0, values.shape[1], _COUNT_COLUMNS):
+        at_least = values[:, start : start + _COUNT_COLUMNS] >= threshold
+        counts += at_least.view(torch.uint8).sum(dim=-1, dtype=torch.int32)
+    return counts
+
+
+def top_p_sets(logits, top_p, *, membership=True):
     """Smallest sets of most probable tokens whose probability reaches ``top_p``, row by row.
 
     Parameters
@@ -543,13 +570,15 @@ def top_p_sets(logits, top_p):
         Whole rows of logits (not modified).
     top_p : float
         Probability mass in (0, 1].
+    membership : bool, default=True
+        Whether to return the sets themselves (only their sizes otherwise).
 
     Returns
     -------
     sizes : torch.Tensor of shape (n_rows,)
         ``|S|``: tokens are taken by decreasing probability until their total reaches ``top_p``.
-    membership : torch.Tensor of shape (n_rows, vocab_size), bool
-        Whether each token is in its row's set.
+    membership : torch.Tensor of shape (n_rows, vocab_size), bool, or None
+        Whether each token is in its row's set; None when ``membership=False``.
 
     Notes
     -----
@@ -563,12 +592,12 @@ def top_p_sets(logits, top_p):
     if top_p >= 1.0:
         # Every token has positive probability under a softmax, however far float rounding leaves it.
         full = torch.full((n_rows,), vocab_size, dtype=torch.int64, device=logits.device)
-        return full, torch.ones((n_rows, vocab_size), dtype=torch.bool, device=logits.device)
+        return full, torch.ones((n_rows, vocab_size), dtype=torch.bool, device=logits.device) if membership else None
     probabilities = torch.softmax(logits.float(), dim=-1)
     floor = (1.0 - top_p) / vocab_size
-    candidates = (probabilities >= floor).sum(dim=-1).clamp_(min=1)
+    candidates = _count_at_least(probabilities, floor).clamp_(min=1)
     sizes = torch.empty(n_rows, dtype=torch.int64, device=logits.device)
-    membership = torch.zeros((n_rows, vocab_size), dtype=torch.bool, device=logits.device)
+    members = torch.zeros((n_rows, vocab_size), dtype=torch.bool, device=logits.device) if membership else None
     # Groups of rows whose candidate counts share their power of 4 (any grouping gives the same sets: each
     # group takes its own largest count as k); each row then sorts at most 4x the tokens it needs.
     group_of_row = torch.floor(torch.log2(candidates.float()) / 2).long()
@@ -579,11 +608,12 @@ def top_p_sets(logits, top_p):
         # float64 running totals: the boundary of a set of thousands of tokens must not drift.
         below = (values.double().cumsum(dim=-1) < top_p).sum(dim=-1)
         group_sizes = torch.clamp(below + 1, max=n_candidates)
-        in_set = torch.arange(n_candidates, device=logits.device)[None, :] < group_sizes[:, None]
         sizes[rows] = group_sizes
-        membership[rows] = torch.zeros((len(rows), vocab_size), dtype=torch.bool, device=logits.device).scatter_(
-            1, indices, in_set)
-    return sizes, membership
+        if membership:
+            in_set = torch.arange(n_candidates, device=logits.device)[None, :] < group_sizes[:, None]
+            members[rows] = torch.zeros((len(rows), vocab_size), dtype=torch.bool, device=logits.device).scatter_(
+                1, indices, in_set)
+    return sizes, members
 
 
 class LensStatistics:
@@ -611,6 +641,9 @@ class LensStatistics:
         ``"final_token_rank"``.
     top_p : float or None
         Mass of the candidate sets; chunks must then be whole rows.
+    keep_sets : bool, default=False
+        Keep the candidate sets themselves (:attr:`membership`), for a statistic that compares them across
+        layers; otherwise only their sizes.
     frequency_ranks : torch.Tensor of shape (V,) or None
         Frequency rank of each token (1 = most frequent); needed for ``"top1_frequency_rank"``.
     column_chunk : int or None
@@ -630,6 +663,7 @@ class LensStatistics:
         targets=None,
         target_logits=None,
         top_p=None,
+        keep_sets=False,
         frequency_ranks=None,
         column_chunk=None,
     ):
@@ -674,6 +708,7 @@ class LensStatistics:
             self._top_index = torch.zeros(n_rows, dtype=torch.int64, device=device)
         self._wants_top1 = "lens_top1" in passes
         self.top_p = top_p
+        self.keep_sets = keep_sets
         self.top_p_sizes = self.membership = None
 
     def update(self, logits, start):
@@ -685,7 +720,7 @@ class LensStatistics:
             return
         if start != 0 or self.vocab_size != n_columns:
             raise ValueError("top-p statistics need whole rows of logits in a single chunk.")
-        sizes, self.membership = top_p_sets(logits, self.top_p)
+        sizes, self.membership = top_p_sets(logits, self.top_p, membership=self.keep_sets)
         self.top_p_sizes = sizes.reshape(self.row_shape)
         step = self.column_chunk or n_columns
         for first in range(0, n_columns, step):

@@ -147,12 +147,6 @@ class StreamingEntropy:
         if self._shannon is not None:
             # The clamp also keeps a masked logit's term finite (exp(floor) * floor, not 0 * -inf = NaN).
             self._shannon += e.mul_(z.clamp_(min=floor)).sum(dim=-1)
-        # A row masked so far (every logit -inf) has no terms at all: exactly 0, not exp(floor) per column.
-        # (Unconditionally: asking whether any row is masked would wait for the GPU at every chunk.)
-        masked_so_far = torch.isneginf(new_max)
-        for accumulator in (self._sum, self._shannon, *self._powers.values()):
-            if accumulator is not None:
-                accumulator.masked_fill_(masked_so_far, 0.0)
 
     def log_normalizer(self):
         """Return ``logsumexp`` of every row's logits seen so far (not available for alpha = 0 alone)."""
@@ -172,12 +166,16 @@ class StreamingEntropy:
         alpha = check_alpha(alpha)
         if alpha == 0.0:
             return torch.log(self._support).to(self.dtype)
-        log_sum = torch.log(self._sum)
+        # A row whose logits were all -inf has no terms: its clamped ones counted exp(floor) each. (A row
+        # masked only so far loses them at the first finite maximum, whose rescale by exp(-inf) is 0.)
+        masked = torch.isneginf(self._max)
+        total = self._sum.masked_fill(masked, 0.0)
+        log_sum = torch.log(total)
         if alpha == 1.0:
-            return log_sum - self._shannon / self._sum
+            return log_sum - self._shannon.masked_fill(masked, 0.0) / total
         if math.isinf(alpha):
             return log_sum
-        return (torch.log(self._powers[alpha]) - alpha * log_sum) / (1.0 - alpha)
+        return (torch.log(self._powers[alpha].masked_fill(masked, 0.0)) - alpha * log_sum) / (1.0 - alpha)
 
 
 def entropy_from_logits(logits, alpha=1.0, chunk_size=None):

@@ -200,12 +200,19 @@ def test_top_p_sets_match_a_full_float64_sort(top_p, scale):
         assert chosen.min() >= p[row][~membership[row]].max() if (~membership[row]).any() else True
 
 
-@pytest.mark.parametrize("count_columns", [7, 1000, 16384])
-def test_top_p_sets_of_flat_and_peaked_rows_together_match_a_full_float64_sort(monkeypatch, count_columns):
+@pytest.mark.parametrize("count_columns", [7, 16384])
+@pytest.mark.parametrize("settled_by_candidates", [True, False])
+def test_top_p_sets_of_flat_and_peaked_rows_together_match_a_full_float64_sort(monkeypatch, settled_by_candidates,
+                                                                              count_columns):
     # Rows from nearly uniform (thousands of candidates) to peaked (a few): each group of similar
-    # candidate counts is sorted with its own k, and the result is that of one full sort. The candidates
-    # are counted in column slices of any width (a last one narrower).
+    # candidate counts is sorted with its own k, and the result is that of one full sort. The sizes alone
+    # come from each row's gathered candidates; a row they leave unsettled takes the full sort, forced
+    # here for every row. The sets themselves count their candidates in column slices of any width.
     monkeypatch.setattr(statistics_module, "_COUNT_COLUMNS", count_columns)
+    if not settled_by_candidates:
+        gathered = statistics_module._sizes_of_gathered_candidates
+        monkeypatch.setattr(statistics_module, "_sizes_of_gathered_candidates",
+                            lambda *args: (gathered(*args)[0], torch.ones(24, dtype=torch.bool)))
     rng = np.random.default_rng(7)
     scales = np.geomspace(0.01, 30.0, 24)[:, None]
     logits = (rng.standard_normal((24, 3000)) * scales).astype(np.float32)
@@ -216,6 +223,23 @@ def test_top_p_sets_of_flat_and_peaked_rows_together_match_a_full_float64_sort(m
     np.testing.assert_array_equal(membership.sum(-1).numpy(), sizes.numpy())
     sizes_only, no_sets = top_p_sets(torch.as_tensor(logits), 0.6, membership=False)
     assert no_sets is None and torch.equal(sizes_only, sizes)
+
+
+def test_top_p_sizes_alone_equal_those_of_the_full_sort_bit_for_bit_with_ties_and_a_masked_row():
+    # The sizes-only path must give the full sort's sizes exactly (cached profiles depend on it): ties,
+    # sets that end at the top_p boundary, and a row of -inf logits (NaN probabilities, no candidates),
+    # which the full sort sizes as 1.
+    rng = np.random.default_rng(11)
+    logits = (rng.standard_normal((40, 5000)) * np.geomspace(0.02, 40.0, 40)[:, None]).astype(np.float32)
+    logits[:, ::4] = logits[:, :1]
+    logits[3] = -np.inf
+    logits[5] = np.log([0.3, 0.3, 0.2, 0.2] + [1e-30] * 4996)
+    logits = torch.as_tensor(logits)
+    for top_p in (0.05, 0.5, 0.6, 0.9, 0.999999):
+        with_sets, _ = top_p_sets(logits, top_p)
+        alone, _ = top_p_sets(logits, top_p, membership=False)
+        assert torch.equal(alone, with_sets), top_p
+        assert alone[3] == 1
 
 
 @pytest.mark.parametrize("column_chunk", [None, 64, 333])

@@ -228,10 +228,13 @@ def _command_tune_lens(args):
     lens = TunedLens(**params).fit(texts)
     dump(lens, output)
     kl = [f"{tuned:.2f}/{logit:.2f}" for tuned, logit in zip(lens.validation_kl_, lens.logit_lens_validation_kl_)]
+    outside = [f"{tuned:.3f}/{logit:.3f}" for tuned, logit in
+               zip(lens.validation_mass_outside_, lens.logit_lens_validation_mass_outside_)]
     print(
         f"Tuned lens of {lens.model_name_} ({lens.n_layers_} blocks) on {lens.n_training_positions_} positions, "
         f"{lens.n_epochs_} epochs, {lens.fit_time_:.0f} s -> {output}\nHeld-out KL(final || lens) in nats, tuned/logit, "
-        f"layers 0..{lens.n_layers_}: {' '.join(kl)}",
+        f"layers 0..{lens.n_layers_}: {' '.join(kl)}\nHeld-out probability outside the {len(lens.top_tokens_)} top "
+        f"tokens, tuned/logit: {' '.join(outside)}",
         file=sys.stderr,
     )
     return 0

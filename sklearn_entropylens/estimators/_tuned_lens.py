@@ -2,6 +2,7 @@
 
 import numbers
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -22,6 +23,10 @@ from ..models._loading import DEFAULT_MODEL, check_model_kwargs, load_model
 
 # Positions per chunk of the exact (whole-vocabulary) KL: a (chunk x layers, vocabulary) tile at most.
 _EVALUATION_POSITIONS = 64
+# Size of the top-token set the lens's outside mass is reported against when training_vocab is None.
+_REPORTED_TOP_TOKENS = 4096
+# Positions per chunk of the held-out evaluation, one layer at a time: (chunk, vocabulary) float32 tiles.
+_HELD_OUT_POSITIONS = 256
 
 
 class TunedLens(BaseEstimator):
@@ -35,13 +40,28 @@ class TunedLens(BaseEstimator):
     every position of ordinary text. Block ``L`` needs no translator: its lens is the model's output.
 
     Training reads each text once through the model (teacher forcing: no generation), keeps every layer's
-    residual stream at every position, and fits all translators at once with Adam. To stay within
-    minutes on a CPU, the training loss compares the two distributions renormalised over the
-    ``training_vocab`` tokens that carry the most final-layer probability on the training text; that
-    approximation is for training only: every KL this estimator reports is computed over the whole
-    vocabulary, and the profiles of :class:`EntropyProfileTransformer` ``(lens=...)`` are exact. Early
-    stopping keeps, per layer, the translator of the epoch with the lowest divergence on a held-out share
-    of the texts (whole texts, so no text is split between training and validation).
+    residual stream at every position, and fits all translators at once with Adam.
+
+    **The objective** is ``KL(final || lens)`` with both distributions normalised over the *whole*
+    vocabulary, so the lens is charged for every bit of probability it puts anywhere. Computing it
+    exactly costs a (positions x layers, vocabulary) product per step, several times the CPU budget of a
+    fit, so by default each step *estimates* it, sampled-softmax style: the ``training_vocab`` tokens that
+    carry the most final-layer probability on the training text are always in the loss, and a fresh
+    uniform sample of ``sampled_vocab`` of the other tokens stands for the rest, each sampled token
+    weighted by ``n_rest / sampled_vocab`` in both the lens's normaliser and the final distribution's
+    cross-entropy. The final distribution's log-probabilities are exact (its whole-vocabulary normaliser
+    is computed once per position). Every term of the estimate but the lens's log-normaliser is unbiased;
+    the log-normaliser is the log of an unbiased estimate of the normaliser, so the estimate converges to
+    the exact KL as the sample grows and equals it when the sample is the whole rest of the vocabulary
+    (``training_vocab=None`` computes it exactly). Never a renormalisation over the kept tokens alone: a
+    lens trained that way is free to move probability onto the other tokens, and does (an earlier version
+    of this estimator did so, and its lens put 0.75 of its probability outside the 4,096 kept tokens at
+    SmolLM2's block 5, against the logit lens's 0.00).
+
+    Early stopping keeps, per layer, the translator of the epoch with the lowest *exact* whole-vocabulary
+    divergence on a held-out share of the texts (whole texts, so no text is split between training and
+    validation); every KL and mass this estimator reports is exact, and the profiles of
+    :class:`EntropyProfileTransformer` ``(lens=...)`` are exact.
 
     Parameters
     ----------
@@ -64,7 +84,12 @@ class TunedLens(BaseEstimator):
     tol : float, default=1e-3
         Improvement of a layer's held-out divergence, in nats, that counts.
     training_vocab : int or None, default=4096
-        Tokens of the training loss's vocabulary (see above); None trains on the whole vocabulary.
+        Tokens always in the training loss: those with the most final-layer probability on the training
+        text (see above). None computes the whole-vocabulary loss exactly at every step (several times
+        slower on a large vocabulary).
+    sampled_vocab : int, default=2048
+        Tokens drawn afresh at every step, uniformly from the rest of the vocabulary, to stand for it in
+        the loss (ignored when ``training_vocab`` is None or when the rest is no larger: then exact).
     dtype, device, model_kwargs
         As in :class:`EntropyProfileTransformer`.
     random_state : int, RandomState instance or None, default=0
@@ -94,7 +119,19 @@ class TunedLens(BaseEstimator):
     lens_hash_ : str
         SHA-256 of the translators and the model: the profile cache's key for this lens.
     history_ : ndarray of shape (n_epochs_ + 1, n_layers_)
-        Held-out training-vocabulary divergence per layer after each epoch (row 0: before training).
+        Held-out exact ``KL(final || lens)`` per layer after each epoch (row 0: before training, the logit
+        lens), over the whole vocabulary: what early stopping reads.
+    top_tokens_ : ndarray of shape (min(training_vocab, vocabulary),), int64
+        The tokens with the most final-layer probability over the training positions (4,096 of them when
+        ``training_vocab`` is None): the training loss's kept tokens, and the set the masses below are
+        measured against.
+    validation_mass_outside_ : ndarray of shape (n_layers_ + 1,)
+        Mean probability the tuned lens puts outside ``top_tokens_`` at the held-out positions, layers
+        ``0 .. L`` (block ``L``'s is the final distribution's own). A faithful lens puts about as much
+        there as the final distribution does; a lens that hides probability outside the training loss's
+        tokens shows it here.
+    logit_lens_validation_mass_outside_ : ndarray of shape (n_layers_ + 1,)
+        The same for the logit lens, on the same positions.
     n_epochs_ : int
         Epochs run.
     n_training_positions_, n_validation_positions_ : int
@@ -110,7 +147,8 @@ class TunedLens(BaseEstimator):
     -----
     Differences from the tuned-lens package's recipe: Adam on a few thousand positions, not SGD with
     Nesterov momentum on 2^18 tokens per step for 250 steps; early stopping on held-out text; the
-    sampled training vocabulary. The default training text is the 120 built-in stories, which the
+    sampled estimate of the whole-vocabulary loss. :meth:`from_tuned_lens` reads that package's lens
+    files and :meth:`to_tuned_lens` writes them. The default training text is the 120 built-in stories, which the
     bundled model generated itself (see :func:`~sklearn_entropylens.datasets.load_story_texts`).
 
     Examples
@@ -133,6 +171,7 @@ class TunedLens(BaseEstimator):
         "n_iter_no_change": [Interval(numbers.Integral, 1, None)],
         "tol": [Interval(numbers.Real, 0, None)],
         "training_vocab": [Options(None), Interval(numbers.Integral, 1, None)],
+        "sampled_vocab": [Interval(numbers.Integral, 1, None)],
         "model_kwargs": [Checked(check_model_kwargs)],
         "random_state": [Options(None), Interval(numbers.Integral, 0, None), InstanceOf(np.random.RandomState)],
         "progress": [Boolean()],
@@ -151,6 +190,7 @@ class TunedLens(BaseEstimator):
         n_iter_no_change=2,
         tol=1e-3,
         training_vocab=4096,
+        sampled_vocab=2048,
         dtype="auto",
         device="auto",
         model_kwargs=None,
@@ -167,6 +207,7 @@ class TunedLens(BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.training_vocab = training_vocab
+        self.sampled_vocab = sampled_vocab
         self.dtype = dtype
         self.device = device
         self.model_kwargs = model_kwargs
@@ -231,14 +272,116 @@ class TunedLens(BaseEstimator):
         self.model_name_, self.model_revision_ = loaded.name, loaded.revision
         self.n_layers_, self.width_ = loaded.n_layers, int(training.shape[-1])
         fitted = _Trainer(loaded, training, validation, self, rng).run()
-        self.weights_, self.biases_, self.best_epoch_, self.history_ = fitted
+        self.weights_, self.biases_, self.best_epoch_ = fitted.weights, fitted.biases, fitted.best_epoch
+        self.history_ = fitted.history
         self.n_epochs_ = self.history_.shape[0] - 1
         self.n_training_positions_, self.n_validation_positions_ = training.shape[0], validation.shape[0]
         self.lens_hash_ = self.translators().content_hash()
-        self.validation_kl_ = kl_to_final(loaded, validation, self.translators())
-        self.logit_lens_validation_kl_ = kl_to_final(loaded, validation, None)
+        self.top_tokens_ = fitted.top_tokens
+        self.validation_kl_ = fitted.validation_kl
+        self.logit_lens_validation_kl_ = fitted.logit_lens_validation_kl
+        self.validation_mass_outside_ = fitted.validation_mass_outside
+        self.logit_lens_validation_mass_outside_ = fitted.logit_lens_validation_mass_outside
         self.fit_time_ = time.perf_counter() - started
         return self
+
+    @classmethod
+    def from_tuned_lens(cls, path, *, model=DEFAULT_MODEL, revision=None, dtype="auto", device="auto",
+                        model_kwargs=None, check_unembedding=True):
+        """Read a lens saved by the tuned-lens package (a folder with ``config.json`` and ``params.pt``).
+
+        Many lenses trained with that package are published for public models; this reads one as a fitted
+        ``TunedLens`` of ``model``, to profile through it like a lens fitted here. ``params.pt`` is read with
+        ``torch.load(weights_only=True)``: tensors only, never an arbitrary pickled object.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The lens folder.
+        model : str, default="smollm2-135m"
+            The model the lens belongs to, as in :class:`EntropyProfileTransformer` (its identifier here,
+            which need not be the ``base_model_name_or_path`` the file names).
+        revision, dtype, device, model_kwargs
+            As in :class:`EntropyProfileTransformer`.
+        check_unembedding : bool, default=True
+            Refuse a lens whose ``unembed_hash`` (the package's fingerprint of the unembedding matrix) is not
+            that of ``model``'s. The fingerprint covers only the matrix's corners at one decimal, so it tells
+            models apart, not checkpoints of one model; False skips it, for a model whose unembedding is
+            known to be the lens's (for example re-quantised).
+
+        Returns
+        -------
+        lens : TunedLens
+            Fitted: ``weights_``, ``biases_``, ``model_name_``, ``model_revision_``, ``n_layers_``,
+            ``width_``, ``lens_hash_``, and ``tuned_lens_config_`` (the file's ``config.json``). It has no
+            held-out numbers (``validation_kl_``): score it with :meth:`kl_divergence`.
+
+        Raises
+        ------
+        FileNotFoundError, ValueError
+            A folder that is not such a lens, or a lens whose number of layers, width or unembedding is not
+            ``model``'s; the message says which.
+
+        See Also
+        --------
+        to_tuned_lens : Write a lens in this format.
+        """
+        from ..lens._tuned_lens_files import read_tuned_lens, unembedding_hash
+
+        weights, biases, config = read_tuned_lens(path)
+        lens = cls(model, revision=revision, dtype=dtype, device=device, model_kwargs=model_kwargs)
+        validate_parameters(lens)
+        loaded = lens.load()
+        if (weights.shape[0], weights.shape[-1]) != (loaded.n_layers, loaded.adapter.width):
+            raise ValueError(
+                f"The lens in {str(path)!r} has {weights.shape[0]} translators of width {weights.shape[-1]} "
+                f"(for {config.get('base_model_name_or_path')!r}); {loaded.name!r} has {loaded.n_layers} blocks of "
+                f"width {loaded.adapter.width}. Pass the model the lens was trained on."
+            )
+        expected_hash = config.get("unembed_hash")
+        if check_unembedding and expected_hash:
+            found = unembedding_hash(loaded.adapter.unembedding.weight.detach().float().cpu().numpy())
+            if found != expected_hash:
+                raise ValueError(
+                    f"The lens in {str(path)!r} was trained on another unembedding matrix than {loaded.name!r}'s "
+                    f"(its unembed_hash differs; the file names {config.get('base_model_name_or_path')!r}). Pass "
+                    "the model it was trained on, or check_unembedding=False if you know the unembedding is the same."
+                )
+        lens.model_name_, lens.model_revision_ = loaded.name, loaded.revision
+        lens.n_layers_, lens.width_ = loaded.n_layers, loaded.adapter.width
+        lens.weights_, lens.biases_ = weights, biases
+        lens.tuned_lens_config_ = config
+        lens.lens_hash_ = lens.translators().content_hash()
+        return lens
+
+    def to_tuned_lens(self, path):
+        """Write this lens as a tuned-lens package lens folder (``config.json`` and ``params.pt``, float32).
+
+        ``tuned_lens.TunedLens.from_model_and_pretrained(hf_model, path)`` of the package reads it.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The folder to write (created if missing; its two files are overwritten).
+
+        Returns
+        -------
+        path : pathlib.Path
+            The folder.
+
+        See Also
+        --------
+        from_tuned_lens : Read a lens in this format.
+        """
+        from ..lens._tuned_lens_files import unembedding_hash, write_tuned_lens
+
+        check_is_fitted(self)
+        loaded = self.load()
+        self.translators().check_model(loaded)
+        weight = loaded.adapter.unembedding.weight.detach().float().cpu().numpy()
+        name = getattr(loaded.model.config, "name_or_path", None) or self.model_name_
+        return write_tuned_lens(path, self.weights_, self.biases_, base_model_name_or_path=name,
+                                revision=self.model_revision_, unembed_hash=unembedding_hash(weight))
 
     def translators(self):
         """The fitted translators as a :class:`~sklearn_entropylens.lens.Translators` (plain arrays)."""
@@ -340,42 +483,93 @@ def kl_to_final(loaded, streams, translators):
 
 
 class _Trainer:
-    """Adam on all translators at once; per layer, the translator of its best held-out epoch is kept."""
+    """Adam on all translators at once; per layer, the translator of its best held-out epoch is kept.
+
+    The loss is ``KL(final || lens)`` with both distributions normalised over the whole vocabulary. With
+    ``training_vocab=None`` (or when the kept and sampled tokens cover the vocabulary) it is computed
+    exactly. Otherwise each step estimates it from the ``training_vocab`` kept tokens plus a fresh uniform
+    sample of ``sampled_vocab`` of the other tokens, each sampled token standing for ``n_rest /
+    sampled_vocab`` of them (:meth:`divergence`). Early stopping and every reported number use the exact
+    whole-vocabulary divergence (:meth:`held_out`).
+    """
 
     def __init__(self, loaded, training, validation, params, rng):
         self.lens = LogitLens(loaded.adapter)
         self.n_layers = loaded.n_layers
         self.training, self.validation, self.params, self.rng = training, validation, params, rng
+        device = self.lens.device
         unembedding = loaded.adapter.unembedding
-        self.vocab = _training_vocabulary(self.lens, training, self.n_layers, params.training_vocab)
-        weight = unembedding.weight.detach()
+        self.weight = unembedding.weight.detach().float().to(device)
         bias = getattr(unembedding, "bias", None)
-        self.rows = (weight if self.vocab is None else weight[self.vocab]).float().to(self.lens.device)
-        self.bias = None if bias is None else (bias if self.vocab is None else bias[self.vocab]).detach().float()
+        self.bias = None if bias is None else bias.detach().float().to(device)
+        vocab_size = self.weight.shape[0]
+        self.top_tokens = _top_tokens(self.lens, training, self.n_layers,
+                                      min(vocab_size, params.training_vocab or _REPORTED_TOP_TOKENS))
+        outside = torch.ones(vocab_size, dtype=torch.bool, device=device)
+        outside[self.top_tokens] = False
+        self.rest = torch.nonzero(outside).squeeze(1)
+        self.sampled = params.training_vocab is not None and params.sampled_vocab < self.rest.numel()
+        self.generator = torch.Generator(device=device)
+        self.generator.manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
+        if self.sampled:
+            # Each sampled token stands for n_rest / sampled_vocab tokens of the rest (importance weight).
+            self.log_weights = torch.cat([
+                torch.zeros(self.top_tokens.numel(), device=device),
+                torch.full((params.sampled_vocab,), float(np.log(self.rest.numel() / params.sampled_vocab)),
+                           device=device),
+            ])
+            self.final_log_normalisers = self.log_normalisers(training)
 
-    def log_probs(self, prepared):
-        logits = prepared.float() @ self.rows.T
+    def logits(self, prepared, columns=None):
+        """float32 logits of ``prepared`` rows over ``columns`` of the vocabulary (None: all of it)."""
+        weight = self.weight if columns is None else self.weight[columns]
+        logits = prepared.float() @ weight.T
         if self.bias is not None:
-            logits = logits + self.bias
-        return torch.log_softmax(self.lens.finish(logits, inplace=False), dim=-1)
+            logits = logits + (self.bias if columns is None else self.bias[columns])
+        return self.lens.finish(logits, inplace=False)
 
-    def divergence(self, streams, weights, biases):
-        """Training-vocabulary ``KL(final || lens)`` per layer, summed over the positions of ``streams``."""
+    @torch.no_grad()
+    def log_normalisers(self, streams):
+        """Exact log-normaliser (logsumexp over the whole vocabulary) of the final layer at each position."""
+        return torch.cat([
+            torch.logsumexp(self.logits(self.lens.prepare(streams[start : start + _EVALUATION_POSITIONS,
+                                                                  self.n_layers].to(self.lens.device))), dim=-1)
+            for start in range(0, streams.shape[0], _EVALUATION_POSITIONS)
+        ])
+
+    def translate(self, rows, weights, biases):
+        return rows + torch.einsum("bld,led->ble", rows, weights) + biases
+
+    def divergence(self, streams, weights, biases, final_log_normalisers=None):
+        """``KL(final || lens)`` per layer, summed over the positions of ``streams``.
+
+        Exact over the whole vocabulary unless this trainer samples; then an estimate whose every term but
+        the lens's log-normaliser is unbiased, and whose log-normaliser is the log of an unbiased estimate
+        of the normaliser (consistent: exact when the sample is the whole rest of the vocabulary).
+        ``final_log_normalisers`` (the final layer's exact ones, one per position) is needed when sampling.
+        """
         device = self.lens.device
         streams = streams.to(device)
-        final = self.log_probs(self.lens.prepare(streams[:, self.n_layers]))  # (B, V_s)
-        rows = streams[:, : self.n_layers]
-        translated = rows + torch.einsum("bld,led->ble", rows, weights) + biases
-        lens = self.log_probs(self.lens.prepare(translated.to(streams.dtype)))  # (B, L, V_s)
-        return (final.exp()[:, None] * (final[:, None] - lens)).sum(-1).sum(0)
+        final_prepared = self.lens.prepare(streams[:, self.n_layers])
+        translated = self.translate(streams[:, : self.n_layers], weights, biases)
+        lens_prepared = self.lens.prepare(translated.to(streams.dtype))  # (B, L, d)
+        if not self.sampled:
+            final = torch.log_softmax(self.logits(final_prepared), dim=-1)  # (B, V)
+            lens = torch.log_softmax(self.logits(lens_prepared), dim=-1)  # (B, L, V)
+            return (final.exp()[:, None] * (final[:, None] - lens)).sum(-1).sum(0)
+        draw = torch.randperm(self.rest.numel(), generator=self.generator, device=device)[: self.params.sampled_vocab]
+        columns = torch.cat([self.top_tokens, self.rest[draw]])
+        final = self.logits(final_prepared, columns) - final_log_normalisers.to(device)[:, None]  # exact log p
+        lens = self.logits(lens_prepared, columns)  # (B, L, K + S), unnormalised
+        lens_log_normaliser = torch.logsumexp(lens + self.log_weights, dim=-1)  # (B, L)
+        weighted = (final + self.log_weights).exp()  # w_v p_v
+        cross = (weighted[:, None] * (final[:, None] - lens)).sum(-1)  # sum_v w_v p_v (log p_v - z_v)
+        return (cross + lens_log_normaliser).sum(0)
 
+    @torch.no_grad()
     def held_out(self, weights, biases):
-        with torch.no_grad():
-            total = sum(
-                self.divergence(self.validation[start : start + 256], weights, biases).double()
-                for start in range(0, self.validation.shape[0], 256)
-            )
-        return (total / self.validation.shape[0]).cpu().numpy()
+        """Exact mean ``KL(final || lens)`` and lens mass outside :attr:`top_tokens`, per layer ``0 .. L``."""
+        return held_out_statistics(self, self.validation, weights, biases)
 
     def run(self):
         # The head's own parameters stay out of autograd: only the translators learn.
@@ -397,8 +591,9 @@ class _Trainer:
         biases = torch.zeros(self.n_layers, width, device=device, requires_grad=True)
         optimizer = torch.optim.Adam([weights, biases], lr=p.learning_rate)
         best_weights, best_biases = weights.detach().clone(), biases.detach().clone()
-        history = [self.held_out(weights.detach(), biases.detach())]
-        best = history[0].copy()
+        kl, outside = self.held_out(weights.detach(), biases.detach())
+        logit_kl, logit_outside = kl.copy(), outside.copy()
+        history, best, best_outside = [kl[:-1]], kl[:-1].copy(), outside.copy()
         best_epoch = np.zeros(self.n_layers, dtype=np.int64)
         stale = 0
         n_positions = self.training.shape[0]
@@ -406,12 +601,14 @@ class _Trainer:
             for epoch in range(1, p.max_epochs + 1):
                 order = torch.as_tensor(self.rng.permutation(n_positions))
                 for start in range(0, n_positions, p.batch_size):
-                    batch = self.training[order[start : start + p.batch_size]]
-                    loss = self.divergence(batch, weights, biases).sum() / batch.shape[0]
+                    index = order[start : start + p.batch_size]
+                    normalisers = self.final_log_normalisers[index.to(device)] if self.sampled else None
+                    loss = self.divergence(self.training[index], weights, biases, normalisers).sum() / index.numel()
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     optimizer.step()
-                history.append(self.held_out(weights.detach(), biases.detach()))
+                kl, outside = self.held_out(weights.detach(), biases.detach())
+                history.append(kl[:-1])
                 improved = history[-1] < best - p.tol
                 if improved.any():
                     stale = 0
@@ -419,6 +616,7 @@ class _Trainer:
                     best_weights[index] = weights.detach()[index]
                     best_biases[index] = biases.detach()[index]
                     best[improved] = history[-1][improved]
+                    best_outside[:-1][improved] = outside[:-1][improved]
                     best_epoch[improved] = epoch
                 else:
                     stale += 1
@@ -426,14 +624,66 @@ class _Trainer:
                 bar.set_postfix(held_out_kl=f"{float(np.mean(history[-1])):.3f}")
                 if stale >= p.n_iter_no_change:
                     break
-        return (best_weights.cpu().numpy(), best_biases.cpu().numpy(), best_epoch, np.array(history))
+        return _Fitted(
+            weights=best_weights.cpu().numpy(), biases=best_biases.cpu().numpy(), best_epoch=best_epoch,
+            history=np.array(history), validation_kl=np.append(best, 0.0), logit_lens_validation_kl=logit_kl,
+            validation_mass_outside=best_outside, logit_lens_validation_mass_outside=logit_outside,
+            top_tokens=self.top_tokens.cpu().numpy(),
+        )
+
+
+@dataclass(frozen=True)
+class _Fitted:
+    """What :class:`_Trainer` returns: the kept translators and their exact held-out numbers."""
+
+    weights: np.ndarray
+    biases: np.ndarray
+    best_epoch: np.ndarray
+    history: np.ndarray
+    validation_kl: np.ndarray
+    logit_lens_validation_kl: np.ndarray
+    validation_mass_outside: np.ndarray
+    logit_lens_validation_mass_outside: np.ndarray
+    top_tokens: np.ndarray
 
 
 @torch.no_grad()
-def _training_vocabulary(lens, training, n_layers, size):
-    """The ``size`` tokens with the most final-layer probability over the training positions (None: all)."""
-    if size is None or size >= lens.vocab_size:
-        return None
+def held_out_statistics(trainer, streams, weights, biases):
+    """Exact mean ``KL(final || lens)`` and lens probability outside ``trainer.top_tokens``, per layer.
+
+    Whole-vocabulary float32 log-softmax of each (position chunk, layer), accumulated in float64.
+
+    Returns
+    -------
+    kl, outside : ndarray of shape (L + 1,)
+        Layers ``0 .. L`` (block ``L`` is the model's own output: KL 0, and the final distribution's own
+        mass outside the top tokens).
+    """
+    lens, n_layers, device = trainer.lens, trainer.n_layers, trainer.lens.device
+    kl = torch.zeros(n_layers + 1, dtype=torch.float64)
+    inside = torch.zeros(n_layers + 1, dtype=torch.float64)
+    weights, biases = weights.to(device), biases.to(device)
+    top = trainer.top_tokens
+    for start in range(0, streams.shape[0], _HELD_OUT_POSITIONS):
+        chunk = streams[start : start + _HELD_OUT_POSITIONS].to(device)
+        final = torch.log_softmax(trainer.logits(lens.prepare(chunk[:, n_layers])), dim=-1)
+        final_p = final.exp()
+        final_entropy_term = torch.linalg.vecdot(final_p, final)  # sum_v p_v log p_v
+        inside[n_layers] += final_p[:, top].sum(-1).double().sum().cpu()
+        for layer in range(n_layers):
+            rows = chunk[:, layer].float()
+            translated = rows + rows @ weights[layer].T + biases[layer]
+            log_q = trainer.logits(lens.prepare(translated.to(chunk.dtype)))
+            log_q -= torch.logsumexp(log_q, dim=-1, keepdim=True)  # in place: one (rows, vocabulary) tensor
+            kl[layer] += (final_entropy_term - torch.linalg.vecdot(final_p, log_q)).double().sum().cpu()
+            inside[layer] += log_q[:, top].exp().sum(-1).double().sum().cpu()
+    n = streams.shape[0]
+    return (kl / n).numpy(), np.clip(1.0 - (inside / n).numpy(), 0.0, 1.0)
+
+
+@torch.no_grad()
+def _top_tokens(lens, training, n_layers, size):
+    """The ``size`` tokens with the most final-layer probability over the training positions, sorted."""
     mass = torch.zeros(lens.vocab_size, dtype=torch.float64, device=lens.device)
     for start in range(0, training.shape[0], _EVALUATION_POSITIONS):
         final = lens.logits(training[start : start + _EVALUATION_POSITIONS, n_layers].to(lens.device), [n_layers])

@@ -4,9 +4,11 @@ Four case studies, each on text the tuned lens never saw (it is fitted on the fi
 stories; the studies read the other 20 and the built-in questions):
 
 1. **Frequency guesses.** The share of each layer's top-1 tokens among the 10 and 100 most frequent
-   tokens (of the built-in stories, counted with the model's tokenizer), per relative depth, on
-   generated continuations of story openings; and the refinement rate, the share of a layer's top-1
-   tokens that differ from the final prediction.
+   tokens, per relative depth, on generated continuations of story openings; and the refinement rate,
+   the share of a layer's top-1 tokens that differ from the final prediction. The frequencies are
+   counted with the model's tokenizer on the first 100 stories, which no study reads: tokens, punctuation
+   included, of text of the kind the studies read. (A word-frequency list such as ``wordfreq``'s counts
+   no punctuation, and ``.`` and ``,`` are among the most frequent tokens, so it cannot rank tokens.)
 2. **Function and content words.** The decision depth (the first block from which the top-1 token is
    the final one and stays so) of generated tokens that are function words (a closed-class list:
    determiners, pronouns, prepositions, conjunctions, auxiliaries; ``datasets._facts.FUNCTION_WORDS``)
@@ -29,6 +31,7 @@ from ..datasets._facts import FACT_RECALL, FUNCTION_WORDS
 from ..estimators._profile import EntropyProfileTransformer
 from ..estimators._tuned_lens import TunedLens
 from ..lens._encoding import token_text
+from ..lens._frequencies import token_frequencies
 from ..lens._statistics import decision_depth
 from ..models._loading import DEFAULT_MODEL, load_model
 from ..plotting._displays import _pyplot
@@ -75,8 +78,17 @@ def _profile(model, lens, prompts, n_tokens, statistics, frequencies=None, chat_
     return profiler, result
 
 
+def _training_story_frequencies(model):
+    """Token counts of the first 100 built-in stories: text no study reads (they read stories 100-119)."""
+    from ..datasets import load_story_texts
+
+    loaded = load_model(model)
+    return token_frequencies(load_story_texts()[:N_TRAINING_STORIES], loaded.tokenizer, vocab_size=loaded.vocab_size)
+
+
 def _frequency_guesses(model, lens_name, lens, prompts, n_tokens):
-    profiler, result = _profile(model, lens, prompts, n_tokens, ["top1_frequency_rank", "top1_agreement", "top1_settled"])
+    profiler, result = _profile(model, lens, prompts, n_tokens, ["top1_frequency_rank", "top1_agreement", "top1_settled"],
+                                _training_story_frequencies(model))
     ranks, agreement = result["top1_frequency_rank"], result["top1_agreement"]
     depths = profiler.layers_ / profiler.n_layers_
     curves = pd.DataFrame({

@@ -48,7 +48,7 @@ def read_hidden_states(loaded, texts):
         for text in texts:
             ids = loaded.tokenizer(text, truncation=True, max_length=MAX_LENGTH)["input_ids"]
             output = loaded.model(input_ids=torch.tensor([ids]), output_hidden_states=True, use_cache=False)
-            hidden.append(torch.stack(output.hidden_states[:-1], 1)[0].float())  # (T, L, d)
+            hidden.append(torch.stack(output.hidden_states[:-1], 2)[0].float())  # (T, L, d)
             final.append(output.logits[0].float())
     return torch.cat(hidden), torch.cat(final)
 

@@ -38,9 +38,8 @@ cache = pathlib.Path("examples_cache")
 cache.mkdir(exist_ok=True)
 lens_file = cache / f"{model}-tuned-lens.skops"
 started = time.perf_counter()
-if lens_file.exists():
-    lens = load(lens_file, trusted=get_trusted_types())
-else:
+lens = load(lens_file, trusted=get_trusted_types()) if lens_file.exists() else None
+if lens is None or not hasattr(lens, "top_tokens_"):  # none yet, or fitted on the renormalised objective
     lens = TunedLens(model, progress=True).fit(load_story_texts()[:N_TRAINING_STORIES])
     dump(lens, lens_file)
 print(f"tuned lens of {model}: {lens.n_epochs_} epochs, {lens.fit_time_:.0f} s to fit")

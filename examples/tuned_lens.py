@@ -38,9 +38,8 @@ from sklearn_entropylens.metrics import corrected_resampled_ttest
 cache = pathlib.Path("examples_cache")
 cache.mkdir(exist_ok=True)
 lens_file = cache / "smollm2-135m-tuned-lens.skops"
-if lens_file.exists():
-    lens = load(lens_file, trusted=get_trusted_types())
-else:
+lens = load(lens_file, trusted=get_trusted_types()) if lens_file.exists() else None
+if lens is None or not hasattr(lens, "top_tokens_"):  # none yet, or fitted on the renormalised objective
     lens = TunedLens("smollm2-135m", progress=True).fit(load_story_texts()[:N_TRAINING_STORIES])
     dump(lens, lens_file)
 print(f"fitted in {lens.fit_time_:.0f} s, {lens.n_epochs_} epochs, {lens.n_training_positions_} positions")

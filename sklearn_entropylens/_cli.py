@@ -58,14 +58,15 @@ def _add_parameter_options(parser, cls):
         text = f"{descriptions.get(name, '')} (default: {default!r})".strip().replace("%", "%%")
         option = f"--{name.replace('_', '-')}"
         if isinstance(default, bool):
-            parser.add_argument(option, dest=name, type=_parse_bool, nargs="?", const=True, default=None,
-                                metavar="true|false", help=text + "; the bare flag means true")
+            parser.add_argument(option, dest=name, type=_parse_bool, nargs="?", const=True,
+                                default=argparse.SUPPRESS, metavar="true|false", help=text + "; the bare flag means true")
         else:
-            parser.add_argument(option, dest=name, type=_parse_value, default=None, help=text)
+            # SUPPRESS, not None, marks an option not given: "--training-vocab None" is a value to pass on.
+            parser.add_argument(option, dest=name, type=_parse_value, default=argparse.SUPPRESS, help=text)
 
 
 def _given_parameters(args, cls):
-    return {name: getattr(args, name) for name in _parameters(cls) if getattr(args, name) is not None}
+    return {name: getattr(args, name) for name in _parameters(cls) if hasattr(args, name)}
 
 
 def _load_tuned_lens(path):

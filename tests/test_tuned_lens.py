@@ -232,26 +232,38 @@ def _kept_tokens(loaded, streams, size=4096):
 def test_the_default_fit_keeps_the_lens_mass_where_the_final_distribution_keeps_it():
     """Fitted with the default objective on a vocabulary 4x the kept tokens: on held-out text the tuned lens
     puts no more probability outside the kept tokens than the logit lens does (a lens trained on a
-    renormalised subset hides probability there), and its whole-vocabulary KL is below the logit lens's."""
+    renormalised subset hides probability there), and its whole-vocabulary KL is below the logit lens's.
+    Run against the renormalised objective this replaced, it fails: 0.59 outside at layer 0 against 0.45."""
     name = _large_vocab_model()
-    lens = TunedLens(name, max_length=48).fit(TEXTS[:40])
-    assert lens.training_vocab == 4096 and lens.sampled_vocab == 2048  # the defaults users get
+    texts = TEXTS[:40]
+    lens = TunedLens(name, max_length=48).fit(texts)
     loaded = load_model(name)
-    kept = _kept_tokens(loaded, residual_streams(loaded, _training_texts(lens, TEXTS[:40]), 48))
+    kept = _kept_tokens(loaded, residual_streams(loaded, _split(lens, texts)[1], 48))
     streams = residual_streams(loaded, TEXTS[100:112], 48)  # never seen in fit
-    zero_w, zero_b = np.zeros_like(lens.weights_), np.zeros_like(lens.biases_)
+    zero_w, zero_b = np.zeros((loaded.n_layers, 32, 32), np.float32), np.zeros((loaded.n_layers, 32), np.float32)
     tuned_kl, tuned_outside = _held_out_bruteforce(loaded, streams, lens.weights_, lens.biases_, kept)
     logit_kl, logit_outside = _held_out_bruteforce(loaded, streams, zero_w, zero_b, kept)
     assert np.all(tuned_outside <= logit_outside + 0.02), (tuned_outside, logit_outside)
     assert np.all(tuned_kl < logit_kl), (tuned_kl, logit_kl)
+    # The defaults users get, and the fit's own report of the same quantities on its held-out share.
+    assert (lens.training_vocab, lens.sampled_vocab) == (4096, 2048)
+    np.testing.assert_array_equal(lens.top_tokens_, kept)
+    validation = residual_streams(loaded, _split(lens, texts)[0], 48)
+    for weights, biases, kl, outside in (
+        (lens.weights_, lens.biases_, lens.validation_kl_, lens.validation_mass_outside_),
+        (zero_w, zero_b, lens.logit_lens_validation_kl_, lens.logit_lens_validation_mass_outside_),
+    ):
+        expected_kl, expected_outside = _held_out_bruteforce(loaded, validation, weights, biases, kept)
+        np.testing.assert_allclose(kl[:-1], expected_kl, rtol=1e-5)
+        np.testing.assert_allclose(outside[:-1], expected_outside, atol=1e-5)
 
 
-def _training_texts(lens, texts):
-    """The texts ``fit`` trained on (not the held-out share), by replaying its seeded split."""
+def _split(lens, texts):
+    """The held-out and the training texts of ``fit``, by replaying its seeded split."""
     rng = np.random.RandomState(lens.random_state)
     order = rng.permutation(len(texts))
     n_validation = min(len(texts) - 1, max(1, int(round(lens.validation_fraction * len(texts)))))
-    return [texts[i] for i in order[n_validation:]]
+    return [texts[i] for i in order[:n_validation]], [texts[i] for i in order[n_validation:]]
 
 
 def test_the_sampled_objective_estimates_the_whole_vocabulary_kl_and_its_gradient():
@@ -289,9 +301,17 @@ def test_the_sampled_objective_estimates_the_whole_vocabulary_kl_and_its_gradien
     assert np.all(np.abs(np.mean([value for value, _ in larger_draws], axis=0) - exact) / exact < bias)
     larger_error = np.linalg.norm(np.mean([gradient for _, gradient in larger_draws], axis=0) - exact_gradient)
     assert larger_error / np.linalg.norm(exact_gradient) < error
-    whole = trainer_of(sampled_vocab=LARGE_VOCAB - 4096)
-    assert not whole.sampled
-    np.testing.assert_allclose(value_and_gradient(whole)[0], exact, rtol=1e-6)
+    # The estimate's formula over every column with unit weights is the exact KL; and a sample as large as
+    # the rest needs no estimate.
+    with torch.no_grad():
+        final_prepared = trainer.lens.prepare(streams[:, loaded.n_layers])
+        lens_prepared = trainer.lens.prepare(trainer.translate(streams[:, :loaded.n_layers],
+                                                               torch.as_tensor(translators.weights),
+                                                               torch.as_tensor(translators.biases)))
+        every = trainer.weighted_divergence(final_prepared, lens_prepared, trainer.final_log_normalisers,
+                                            torch.arange(LARGE_VOCAB), torch.zeros(LARGE_VOCAB))
+    np.testing.assert_allclose(every.double().numpy(), exact, rtol=1e-5)
+    assert not trainer_of(sampled_vocab=LARGE_VOCAB - 4096).sampled
 
 
 def test_the_held_out_kl_and_mass_outside_equal_a_float64_bruteforce():
@@ -319,7 +339,7 @@ def test_a_fit_reports_its_exact_held_out_kl_and_mass_per_layer(fitted_tiny):
                  "logit_lens_validation_mass_outside_"):
         assert getattr(lens, name).shape == (L + 1,)
     np.testing.assert_array_equal(lens.logit_lens_validation_kl_[:-1], lens.history_[0])
-    np.testing.assert_array_equal(lens.validation_kl_[:-1], lens.history_.min(axis=0))
+    np.testing.assert_array_equal(lens.validation_kl_[:-1], lens.history_[lens.best_epoch_, np.arange(L)])
     assert lens.validation_mass_outside_[-1] == lens.logit_lens_validation_mass_outside_[-1]
 
 

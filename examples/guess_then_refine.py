@@ -11,11 +11,11 @@ bootstrap intervals over prompts and saves ``examples/figures/guess_then_refine_
 
 What it does not show: the models are 135M and 270M parameters (the paper's are 1.5B-8B); the tuned
 lens is trained on 15,000 positions of the bundled model's own stories (the paper's lenses on hundreds of
-millions of tokens of the Pile); the frequency table is counted on those stories; and the generated
-continuations are short.
+millions of tokens of the Pile); the frequency table is counted on those 100 stories (which no study
+reads), not a large corpus; and the generated continuations are short.
 
-Run: ``python examples/guess_then_refine.py [smollm2-135m|gemma3-270m]`` (about 15 minutes per model on 2
-idle CPU cores, most of it fitting the lens; offline).
+Run: ``python examples/guess_then_refine.py [smollm2-135m|gemma3-270m]`` (SmolLM2: about 10 minutes on 2
+idle CPU cores, most of it fitting the lens; Gemma-3 longer, its 262k-token vocabulary; offline).
 """
 
 import pathlib

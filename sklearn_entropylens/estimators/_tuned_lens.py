@@ -511,8 +511,9 @@ class _Trainer:
         bias = getattr(unembedding, "bias", None)
         self.bias = None if bias is None else bias.detach().float().to(device)
         vocab_size = self.weight.shape[0]
-        self.top_tokens = _top_tokens(self.lens, training, self.n_layers,
-                                      min(vocab_size, params.training_vocab or _REPORTED_TOP_TOKENS))
+        mass, final_log_normalisers = self.final_layer_pass(training)
+        size = min(vocab_size, params.training_vocab or _REPORTED_TOP_TOKENS)
+        self.top_tokens = torch.topk(mass, size).indices.sort().values
         outside = torch.ones(vocab_size, dtype=torch.bool, device=device)
         outside[self.top_tokens] = False
         self.rest = torch.nonzero(outside).squeeze(1)
@@ -526,7 +527,7 @@ class _Trainer:
                 torch.full((params.sampled_vocab,), float(np.log(self.rest.numel() / params.sampled_vocab)),
                            device=device),
             ])
-            self.final_log_normalisers = self.log_normalisers(training)
+            self.final_log_normalisers = final_log_normalisers
 
     def logits(self, prepared, columns=None):
         """float32 logits of ``prepared`` rows over ``columns`` of the vocabulary (None: all of it)."""
@@ -537,13 +538,24 @@ class _Trainer:
         return self.lens.finish(logits, inplace=False)
 
     @torch.no_grad()
-    def log_normalisers(self, streams):
-        """Exact log-normaliser (logsumexp over the whole vocabulary) of the final layer at each position."""
-        return torch.cat([
-            torch.logsumexp(self.logits(self.lens.prepare(streams[start : start + _EVALUATION_POSITIONS,
-                                                                  self.n_layers].to(self.lens.device))), dim=-1)
-            for start in range(0, streams.shape[0], _EVALUATION_POSITIONS)
-        ])
+    def final_layer_pass(self, streams):
+        """One pass over the final layer's whole-vocabulary logits at every position of ``streams``.
+
+        Returns
+        -------
+        mass : torch.Tensor of shape (vocabulary,), float64
+            Final-layer probability of each token, summed over positions (it ranks the kept tokens).
+        log_normalisers : torch.Tensor of shape (n_positions,)
+            The exact log-normaliser (logsumexp) at each position, for the sampled estimate.
+        """
+        mass = torch.zeros(self.weight.shape[0], dtype=torch.float64, device=self.lens.device)
+        log_normalisers = []
+        for start in range(0, streams.shape[0], _EVALUATION_POSITIONS):
+            chunk = streams[start : start + _EVALUATION_POSITIONS, self.n_layers].to(self.lens.device)
+            logits = self.logits(self.lens.prepare(chunk))
+            log_normalisers.append(torch.logsumexp(logits, dim=-1))
+            mass += torch.softmax(logits, dim=-1).sum(0)
+        return mass, torch.cat(log_normalisers)
 
     def translate(self, rows, weights, biases):
         return rows + torch.einsum("bld,led->ble", rows, weights) + biases
@@ -685,21 +697,11 @@ def held_out_statistics(trainer, streams, weights, biases):
         final_entropy_term = torch.linalg.vecdot(final_p, final)  # sum_v p_v log p_v
         inside[n_layers] += final_p[:, top].sum(-1).double().sum().cpu()
         for layer in range(n_layers):
-            rows = chunk[:, layer].float()
-            translated = rows + rows @ weights[layer].T + biases[layer]
+            span = slice(layer, layer + 1)
+            translated = trainer.translate(chunk[:, span].float(), weights[span], biases[span])[:, 0]
             log_q = trainer.logits(lens.prepare(translated.to(chunk.dtype)))
             log_q -= torch.logsumexp(log_q, dim=-1, keepdim=True)  # in place: one (rows, vocabulary) tensor
             kl[layer] += (final_entropy_term - torch.linalg.vecdot(final_p, log_q)).double().sum().cpu()
             inside[layer] += log_q[:, top].exp().sum(-1).double().sum().cpu()
     n = streams.shape[0]
     return (kl / n).numpy(), np.clip(1.0 - (inside / n).numpy(), 0.0, 1.0)
-
-
-@torch.no_grad()
-def _top_tokens(lens, training, n_layers, size):
-    """The ``size`` tokens with the most final-layer probability over the training positions, sorted."""
-    mass = torch.zeros(lens.vocab_size, dtype=torch.float64, device=lens.device)
-    for start in range(0, training.shape[0], _EVALUATION_POSITIONS):
-        final = lens.logits(training[start : start + _EVALUATION_POSITIONS, n_layers].to(lens.device), [n_layers])
-        mass += torch.softmax(final, dim=-1).sum(0)
-    return torch.topk(mass, size).indices.sort().values

@@ -161,7 +161,7 @@ def _lens_statistics_streamed(logits, statistics, alpha, chunk, top_p=None):
         alpha=alpha,
         device="cpu",
         final_probabilities=log_p.exp().float()[:, None, :],
-        final_negative_entropy=(log_p.exp() * log_p).sum(-1)[:, None],
+        final_negative_entropy=torch.special.xlogy(log_p.exp(), log_p.exp()).sum(-1)[:, None],
         targets=targets[:, None],
         target_logits=target_logits,
         top_p=top_p,
@@ -255,7 +255,7 @@ def test_whole_rows_reduced_in_column_slices_match_float64_bruteforce(column_chu
     target_logits = torch.take_along_dim(z[:, :-1], targets[:, None, None].expand(-1, 4, 1), dim=-1)[..., 0]
     acc = LensStatistics(
         (3, 4), names, alpha=1.0, device="cpu", final_probabilities=log_p.exp().float()[:, None, :],
-        final_negative_entropy=(log_p.exp() * log_p).sum(-1)[:, None], targets=targets[:, None],
+        final_negative_entropy=torch.special.xlogy(log_p.exp(), log_p.exp()).sum(-1)[:, None], targets=targets[:, None],
         target_logits=target_logits, top_p=0.6, column_chunk=column_chunk,
     )
     acc.update(z[:, :-1].reshape(-1, 1000).clone(), 0)
@@ -414,3 +414,44 @@ def test_renyi_statistic_names_and_expansion():
         check_alphas([1, 1.0])
     with pytest.raises(ValueError, match="twice"):
         expand_statistics(("entropy", "entropy_alpha1"), [1, 2])
+
+
+@pytest.mark.parametrize("chunk", [7, 500])
+def test_masked_lens_rows_give_the_float64_bruteforce_hartley_and_kl(chunk):
+    # Tokens masked (-inf) in every layer, as a constrained vocabulary does: Hartley entropy counts the
+    # support (not log V), and KL skips the tokens of final probability 0 (not 0 * -inf = NaN).
+    rng = np.random.default_rng(11)
+    logits = (rng.standard_normal((2, 4, 500)) * 3).astype(np.float32)
+    logits[:, :, :250] = -np.inf
+    logits[1, :, 400:] = -np.inf
+    names = ("entropy", "kl_to_final")
+    for alpha in (0.0, 1.0):
+        got = _lens_statistics_streamed(logits, names, alpha, chunk).result()
+        expected = statistics_bruteforce(logits.astype(np.float64), names, alpha=alpha)
+        for name in names:
+            assert np.isfinite(expected[name]).all(), name
+            np.testing.assert_allclose(got[name].numpy(), expected[name][:, :-1], rtol=1e-5, atol=2e-5, err_msg=name)
+    hartley = _lens_statistics_streamed(logits, ("entropy",), 0.0, chunk).result()["entropy"]
+    np.testing.assert_allclose(hartley[:, 0].numpy(), [math.log(250), math.log(150)])
+
+
+@pytest.mark.parametrize("alpha", [0.0, 1.0, 2.0])
+def test_masked_final_logits_give_the_float64_bruteforce_through_the_engine(alpha):
+    # The model's own output masks half its vocabulary; the lens layers do not. The engine's KL must
+    # stay finite and its Hartley entropy of the final layer count the support.
+    rng = np.random.default_rng(3)
+    vocab = 64
+    residuals = torch.as_tensor(rng.standard_normal((2, 3, 1, vocab)) * 3, dtype=torch.float32)
+    final = torch.as_tensor(rng.standard_normal((2, 1, vocab)) * 3, dtype=torch.float32)
+    final[..., : vocab // 2] = -math.inf
+    names = ("entropy", "kl_to_final")
+    engine = lens_statistics(_IdentityLens(vocab), residuals, [0, 1, 2], final, statistics=names, alpha=alpha,
+                             top_p=0.6, vocab_chunk=16, max_block_bytes=2**20)
+    stacked = torch.cat([residuals[:, :, 0], final[:, None, 0]], dim=1).double().numpy()
+    expected = statistics_bruteforce(stacked, names, alpha=alpha)
+    for name in names:
+        got = engine[name][:, :, 0].numpy()
+        assert np.isfinite(got).all() and np.isfinite(expected[name]).all(), name
+        np.testing.assert_allclose(got, expected[name], rtol=1e-5, atol=2e-5, err_msg=name)
+    if alpha == 0.0:
+        np.testing.assert_allclose(engine["entropy"][:, -1, 0].numpy(), math.log(vocab // 2))

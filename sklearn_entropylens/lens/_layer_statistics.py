@@ -84,7 +84,9 @@ def lens_statistics(lens, residuals, layers, final_logits, *, statistics, alpha,
         final_log_probs = torch.log_softmax(final_logits, dim=-1)
         final_probabilities = final_log_probs.exp()
         extra["final_probabilities"] = final_probabilities[:, None]
-        extra["final_negative_entropy"] = (final_probabilities.double() * final_log_probs.double()).sum(-1)[:, None]
+        # sum(p log p) skips tokens of probability 0 (masked by -inf, where 0 * -inf would be NaN).
+        products = final_probabilities.double() * final_log_probs.double()
+        extra["final_negative_entropy"] = torch.where(final_probabilities > 0, products, 0.0).sum(-1)[:, None]
     prepared = lens.prepare(residuals, layers)
     if "final_top1" in passes:
         extra["targets"] = targets[:, None]

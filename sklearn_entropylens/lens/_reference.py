@@ -93,7 +93,8 @@ def statistics_bruteforce(logits, statistics, *, alpha=1.0, top_p=0.6, frequency
         "top1_settled": settled.numpy(),
         "top1_frequency_rank": None if frequency_ranks is None else np.asarray(frequency_ranks)[top1.numpy()].astype(np.float64),
         "entropy": entropy_bruteforce(z.numpy(), alpha),
-        "kl_to_final": (final_p * (final_log_p - log_p)).sum(-1).numpy(),
+        # Terms of final probability 0 are 0 (the limit of p log(p / q) as p -> 0), not 0 * inf = NaN.
+        "kl_to_final": torch.where(final_p > 0, final_p * (final_log_p - log_p), 0.0).sum(-1).numpy(),
         "final_token_rank": rank.double().numpy(),
         "top1_agreement": agreement.numpy(),
         "top_p_size": sizes.double().numpy(),

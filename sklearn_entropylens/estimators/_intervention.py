@@ -323,7 +323,10 @@ class InterventionScorer(BaseEstimator):
             (for ``random``, every draw; with ``cv``, one entry per fold), ``accuracy``,
             ``accuracy_std`` (spread over the random draws; 0 otherwise), ``difference`` (accuracy minus
             that of ``none``) and its bootstrap confidence interval ``ci_low``, ``ci_high`` (questions
-            resampled with replacement; the random control averaged over draws per question).
+            resampled with replacement; the random control averaged over draws per question); for
+            ``expansion`` and ``pruning``, ``minus_random`` (accuracy minus the random control's) and its
+            interval ``minus_random_ci_low``, ``minus_random_ci_high``, from a bootstrap that resamples the
+            questions and the random draws together (NaN in the other rows).
         """
         prompts, options = _questions(X, self.scoring)
         answers = np.asarray(y)
@@ -355,6 +358,12 @@ class InterventionScorer(BaseEstimator):
         per_strategy.update({strategy: (layers[strategy], correct[strategy]) for strategy in ("expansion", "pruning", "random")})
         resamples = rng.randint(0, len(prompts), size=(self.n_bootstrap, len(prompts)))
         tail = (1 - self.confidence) / 2
+        # The random control is itself a sample (of draws): a replicate resamples the questions and the
+        # draws together, so the interval of a strategy minus random carries both sources of chance.
+        draw_resamples = rng.randint(0, self.n_random, size=(self.n_bootstrap, self.n_random))
+        random_correct = correct["random"]
+        random_per_replicate = np.stack([random_correct[draws].mean(axis=0) for draws in draw_resamples])
+        replicate_rows = np.arange(self.n_bootstrap)[:, None]
         rows = []
         for strategy, (skipped, strategy_correct) in per_strategy.items():
             per_question = strategy_correct.mean(axis=0) - baseline  # paired with the baseline question by question
@@ -368,9 +377,24 @@ class InterventionScorer(BaseEstimator):
                     "difference": float(per_question.mean()),
                     "ci_low": float(np.quantile(boot, tail)),
                     "ci_high": float(np.quantile(boot, 1 - tail)),
+                    **self._minus_random(strategy, strategy_correct, random_correct, random_per_replicate,
+                                         resamples, replicate_rows, tail),
                 }
             )
         return pd.DataFrame(rows).set_index("strategy")
+
+    @staticmethod
+    def _minus_random(strategy, strategy_correct, random_correct, random_per_replicate, resamples, replicate_rows,
+                      tail):
+        """Accuracy of a chosen strategy minus the random control's, paired question by question, with its interval."""
+        if strategy not in ("expansion", "pruning"):
+            return {"minus_random": np.nan, "minus_random_ci_low": np.nan, "minus_random_ci_high": np.nan}
+        chosen = strategy_correct[0]
+        per_replicate = chosen[resamples] - random_per_replicate[replicate_rows, resamples]
+        boot = per_replicate.mean(axis=1)
+        return {"minus_random": float(chosen.mean() - random_correct.mean()),
+                "minus_random_ci_low": float(np.quantile(boot, tail)),
+                "minus_random_ci_high": float(np.quantile(boot, 1 - tail))}
 
     def _skipped(self, prompts, options, answers, rng):
         """Layers and per-question correctness of the expansion, pruning and random strategies."""

@@ -25,7 +25,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.utils import Bunch
 
-from ._protocol import evaluate_profile_classifier
+from ._protocol import evaluate_profile_classifier, held_out_condition_folds
 
 STUDY_STATISTICS = ("entropy", "kl_to_final", "final_token_rank", "top_p_size")
 STUDY_ORDERS = (0.5, 1, 5)
@@ -137,14 +137,20 @@ def run_feature_study(X, y, *, profiler, aggregates, classifiers, groups=None, n
                      "auc_ci_high": summary["auc_ci_high"], "dummy_auc": summary["dummy_auc_mean"],
                      "corrected_p_value": summary["corrected_p_value"]})
     table = pd.DataFrame(rows)
-    grid = {"profiler__aggregate": list(aggregates), "select": [feature_selector(name) for name in FEATURE_SETS],
-            "classifier": [clone(classifier) for classifier in classifiers.values()]}
-    inner = (StratifiedGroupKFold if groups is not None else StratifiedKFold)(inner_splits, shuffle=True,
-                                                                               random_state=random_state)
-    scoring = "roc_auc" if len(np.unique(y)) == 2 else "roc_auc_ovr"
-    search = GridSearchCV(study_pipeline(profiler, next(iter(FEATURE_SETS)), aggregates[0],
-                                         next(iter(classifiers.values()))), grid, cv=inner, scoring=scoring)
+    search = study_search(profiler, aggregates, classifiers, groups=groups, inner_splits=inner_splits,
+                          n_classes=len(np.unique(y)), random_state=random_state)
     nested = evaluate_profile_classifier(search, X, y, return_estimators=True, **folds)
+    chosen = _chosen_settings(nested, classifiers)
+    best = table.loc[table["auc"].idxmax()]
+    line = (f"nested estimate (best setting chosen inside each training part): ROC-AUC {nested.summary['auc_mean']:.3f} "
+            f"[{nested.summary['auc_ci_low']:.3f}, {nested.summary['auc_ci_high']:.3f}] (dummy "
+            f"{nested.summary['dummy_auc_mean']:.3f}); best single setting, optimistic: {best['features']}, "
+            f"{best['aggregate']}, {best['classifier']} {best['auc']:.3f}")
+    return Bunch(table=table, nested=nested, chosen=chosen, summary=line)
+
+
+def _chosen_settings(nested, classifiers):
+    """The setting each outer fold's search chose, as a table."""
     chosen = []
     for fold, fitted in enumerate(nested.estimators):
         params = fitted.best_params_
@@ -152,9 +158,42 @@ def run_feature_study(X, y, *, profiler, aggregates, classifiers, groups=None, n
                        "aggregate": str(params["profiler__aggregate"]),
                        "classifier": next(name for name, c in classifiers.items() if type(c) is type(params["classifier"])),
                        "inner_auc": fitted.best_score_})
-    best = table.loc[table["auc"].idxmax()]
-    line = (f"nested estimate (best setting chosen inside each training part): ROC-AUC {nested.summary['auc_mean']:.3f} "
-            f"[{nested.summary['auc_ci_low']:.3f}, {nested.summary['auc_ci_high']:.3f}] (dummy "
-            f"{nested.summary['dummy_auc_mean']:.3f}); best single setting, optimistic: {best['features']}, "
-            f"{best['aggregate']}, {best['classifier']} {best['auc']:.3f}")
-    return Bunch(table=table, nested=nested, chosen=pd.DataFrame(chosen), summary=line)
+    return pd.DataFrame(chosen)
+
+
+def study_search(profiler, aggregates, classifiers, *, groups, inner_splits=5, n_classes=2, random_state=42):
+    """The study's grid as a ``GridSearchCV`` over the study pipeline (inner folds grouped when ``groups`` is given)."""
+    grid = {"profiler__aggregate": list(aggregates), "select": [feature_selector(name) for name in FEATURE_SETS],
+            "classifier": [clone(classifier) for classifier in classifiers.values()]}
+    inner = (StratifiedGroupKFold if groups is not None else StratifiedKFold)(inner_splits, shuffle=True,
+                                                                               random_state=random_state)
+    scoring = "roc_auc" if n_classes == 2 else "roc_auc_ovr"
+    return GridSearchCV(study_pipeline(profiler, next(iter(FEATURE_SETS)), aggregates[0],
+                                       next(iter(classifiers.values()))), grid, cv=inner, scoring=scoring)
+
+
+def run_held_out_condition_study(X, y, *, profiler, aggregates, classifiers, groups, condition, n_splits=5,
+                                 inner_splits=5, random_state=42):
+    """The study's grid searched inside folds that hold out a condition (a wording) and groups (topics).
+
+    Each outer fold of :func:`~sklearn_entropylens.experiments.held_out_condition_folds` trains on the
+    other conditions' prompts of its training groups, searches the grid there (inner folds grouped by
+    ``groups``), and tests the chosen setting on the held-out condition's prompts of its test groups. No
+    prompt of an outer test part is seen by the search that scores it: the estimate is nested.
+
+    Returns
+    -------
+    result : Bunch
+        ``nested`` (the protocol's result), ``chosen`` (each outer fold's setting) and ``summary``.
+    """
+    y = np.asarray(y)
+    profiler = study_profiler(profiler)
+    profiler.fit(X).transform(X)  # fills the cache once; every search below reads it
+    folds = held_out_condition_folds(y, groups, condition, n_splits=n_splits, random_state=random_state)
+    search = study_search(profiler, aggregates, classifiers, groups=groups, inner_splits=inner_splits,
+                          n_classes=len(np.unique(y)), random_state=random_state)
+    nested = evaluate_profile_classifier(search, X, y, groups=groups, cv=folds, return_estimators=True)
+    line = (f"nested, condition held out: ROC-AUC {nested.summary['auc_mean']:.3f} [{nested.summary['auc_ci_low']:.3f}, "
+            f"{nested.summary['auc_ci_high']:.3f}] (dummy {nested.summary['dummy_auc_mean']:.3f}, corrected p "
+            f"{nested.summary['corrected_p_value']:.2g}), {nested.summary['n_folds']} folds")
+    return Bunch(nested=nested, chosen=_chosen_settings(nested, classifiers), summary=line)

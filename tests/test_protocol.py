@@ -128,3 +128,35 @@ def test_pandas_features_are_split_by_row():
     by_frame = evaluate_profile_classifier(LogisticRegression(), frame, y, groups=groups, n_splits=3)
     by_array = evaluate_profile_classifier(LogisticRegression(), X, y, groups=groups, n_splits=3)
     np.testing.assert_allclose(by_frame.folds["auc"], by_array.folds["auc"])
+
+
+def test_per_category_auc_compares_answers_of_the_same_fold_model_only():
+    import pandas as pd
+    from sklearn.metrics import roc_auc_score
+    from sklearn.utils import Bunch
+
+    from sklearn_entropylens.experiments._protocol import per_fold_category_auc
+
+    rng = np.random.default_rng(0)
+    n = 400
+    y = rng.integers(0, 2, n)
+    scores = 0.3 * y + 0.7 * rng.random(n)
+    fold = np.arange(n) % 2
+    categories = np.repeat(["a", "b"], n // 2)
+    one_fold = Bunch(predictions=pd.DataFrame({"fold": 0, "sample": np.arange(n), "y_true": y, "proba_1": scores}))
+    table = per_fold_category_auc(one_fold, categories).set_index("category")
+    assert table.loc["a", "auc"] == pytest.approx(roc_auc_score(y[:200], scores[:200]))
+    assert table.loc["a", "ci_low"] < table.loc["a", "auc"] < table.loc["a", "ci_high"]
+    assert table.loc["a", "n"] == 200 and table.loc["a", "n_pairs"] == y[:200].sum() * (200 - y[:200].sum())
+    # A second fold model on another scale (every score + 5) changes nothing: no pair crosses folds,
+    # where a pooled ROC-AUC would rank every answer of fold 1 above every answer of fold 0.
+    shifted = scores + 5.0 * fold
+    two_folds = Bunch(predictions=pd.DataFrame({"fold": fold, "sample": np.arange(n), "y_true": y, "proba_1": shifted}))
+    within = per_fold_category_auc(two_folds, categories).set_index("category")
+    expected = []
+    for part in (0, 1):
+        mask = (fold == part) & (categories == "a")
+        right, wrong = y[mask].sum(), (1 - y[mask]).sum()
+        expected.append((roc_auc_score(y[mask], scores[mask]) * right * wrong, right * wrong))
+    assert within.loc["a", "auc"] == pytest.approx(sum(a for a, _ in expected) / sum(w for _, w in expected))
+    assert abs(within.loc["a", "auc"] - roc_auc_score(y[:200], shifted[:200])) > 0.05

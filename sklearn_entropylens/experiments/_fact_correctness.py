@@ -20,7 +20,7 @@ from ..estimators._correctness import answer_correctness
 from ..estimators._profile import EntropyProfileTransformer
 from ..metrics import aurc_score, corrected_resampled_ttest, prediction_rejection_ratio
 from ..models._loading import DEFAULT_MODEL
-from ._protocol import evaluate_profile_classifier
+from ._protocol import evaluate_profile_classifier, per_fold_category_auc
 
 CONFIDENCE_COLUMNS = ("option_probability", "sequence_log_likelihood", "mean_token_log_probability",
                       "first_token_probability", "answer_entropy", "answer_max_probability")
@@ -37,33 +37,6 @@ def _fold_scores(result):
         rows.append({"fold": fold, "auc": float(result.folds.loc[result.folds["fold"] == fold, "auc"].iloc[0]),
                      "prr": prediction_rejection_ratio(part["y_true"], part["proba_1"]),
                      "aurc": aurc_score(part["y_true"], part["proba_1"])})
-    return pd.DataFrame(rows)
-
-
-def per_fold_category_auc(result, categories, *, min_per_class=2):
-    """ROC-AUC within each category, computed per fold (never pooled across fold models), with its interval.
-
-    A fold counts for a category when its test part holds at least ``min_per_class`` right and wrong
-    answers of that category. The interval is the corrected resampled t interval over those folds.
-    """
-    predictions = result.predictions.assign(category=np.asarray(categories)[result.predictions["sample"]])
-    sizes = result.folds.set_index("fold")
-    rows = []
-    for category, group in predictions.groupby("category"):
-        per_fold = []
-        for fold, part in group.groupby("fold"):
-            counts = np.bincount(part["y_true"].astype(int), minlength=2)
-            if counts.min() >= min_per_class:
-                per_fold.append((fold, roc_auc_score(part["y_true"], part["proba_1"])))
-        row = {"category": category, "n": len(group), "n_right": int(group["y_true"].sum()),
-               "share_right": float(group["y_true"].mean()), "n_folds": len(per_fold), "auc": np.nan,
-               "ci_low": np.nan, "ci_high": np.nan}
-        if len(per_fold) >= 2:
-            folds, aucs = zip(*per_fold)
-            interval = corrected_resampled_ttest(aucs, np.zeros(len(aucs)), n_train=sizes.loc[list(folds), "n_train"],
-                                                 n_test=sizes.loc[list(folds), "n_test"])
-            row.update(auc=float(np.mean(aucs)), ci_low=max(interval.ci_low, 0.0), ci_high=min(interval.ci_high, 1.0))
-        rows.append(row)
     return pd.DataFrame(rows)
 
 

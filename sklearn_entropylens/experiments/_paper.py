@@ -27,7 +27,7 @@ from ..models._loading import BUNDLED_MODELS, DEFAULT_MODEL
 from ..plotting._displays import EntropyProfileDisplay, ProfileEmbeddingDisplay, _pyplot
 from ._guess_refine import run_guess_then_refine
 from ..metrics import aurc_score, corrected_resampled_ttest, prediction_rejection_ratio
-from ._protocol import evaluate_profile_classifier, held_out_condition_folds
+from ._protocol import evaluate_profile_classifier, held_out_condition_folds, per_fold_category_auc
 
 EXPERIMENTS = ("tasks", "formats", "correctness", "families", "intervention", "guess-then-refine")
 # The paper's figures next to which ours are reported (arXiv 2502.16570; see the README).
@@ -150,17 +150,6 @@ def _rejection_scores(result):
     return float(np.nanmean(prr)), float(aurc.mean())
 
 
-def per_category_auc(result, categories):
-    """ROC-AUC of the out-of-fold probability of class 1 within each category (NaN where one class only)."""
-    predictions = result.predictions.assign(category=np.asarray(categories)[result.predictions["sample"]])
-    rows = []
-    for category, group in predictions.groupby("category"):
-        both = group["y_true"].nunique() == 2
-        rows.append({"category": category, "n": len(group), "share_right": float(group["y_true"].mean()),
-                     "auc": roc_auc_score(group["y_true"], group["proba_1"]) if both else np.nan})
-    return pd.DataFrame(rows)
-
-
 def _folds_for_rare_class(y, n_splits):
     """As many stratified folds as asked, but no more than the rarer class has members.
 
@@ -197,7 +186,8 @@ def run_correctness(*, model=DEFAULT_MODEL, memory=None, quick=False, progress=F
     category, on the same folds), since the six categories differ in difficulty, and each profile
     together with the category (the baseline's model plus the profile), which asks whether the profile
     adds anything to knowing the category. The table adds the selective-prediction scores PRR and AURC
-    (per fold, averaged); ``per_category`` has the profile classifier's ROC-AUC within each category;
+    (per fold, averaged); ``per_category`` has the profile classifier's ROC-AUC within each category, per fold (never pooled
+    across fold models) with its corrected interval and n;
     ``versus_category`` compares each setting with the category-only baseline (corrected test). The
     folds are 10 stratified ones, fewer when the rarer of right and wrong has fewer than 10 questions (a
     larger model answers nearly all of them right), since each test fold needs both.
@@ -240,7 +230,7 @@ def run_correctness(*, model=DEFAULT_MODEL, memory=None, quick=False, progress=F
     result.versus_category_table = pd.DataFrame(rows)
     result.versus_category = corrected_resampled_ttest(
         result.evaluation.folds["auc"], baseline["auc"], n_train=baseline["n_train"], n_test=baseline["n_test"])
-    result.per_category = per_category_auc(result.evaluation, categories)
+    result.per_category = per_fold_category_auc(result.evaluation, categories)
     versus = result.versus_category
     n_rare = np.bincount(np.asarray(answers.correct, dtype=int), minlength=2).min()
     result.summary = (f"model accuracy {answers.accuracy:.3f} on {len(X)} cloze questions "

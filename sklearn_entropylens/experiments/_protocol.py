@@ -231,3 +231,68 @@ def _fold_tests(table, confidence):
         "t_statistic": float(plain.statistic), "p_value": float(plain.pvalue),
         "significant": bool(corrected.pvalue < 0.05),
     }
+
+
+def _within_fold_pairs(parts):
+    """Concordant right-over-wrong pairs (ties count one half) and the number of pairs, within each fold only."""
+    concordant = pairs = 0.0
+    for y_true, scores in parts:
+        right, wrong = scores[y_true == 1], scores[y_true == 0]
+        if len(right) and len(wrong):
+            difference = right[:, None] - wrong[None, :]
+            concordant += (difference > 0).sum() + 0.5 * (difference == 0).sum()
+            pairs += len(right) * len(wrong)
+    return concordant, pairs
+
+
+def per_fold_category_auc(result, categories, *, n_bootstrap=1000, confidence=0.95, random_state=0):
+    """ROC-AUC within each category, comparing only answers scored by the same fold's model, with its interval.
+
+    Pooling the out-of-fold probabilities of several fold models into one ROC-AUC ranks a question
+    scored by one model against a question scored by another, whose scales differ. Here a right and a
+    wrong answer of a category are compared only when they were tested in the same fold: the ROC-AUC is
+    the share of such within-fold pairs ranked right (the Mann-Whitney statistic summed over folds). The
+    interval is a percentile bootstrap that resamples the questions within each fold and category.
+
+    Parameters
+    ----------
+    result : Bunch
+        A result of :func:`evaluate_profile_classifier` for a binary label (``predictions`` with
+        ``fold``, ``sample``, ``y_true`` and ``proba_1``).
+    categories : array-like of shape (n_samples,)
+        Category of each sample.
+    n_bootstrap : int, default=1000
+        Bootstrap replicates.
+    confidence : float, default=0.95
+        Level of the interval.
+    random_state : int, default=0
+        Seed of the bootstrap.
+
+    Returns
+    -------
+    table : DataFrame
+        One row per category: ``n``, ``n_right``, ``share_right``, ``n_pairs`` (within-fold right x wrong
+        pairs), ``auc`` (NaN without a pair) and ``ci_low``/``ci_high``.
+    """
+    rng = np.random.default_rng(random_state)
+    predictions = result.predictions.assign(category=np.asarray(categories)[result.predictions["sample"]])
+    tail = (1 - confidence) / 2
+    rows = []
+    for category, group in predictions.groupby("category"):
+        parts = [(part["y_true"].to_numpy().astype(int), part["proba_1"].to_numpy()) for _, part in group.groupby("fold")]
+        concordant, pairs = _within_fold_pairs(parts)
+        row = {"category": category, "n": len(group), "n_right": int(group["y_true"].sum()),
+               "share_right": float(group["y_true"].mean()), "n_pairs": int(pairs), "auc": np.nan,
+               "ci_low": np.nan, "ci_high": np.nan}
+        if pairs:
+            replicates = []
+            for _ in range(n_bootstrap):
+                drawn = [(y_true[k], scores[k]) for y_true, scores in parts
+                         for k in [rng.integers(0, len(y_true), size=len(y_true))]]
+                replicate_concordant, replicate_pairs = _within_fold_pairs(drawn)
+                if replicate_pairs:
+                    replicates.append(replicate_concordant / replicate_pairs)
+            row.update(auc=concordant / pairs, ci_low=float(np.quantile(replicates, tail)),
+                       ci_high=float(np.quantile(replicates, 1 - tail)))
+        rows.append(row)
+    return pd.DataFrame(rows)

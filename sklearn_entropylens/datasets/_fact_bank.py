@@ -15,6 +15,8 @@ import collections
 
 import numpy as np
 
+from ._questions import draw_sum_or_difference
+
 CONTINENTS = {"AF": "Africa", "AS": "Asia", "EU": "Europe", "NA": "North America", "OC": "Oceania",
               "SA": "South America"}
 FACT_CATEGORIES = ("country capital", "country currency", "country continent", "city country", "element symbol",
@@ -161,12 +163,7 @@ def _arithmetic_rows(rng, n_per_grade):
         low, high = (0 if digits == 1 else 10 ** (digits - 1)), 10 ** digits
         made = 0
         while made < n_per_grade:
-            a, b = (int(v) for v in rng.integers(low, high, size=2))
-            if rng.random() < 0.5:
-                question, answer = f"What is {a} + {b}?", a + b
-            else:
-                a, b = max(a, b), min(a, b)
-                question, answer = f"What is {a} - {b}?", a - b
+            question, answer = draw_sum_or_difference(rng, low, high)
             if question in seen:
                 continue
             seen.add(question)

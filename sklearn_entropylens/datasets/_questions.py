@@ -69,15 +69,19 @@ FACTS = [
 NUMBER_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
 
 
+def draw_sum_or_difference(rng, low, high):
+    """``(question, answer)``: the sum or (larger minus smaller) difference of two integers in ``[low, high)``."""
+    a, b = (int(v) for v in rng.integers(low, high, size=2))
+    if rng.random() < 0.5:
+        return f"What is {a} + {b}?", a + b
+    a, b = max(a, b), min(a, b)
+    return f"What is {a} - {b}?", a - b
+
+
 def _arithmetic(rng, n):
     items, seen = [], set()
     while len(items) < n:
-        a, b = (int(v) for v in rng.integers(1, 10, size=2))
-        if rng.random() < 0.5:
-            question, answer = f"What is {a} + {b}?", a + b
-        else:
-            a, b = max(a, b), min(a, b)
-            question, answer = f"What is {a} - {b}?", a - b
+        question, answer = draw_sum_or_difference(rng, 1, 10)
         if question in seen:
             continue
         seen.add(question)

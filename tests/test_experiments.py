@@ -78,3 +78,35 @@ def test_correctness_folds_shrink_to_the_rarer_class_and_refuse_below_two():
     assert _folds_for_rare_class([1] * 201 + [0] * 5, 10) == 5  # every test fold still holds a wrong answer
     with pytest.raises(ValueError, match="1 questions right and 40 wrong"):
         _folds_for_rare_class([1] + [0] * 40, 10)
+
+
+def test_fact_correctness_compares_the_profile_with_the_outputs_own_confidence(tmp_path, tiny_directory):
+    import numpy as np
+
+    from sklearn_entropylens.datasets import load_fact_questions
+    from sklearn_entropylens.experiments._fact_correctness import COMPARISONS, run_fact_correctness
+
+    frame = load_fact_questions(as_frame=True).frame
+    questions = frame.groupby("category", group_keys=False).head(12)  # 96 questions, every category
+    result = run_fact_correctness(model=tiny_directory, questions=questions, memory=str(tmp_path / "cache"), n_splits=3)
+    table = result.table.set_index("setting")
+    assert {"(a) category + difficulty", "(b) output confidence", "profile", "(c) profile + output confidence",
+            "(a) + (b)", "(a) + (b) + profile"} <= set(table.index)
+    assert table.loc["profile", "n_features"] == 3  # one entropy per block of the tiny model (n_tokens=1)
+    assert table.loc["(c) profile + output confidence", "n_features"] == 3 + 6
+    assert (table["auc_ci_low"] <= table["auc"]).all() and (table["auc"] <= table["auc_ci_high"]).all()
+    comparisons = result.comparisons.set_index("setting")
+    assert list(zip(comparisons.index, comparisons["baseline"])) == list(COMPARISONS)
+    for metric in ("auc", "prr", "aurc"):  # each difference is the difference of the fold means
+        setting, baseline = COMPARISONS[0]
+        expected = table.loc[setting, metric] - table.loc[baseline, metric]
+        assert comparisons.loc[setting, f"{metric}_difference"] == pytest.approx(expected)
+    # Folds grouped by entity: every question about one country or city is on one side.
+    entity = questions["entity"].to_numpy()
+    for train, test in result.folds:
+        assert not set(entity[train]) & set(entity[test])
+    assert set(result.accuracy.index) == set(questions["category"])
+    assert np.isfinite(result.answers[["answer_entropy", "sequence_log_likelihood"]].to_numpy()).all()
+    again = run_fact_correctness(model=tiny_directory, questions=questions, answers=result.answers,
+                                 memory=str(tmp_path / "cache"), n_splits=3)
+    assert again.table.equals(result.table)  # answers given = answers asked

@@ -88,6 +88,18 @@ def run_fact_correctness(*, model=DEFAULT_MODEL, questions=None, answers=None, m
         p-values), ``accuracy`` (the model's share of right answers per category and grade),
         ``per_category`` (the headline setting's per-fold ROC-AUC within each category),
         ``answers`` (the labels, ``correct``, and the confidences), ``folds`` and ``summary``.
+
+    Examples
+    --------
+    >>> from sklearn_entropylens.datasets import load_fact_questions
+    >>> from sklearn_entropylens.experiments import run_fact_correctness
+    >>> frame = load_fact_questions(as_frame=True).frame
+    >>> some = frame.groupby("category", group_keys=False).head(8)  # 64 questions, a quick look
+    >>> result = run_fact_correctness(questions=some, n_splits=3)
+    >>> result.table.set_index("setting").loc["(b) output confidence", ["auc", "prr", "aurc"]].shape
+    (3,)
+    >>> list(result.comparisons["baseline"])[0]
+    '(b) output confidence'
     """
     from ..datasets import load_fact_questions
 

@@ -273,6 +273,18 @@ def per_fold_category_auc(result, categories, *, n_bootstrap=1000, confidence=0.
     table : DataFrame
         One row per category: ``n``, ``n_right``, ``share_right``, ``n_pairs`` (within-fold right x wrong
         pairs), ``auc`` (NaN without a pair) and ``ci_low``/``ci_high``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn_entropylens.experiments import evaluate_profile_classifier, per_fold_category_auc
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(120, 2)); y = (X[:, 0] + rng.normal(size=120) > 0).astype(int)
+    >>> result = evaluate_profile_classifier(LogisticRegression(), X, y, n_splits=4)
+    >>> table = per_fold_category_auc(result, np.repeat(["easy", "hard"], 60))
+    >>> table[["category", "n"]].values.tolist(), bool((table["ci_low"] < table["auc"]).all())
+    ([['easy', 60], ['hard', 60]], True)
     """
     rng = np.random.default_rng(random_state)
     predictions = result.predictions.assign(category=np.asarray(categories)[result.predictions["sample"]])

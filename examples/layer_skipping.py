@@ -19,6 +19,7 @@ Run: ``python examples/layer_skipping.py`` (about 45 minutes on 2 idle CPU cores
 ``examples/figures/intervention.png`` (two blocks skipped, from block 2).
 """
 
+import argparse
 import pathlib
 import time
 
@@ -28,11 +29,15 @@ from sklearn_entropylens import EntropyProfileTransformer, InterventionScorer
 from sklearn_entropylens.experiments._paper import intervention_figure
 from sklearn_entropylens.datasets import load_multiple_choice
 
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--n-skip", type=int, nargs="+", default=[1, 2, 4], help="numbers of blocks skipped")
+args = parser.parse_args()
+
 started = time.perf_counter()
 questions = load_multiple_choice(as_frame=True).frame
 tables = {}
 for min_block in (2, 1):
-    for n_skip in (1, 2, 4):
+    for n_skip in args.n_skip:
         scorer = InterventionScorer(EntropyProfileTransformer(n_tokens=8, memory="examples_cache"), n_skip=n_skip,
                                     min_block=min_block, n_random=10)
         table = scorer.score_table(questions, questions["target"], cv=5)

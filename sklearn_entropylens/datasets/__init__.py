@@ -38,17 +38,18 @@ FORMATS = {
 }
 PAPER_FORMATS = ("chat log", "poem", "scientific piece")
 # Three instruction wordings per format: the first is the reference's (FORMATS); the other two were
-# written apart from it and from each other, with no word that marks the format shared across formats, so
-# that a classifier trained on two wordings and tested on the third cannot read the class off the wording.
+# written apart from it and from each other. Formats share only generic words (verbs such as "write" or
+# "draft", articles, prepositions), never a word that names a kind of text, so that a classifier trained
+# on two wordings and tested on the third cannot read the class off the wording.
 FORMAT_WORDINGS = {
     "chat log": ("Simulate a chat log about {topic}",
                  "Write the messages two friends send each other in an online chat about {topic}",
                  "Produce a transcript of an instant-messaging conversation on {topic}"),
     "poem": ("Write a poem about {topic}",
              "Compose a few rhyming verses on {topic}",
-             "Create a short piece of poetry inspired by {topic}"),
+             "Create a few lines of poetry inspired by {topic}"),
     "scientific piece": ("Write a scientific piece about {topic}",
-                         "Draft a research article that explains {topic} with evidence and data",
+                         "Draft a research paper that explains {topic} with evidence and data",
                          "Produce an academic text on {topic}, as published in a science journal"),
     "news report": ("Write a news report about {topic}",
                     "Draft a newspaper article reporting on {topic}",

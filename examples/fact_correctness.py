@@ -42,17 +42,20 @@ frame = load_fact_questions(difficulties=args.difficulties, as_frame=True).frame
 if args.n_questions is not None and args.n_questions < len(frame):
     frame = frame.groupby("category", group_keys=False).sample(frac=args.n_questions / len(frame), random_state=0)
     frame = frame.sort_index()
+# An answer is cached under its whole question: prompt, options in order and the right letter, so a
+# question whose options changed (another seed, other package versions) is asked again.
+frame["key"] = frame[["prompt", "A", "B", "C", "D", "letter"]].agg("\x1f".join, axis=1)
 answers_file = cache / f"answers_{args.model}.csv"
-known = pd.read_csv(answers_file).set_index("question") if answers_file.exists() else pd.DataFrame()
-missing = frame[~frame["question"].isin(known.index)]
+known = pd.read_csv(answers_file, keep_default_na=False).set_index("key") if answers_file.exists() else pd.DataFrame()
+missing = frame[~frame["key"].isin(known.index)]
 if len(missing):
     asked = answer_correctness(missing["prompt"].tolist(), missing["letter"].to_numpy(),
                                options=missing[list("ABCD")].to_numpy(dtype=object), method="options",
                                profiler=EntropyProfileTransformer(args.model))
-    new = asked.confidence.assign(correct=asked.correct, question=missing["question"].to_numpy()).set_index("question")
+    new = asked.confidence.assign(correct=asked.correct, key=missing["key"].to_numpy()).set_index("key")
     known = pd.concat([known, new])
     known.reset_index().to_csv(answers_file, index=False)
-answers = known.loc[frame["question"]].reset_index(drop=True)
+answers = known.loc[frame["key"]].reset_index(drop=True)
 print(f"answers: {len(missing)} asked, {len(frame) - len(missing)} from the cache [{time.perf_counter() - started:.0f} s]")
 
 result = run_fact_correctness(model=args.model, questions=frame, answers=answers, memory="examples_cache")

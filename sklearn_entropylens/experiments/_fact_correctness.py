@@ -50,12 +50,13 @@ def run_fact_correctness(*, model=DEFAULT_MODEL, questions=None, answers=None, m
 
     The model answers each question by option likelihood (:func:`answer_correctness`, ``method="options"``);
     the label is whether it chose the right option. Each question is described by (a) its category and
-    difficulty grade (one-hot), (b) the output's own confidence in its answer (``answer_correctness``'s
+    difficulty grade (one-hot over the category x grade cells), (b) the output's own confidence in its answer (``answer_correctness``'s
     ``confidence``: the options' softmax at the chosen option, the chosen option's summed and mean token
     log-probabilities and its first token's probability, and the entropy and largest probability of the
     final layer's distribution right after the prompt), and the **profile**: the per-layer entropy of
     the logit lens at that same position (``EntropyProfileTransformer(model, n_tokens=1)``), where the
-    answer is read. Every feature set goes to a standardised logistic regression (C = 1, not tuned: no
+    answer is read; its last entry is the model's own output entropy, (b)'s ``answer_entropy``, so the
+    profile alone already holds one output-confidence feature. Every feature set goes to a standardised logistic regression (C = 1, not tuned: no
     setting is chosen anywhere), on the same ``StratifiedGroupKFold`` folds grouped by the question's
     entity (a country's capital, currency and continent questions stay together). Per fold: ROC-AUC,
     PRR and AURC; the corrected resampled t-test for each difference in :data:`COMPARISONS`, the first
@@ -115,7 +116,9 @@ def run_fact_correctness(*, model=DEFAULT_MODEL, questions=None, answers=None, m
     y = answers["correct"].to_numpy().astype(int)
     profiles = EntropyProfileTransformer(model, n_tokens=1, memory=memory, progress=progress).fit_transform(prompts)
     confidence = answers[list(CONFIDENCE_COLUMNS)].to_numpy()
-    descriptors = OneHotEncoder(sparse_output=False).fit_transform(frame[["category", "difficulty"]].astype(str))
+    # Each (category, grade) cell its own column, so the baseline can fit any pattern of accuracy over them.
+    cells = (frame["category"] + " / " + frame["difficulty"].astype(str)).to_frame()
+    descriptors = OneHotEncoder(sparse_output=False).fit_transform(cells)
     feature_sets = {
         "(a) category + difficulty": descriptors,
         "(b) output confidence": confidence,

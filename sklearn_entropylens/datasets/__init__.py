@@ -9,6 +9,7 @@
 
 import hashlib
 import json
+import numbers
 import pathlib
 import zlib
 
@@ -225,9 +226,9 @@ def load_formats(*, formats=tuple(FORMATS), wordings=(1,), n_topics=None, return
     wordings = _check_choice(wordings, (1, 2, 3), "wordings")
     topics = [line.strip() for line in (_DATA / "format_topics.txt").read_text().splitlines() if line.strip()]
     if n_topics is not None:
-        if isinstance(n_topics, bool) or not isinstance(n_topics, int) or not 1 <= n_topics <= len(topics):
+        if isinstance(n_topics, bool) or not isinstance(n_topics, numbers.Integral) or not 1 <= n_topics <= len(topics):
             raise ValueError(f"n_topics must be an int in [1, {len(topics)}], got {n_topics!r}.")
-        topics = topics[:n_topics]
+        topics = topics[: int(n_topics)]
     rows = [(FORMAT_WORDINGS[name][wording - 1].format(topic=topic), topic, name, wording)
             for wording in wordings for name in formats for topic in topics]
     frame = pd.DataFrame(rows, columns=["prompt", "topic", "format", "wording"])

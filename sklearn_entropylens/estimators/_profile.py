@@ -84,7 +84,8 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
 
         The final layer's KL is 0, its rank and agreement 1.
     alpha : float or list of float, default=1.0
-        Renyi order of ``"entropy"``: 1 is Shannon, ``numpy.inf`` min-entropy, 0 Hartley (``log V``).
+        Renyi order of ``"entropy"``: 1 is Shannon, ``numpy.inf`` min-entropy, 0 Hartley (the log of the number of tokens whose logit is not
+        ``-inf``: ``log V`` unless the model masks some).
         A list of orders (the reference's format experiment concatenates ``[0.5, 1, 5]``) computes one
         entropy per order in the same pass over the lens logits, as the statistics
         ``entropy_alpha0.5``, ``entropy_alpha1``, ``entropy_alpha5`` in place of ``"entropy"``

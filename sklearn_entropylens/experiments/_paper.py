@@ -186,8 +186,8 @@ def run_correctness(*, model=DEFAULT_MODEL, memory=None, quick=False, progress=F
     category, on the same folds), since the six categories differ in difficulty, and each profile
     together with the category (the baseline's model plus the profile), which asks whether the profile
     adds anything to knowing the category. The table adds the selective-prediction scores PRR and AURC
-    (per fold, averaged); ``per_category`` has the profile classifier's ROC-AUC within each category, per fold (never pooled
-    across fold models) with its corrected interval and n;
+    (per fold, averaged); ``per_category`` has the profile classifier's ROC-AUC within each category, from right-wrong pairs
+    scored by the same fold's model only (never pooled across fold models), with a bootstrap interval and n;
     ``versus_category`` compares each setting with the category-only baseline (corrected test). The
     folds are 10 stratified ones, fewer when the rarer of right and wrong has fewer than 10 questions (a
     larger model answers nearly all of them right), since each test fold needs both.

@@ -743,8 +743,8 @@ class LensStatistics:
         self._wants_top_p = "top_p_sets" in passes
         self._orders = {name: alpha if name == "entropy" else renyi_order(name)
                         for name in statistics if declaration(name).read == "entropy"}
-        # Hartley entropy (order 0) needs no pass over the logits. The others share one accumulator per
-        # dtype: one row maximum, shift and normalizer for all the orders of a list.
+        # Hartley entropy (order 0) only counts the support (below); the other orders share one accumulator
+        # per dtype: one row maximum, shift and normalizer for all the orders of a list.
         streamed = sorted({order for order in self._orders.values() if order != 0.0})
         self._streams = [StreamingEntropy(n_rows, tuple(order for order in streamed if accumulates_in_float64(order) == wide),
                                           device=device)

@@ -13,8 +13,8 @@ Usage::
     python examples/fact_correctness.py [--model smollm2-135m] [--n-questions N] [--difficulties 3 4]
 
 ``--n-questions`` takes a seeded sample of the evaluation set (stratified by category), for the larger
-models on a CPU; ``--difficulties`` restricts the grades (the evaluation set of a model that answers too
-many right). The model's answers are cached in ``examples_cache/facts`` (they are the slow part), the
+models on a CPU; ``--difficulties`` and ``--categories`` restrict the grades and categories (the
+evaluation set of a model that answers too many right). The model's answers are cached in ``examples_cache/facts`` (they are the slow part), the
 profiles in ``examples_cache``.
 """
 
@@ -33,12 +33,15 @@ parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--model", default="smollm2-135m")
 parser.add_argument("--n-questions", type=int, default=None)
 parser.add_argument("--difficulties", type=int, nargs="+", default=[1, 2, 3, 4])
+parser.add_argument("--categories", nargs="+", default=None, help="categories of the evaluation set (all by default)")
 args = parser.parse_args()
 
 started = time.perf_counter()
 cache = pathlib.Path("examples_cache") / "facts"
 cache.mkdir(parents=True, exist_ok=True)
 frame = load_fact_questions(difficulties=args.difficulties, as_frame=True).frame
+if args.categories is not None:
+    frame = frame[frame["category"].isin(args.categories)]
 if args.n_questions is not None and args.n_questions < len(frame):
     frame = frame.groupby("category", group_keys=False).sample(frac=args.n_questions / len(frame), random_state=0)
     frame = frame.sort_index()
@@ -69,6 +72,7 @@ print("(c) profile + output confidence, per-fold ROC-AUC within each category:")
 print(result.per_category.round(3).to_string(index=False))
 out = cache / f"result_{args.model}.json"
 out.write_text(json.dumps({"summary": result.summary, "n_questions": len(frame), "difficulties": args.difficulties,
+                           "categories": args.categories,
                            "accuracy": result.accuracy.round(4).to_dict(), "overall_accuracy": float(answers["correct"].mean()),
                            "table": result.table.to_dict("records"), "comparisons": result.comparisons.to_dict("records"),
                            "per_category": result.per_category.to_dict("records")}, indent=1, default=float))

@@ -1,8 +1,11 @@
 """Parameter validation declared per estimator: a table of constraints, checked by one helper.
 
-Each estimator declares ``_parameter_constraints = {name: [constraint, ...]}``; a value is valid when it
+Each estimator declares ``_entropylens_constraints = {name: [constraint, ...]}``; a value is valid when it
 satisfies any of its constraints. :func:`validate_parameters` checks the whole table once per public
-entry point (``fit``), in the style of scikit-learn's own, which is private and not imported here.
+entry point (``fit``), in the style of scikit-learn's own, which is private and not imported here. The
+table has its own name: under scikit-learn's ``_parameter_constraints`` our constraint objects would be
+read by the inherited ``BaseEstimator._validate_params`` (and by scikit-learn's common checks), which
+does not know them and raised "Unknown constraint type".
 Validators with their own, more specific error messages (the statistics, ``model_kwargs``) take part as
 :class:`Checked` constraints.
 """
@@ -96,14 +99,14 @@ class Checked:
 
 
 def validate_parameters(estimator):
-    """Check every parameter of ``estimator`` against its class's ``_parameter_constraints``.
+    """Check every parameter of ``estimator`` against its class's ``_entropylens_constraints``.
 
     Raises
     ------
     InvalidParameterError
         Naming the parameter, the estimator, what it accepts and what it got.
     """
-    for name, constraints in type(estimator)._parameter_constraints.items():
+    for name, constraints in type(estimator)._entropylens_constraints.items():
         value = getattr(estimator, name)
         plain = [constraint for constraint in constraints if not isinstance(constraint, Checked)]
         if any(constraint.is_satisfied_by(value) for constraint in plain):

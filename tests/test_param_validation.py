@@ -19,13 +19,16 @@ from sklearn_entropylens._param_validation import InvalidParameterError
 RESOLVED_BY_LOAD_MODEL = {"model", "revision", "dtype", "device"}
 
 
-@pytest.mark.parametrize("estimator", [
+ESTIMATORS = [
     EntropyProfileTransformer, DepthRescaler, ExpansionPruningTransformer, InterventionScorer, ModelFamilyClassifier,
     TaskClassifier, FormatClassifier, CorrectnessClassifier, TunedLens,
-])
+]
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
 def test_every_parameter_is_declared(estimator):
     parameters = set(inspect.signature(estimator).parameters)
-    assert set(estimator._parameter_constraints) == parameters - RESOLVED_BY_LOAD_MODEL
+    assert set(estimator._entropylens_constraints) == parameters - RESOLVED_BY_LOAD_MODEL
 
 
 @pytest.mark.parametrize("estimator, parameter, value, expected", [
@@ -45,3 +48,12 @@ def test_a_bad_value_names_the_parameter_the_estimator_and_what_it_accepts(estim
     estimator.set_params(**{parameter: value})
     with pytest.raises(InvalidParameterError, match=expected):
         estimator.fit(["a"], ["x"]) if hasattr(estimator, "predict") else estimator.fit(["a"])
+
+
+def test_our_constraint_table_does_not_take_scikit_learns_name():
+    # scikit-learn reads `_parameter_constraints` with its own constraint types (BaseEstimator._validate_params,
+    # check_param_validation); ours are other objects, so under that name they made it raise
+    # "Unknown constraint type". Ours is `_entropylens_constraints`, checked by validate_parameters.
+    for estimator in ESTIMATORS:
+        assert not hasattr(estimator, "_parameter_constraints"), estimator.__name__
+        assert hasattr(estimator, "_entropylens_constraints"), estimator.__name__

@@ -23,7 +23,7 @@ class _ProfileClassifier(ClassifierMixin, BaseEstimator):
     default with the parameter changed.
     """
 
-    _parameter_constraints = {
+    _entropylens_constraints = {
         "profiler": [Options(None), InstanceOf(EntropyProfileTransformer)],
         "scaler": [
             Options(None, "passthrough"), HasMethods("fit", "transform", description="a transformer (fit and transform)")

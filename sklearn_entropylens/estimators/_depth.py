@@ -152,7 +152,7 @@ class DepthRescaler(_LayoutMixin, TransformerMixin, BaseEstimator):
            [0., 1., 2., 3.]])
     """
 
-    _parameter_constraints = {
+    _entropylens_constraints = {
         "n_points": [Options(None), Interval(numbers.Integral, 1, None)],
         "kind": [Options("linear", "cubic", "pad")],
         "n_layers": [Options(None), Interval(numbers.Integral, 1, None), InstanceOf(list, tuple)],
@@ -309,7 +309,7 @@ class ExpansionPruningTransformer(_LayoutMixin, TransformerMixin, BaseEstimator)
     array([[4.  , 3.  , 0.75, 0.5 , 1.  ]])
     """
 
-    _parameter_constraints = {
+    _entropylens_constraints = {
         "n_layers": [Options(None), Interval(numbers.Integral, 1, None)],
         "n_extreme": [Interval(numbers.Integral, 1, None)],
         "features": [Options("all", "deltas", "summary")],

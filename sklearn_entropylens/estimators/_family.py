@@ -121,7 +121,7 @@ class ModelFamilyClassifier(ClassifierMixin, BaseEstimator):
         self.kind = kind
         self.random_state = random_state
 
-    _parameter_constraints = {
+    _entropylens_constraints = {
         "classifier": [Options(None), HasMethods("fit", "predict", description="a classifier (fit and predict)")],
         "profiler": [Options(None), InstanceOf(EntropyProfileTransformer)],
         "n_samples": [Interval(numbers.Integral, 1, None)],

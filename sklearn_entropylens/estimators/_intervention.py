@@ -203,7 +203,7 @@ class InterventionScorer(BaseEstimator):
         self.confidence = confidence
         self.random_state = random_state
 
-    _parameter_constraints = {
+    _entropylens_constraints = {
         "profiler": [Options(None), InstanceOf(EntropyProfileTransformer)],
         "n_skip": [Interval(numbers.Integral, 1, None)],
         "min_block": [Interval(numbers.Integral, 1, None)],

@@ -270,7 +270,7 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
 
     # model, revision, dtype and device are checked where they are resolved, by load_model, whose errors
     # say what to do (a model object: register it; an unknown name: the closest one).
-    _parameter_constraints = {
+    _entropylens_constraints = {
         "n_tokens": [Interval(numbers.Integral, 1, None)],
         "aggregate": [Options("mean", "concat"), Interval(numbers.Integral, 1, None)],
         "statistics": [Checked(check_statistics)],

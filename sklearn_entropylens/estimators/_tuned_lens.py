@@ -167,7 +167,7 @@ class TunedLens(BaseEstimator):
     True
     """
 
-    _parameter_constraints = {
+    _entropylens_constraints = {
         "max_length": [Interval(numbers.Integral, 2, None)],
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],

@@ -135,7 +135,7 @@ def test_per_category_auc_compares_answers_of_the_same_fold_model_only():
     from sklearn.metrics import roc_auc_score
     from sklearn.utils import Bunch
 
-    from sklearn_entropylens.experiments._protocol import per_fold_category_auc
+    from sklearn_entropylens.experiments._protocol import within_fold_category_auc
 
     rng = np.random.default_rng(0)
     n = 400
@@ -144,7 +144,7 @@ def test_per_category_auc_compares_answers_of_the_same_fold_model_only():
     fold = np.arange(n) % 2
     categories = np.repeat(["a", "b"], n // 2)
     one_fold = Bunch(predictions=pd.DataFrame({"fold": 0, "sample": np.arange(n), "y_true": y, "proba_1": scores}))
-    table = per_fold_category_auc(one_fold, categories).set_index("category")
+    table = within_fold_category_auc(one_fold, categories).set_index("category")
     assert table.loc["a", "auc"] == pytest.approx(roc_auc_score(y[:200], scores[:200]))
     assert table.loc["a", "ci_low"] < table.loc["a", "auc"] < table.loc["a", "ci_high"]
     assert table.loc["a", "n"] == 200 and table.loc["a", "n_pairs"] == y[:200].sum() * (200 - y[:200].sum())
@@ -152,7 +152,7 @@ def test_per_category_auc_compares_answers_of_the_same_fold_model_only():
     # where a pooled ROC-AUC would rank every answer of fold 1 above every answer of fold 0.
     shifted = scores + 5.0 * fold
     two_folds = Bunch(predictions=pd.DataFrame({"fold": fold, "sample": np.arange(n), "y_true": y, "proba_1": shifted}))
-    within = per_fold_category_auc(two_folds, categories).set_index("category")
+    within = within_fold_category_auc(two_folds, categories).set_index("category")
     expected = []
     for part in (0, 1):
         mask = (fold == part) & (categories == "a")

@@ -76,20 +76,21 @@ def _option_scores(loaded, token_ids, options, batch_size):
             mean[start + row] = float(token_log_probs.mean())
             total[start + row] = float(token_log_probs.sum())
             first[start + row] = float(token_log_probs[0])
-            answer_position = predicted_by[0]  # the distribution right after the prompt
-            probabilities = answer_position.exp()  # 0 log 0 = 0 where a logit is -inf
-            entropy[start + row] = float(-(probabilities * answer_position).where(probabilities > 0, 0.0).sum())
-            max_probability[start + row] = float(answer_position.max().exp())
+            if (start + row) % n_options == 0:
+                # The distribution right after the prompt: the same for every option, so read it once.
+                answer_position = predicted_by[0]
+                probabilities = answer_position.exp()  # 0 log 0 = 0 where a logit is -inf
+                entropy[start + row] = float(-(probabilities * answer_position).where(probabilities > 0, 0.0).sum())
+                max_probability[start + row] = float(answer_position.max().exp())
     shape = (n_prompts, n_options)
     return (mean.reshape(shape), total.reshape(shape), first.reshape(shape), entropy.reshape(shape)[:, 0],
             max_probability.reshape(shape)[:, 0])
 
 
-def _confidence_table(scores, chosen, sequence_scores=None):
+def _confidence_table(probabilities, chosen, sequence_scores=None):
     """The output's own confidence in its answer (the baselines of LM-Polygraph), one row per prompt."""
-    shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
-    rows = np.arange(len(scores))
-    table = {"option_probability": (shifted / shifted.sum(axis=1, keepdims=True))[rows, chosen]}
+    rows = np.arange(len(probabilities))
+    table = {"option_probability": probabilities[rows, chosen]}
     if sequence_scores is not None:
         mean, total, first, entropy, max_probability = sequence_scores
         table.update(
@@ -184,11 +185,12 @@ def answer_correctness(X, answers, *, options=None, method="letters", profiler=N
     chosen = scores.argmax(axis=1)
     predicted = np.asarray(letters)[chosen]
     shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
+    probabilities = shifted / shifted.sum(axis=1, keepdims=True)
     correct = (predicted == answers).astype(int)
     return Bunch(
         correct=correct,
         predicted=predicted,
-        probabilities=shifted / shifted.sum(axis=1, keepdims=True),
+        probabilities=probabilities,
         accuracy=float(correct.mean()),
-        confidence=_confidence_table(scores, chosen, sequence_scores),
+        confidence=_confidence_table(probabilities, chosen, sequence_scores),
     )

@@ -9,7 +9,7 @@ profiles computed once, a dummy baseline scored on the same folds); :func:`run_e
 from ._fact_correctness import run_fact_correctness
 from ._guess_refine import run_guess_then_refine
 from ._paper import EXPERIMENTS, protocol_summary, run_experiment
-from ._protocol import evaluate_profile_classifier, held_out_condition_folds, per_fold_category_auc
+from ._protocol import evaluate_profile_classifier, held_out_condition_folds, within_fold_category_auc
 
-__all__ = ["EXPERIMENTS", "evaluate_profile_classifier", "held_out_condition_folds", "per_fold_category_auc",
+__all__ = ["EXPERIMENTS", "evaluate_profile_classifier", "held_out_condition_folds", "within_fold_category_auc",
            "protocol_summary", "run_experiment", "run_fact_correctness", "run_guess_then_refine"]

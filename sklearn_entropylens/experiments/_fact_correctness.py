@@ -20,7 +20,7 @@ from ..estimators._correctness import answer_correctness
 from ..estimators._profile import EntropyProfileTransformer
 from ..metrics import aurc_score, corrected_resampled_ttest, prediction_rejection_ratio
 from ..models._loading import DEFAULT_MODEL
-from ._protocol import evaluate_profile_classifier, per_fold_category_auc
+from ._protocol import evaluate_profile_classifier, within_fold_category_auc
 
 CONFIDENCE_COLUMNS = ("option_probability", "sequence_log_likelihood", "mean_token_log_probability",
                       "first_token_probability", "answer_entropy", "answer_max_probability")
@@ -163,12 +163,11 @@ def run_fact_correctness(*, model=DEFAULT_MODEL, questions=None, answers=None, m
         comparisons.append(row)
     comparisons = pd.DataFrame(comparisons)
     accuracy = (frame.assign(correct=y).groupby(["category", "difficulty"])["correct"].mean().unstack("difficulty"))
-    headline = comparisons.iloc[0]
-    summary = (f"{model}: {len(y)} questions, accuracy {y.mean():.3f}; profile ROC-AUC "
-               f"{table.set_index('setting').loc['profile', 'auc']:.3f}, output confidence "
-               f"{table.set_index('setting').loc['(b) output confidence', 'auc']:.3f}, both "
-               f"{table.set_index('setting').loc['(c) profile + output confidence', 'auc']:.3f}: (c) - (b) "
+    headline, auc = comparisons.iloc[0], table.set_index("setting")["auc"]
+    summary = (f"{model}: {len(y)} questions, accuracy {y.mean():.3f}; profile ROC-AUC {auc['profile']:.3f}, "
+               f"output confidence {auc['(b) output confidence']:.3f}, both "
+               f"{auc['(c) profile + output confidence']:.3f}: (c) - (b) "
                f"{headline['auc_difference']:+.3f} [{headline['auc_ci_low']:+.3f}, {headline['auc_ci_high']:+.3f}]")
     return Bunch(table=table, comparisons=comparisons, accuracy=accuracy,
-                 per_category=per_fold_category_auc(evaluations["(c) profile + output confidence"], frame["category"]),
+                 per_category=within_fold_category_auc(evaluations["(c) profile + output confidence"], frame["category"]),
                  answers=answers, folds=folds, evaluations=evaluations, summary=summary)

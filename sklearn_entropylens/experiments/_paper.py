@@ -10,7 +10,6 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import LeaveOneOut, cross_val_score
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
@@ -27,7 +26,7 @@ from ..models._loading import BUNDLED_MODELS, DEFAULT_MODEL
 from ..plotting._displays import EntropyProfileDisplay, ProfileEmbeddingDisplay, _pyplot
 from ._guess_refine import run_guess_then_refine
 from ..metrics import aurc_score, corrected_resampled_ttest, prediction_rejection_ratio
-from ._protocol import evaluate_profile_classifier, held_out_condition_folds, per_fold_category_auc
+from ._protocol import evaluate_profile_classifier, held_out_condition_folds, within_fold_category_auc
 
 EXPERIMENTS = ("tasks", "formats", "correctness", "families", "intervention", "guess-then-refine")
 # The paper's figures next to which ours are reported (arXiv 2502.16570; see the README).
@@ -230,7 +229,7 @@ def run_correctness(*, model=DEFAULT_MODEL, memory=None, quick=False, progress=F
     result.versus_category_table = pd.DataFrame(rows)
     result.versus_category = corrected_resampled_ttest(
         result.evaluation.folds["auc"], baseline["auc"], n_train=baseline["n_train"], n_test=baseline["n_test"])
-    result.per_category = per_fold_category_auc(result.evaluation, categories)
+    result.per_category = within_fold_category_auc(result.evaluation, categories)
     versus = result.versus_category
     n_rare = np.bincount(np.asarray(answers.correct, dtype=int), minlength=2).min()
     result.summary = (f"model accuracy {answers.accuracy:.3f} on {len(X)} cloze questions "

@@ -245,7 +245,7 @@ def _within_fold_pairs(parts):
     return concordant, pairs
 
 
-def per_fold_category_auc(result, categories, *, n_bootstrap=1000, confidence=0.95, random_state=0):
+def within_fold_category_auc(result, categories, *, n_bootstrap=1000, confidence=0.95, random_state=0):
     """ROC-AUC within each category, comparing only answers scored by the same fold's model, with its interval.
 
     Pooling the out-of-fold probabilities of several fold models into one ROC-AUC ranks a question
@@ -278,11 +278,11 @@ def per_fold_category_auc(result, categories, *, n_bootstrap=1000, confidence=0.
     --------
     >>> import numpy as np
     >>> from sklearn.linear_model import LogisticRegression
-    >>> from sklearn_entropylens.experiments import evaluate_profile_classifier, per_fold_category_auc
+    >>> from sklearn_entropylens.experiments import evaluate_profile_classifier, within_fold_category_auc
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(120, 2)); y = (X[:, 0] + rng.normal(size=120) > 0).astype(int)
     >>> result = evaluate_profile_classifier(LogisticRegression(), X, y, n_splits=4)
-    >>> table = per_fold_category_auc(result, np.repeat(["easy", "hard"], 60))
+    >>> table = within_fold_category_auc(result, np.repeat(["easy", "hard"], 60))
     >>> table[["category", "n"]].values.tolist(), bool((table["ci_low"] < table["auc"]).all())
     ([['easy', 60], ['hard', 60]], True)
     """

@@ -71,7 +71,7 @@ def _given_parameters(args, cls):
 
 def _load_tuned_lens(path):
     """A TunedLens saved by ``entropylens tune-lens`` (or :func:`dump`)."""
-    from .estimators._tuned_lens import TunedLens
+    from .estimators import TunedLens
     from .persistence import load
 
     if not pathlib.Path(str(path)).is_file():
@@ -196,7 +196,7 @@ def _command_profile(args):
     prompts = _read_prompts(args.input, input_format=args.input_format, column=args.column)
     if not prompts:
         raise ValueError("No prompts in the input.")
-    from .estimators._profile import EntropyProfileTransformer
+    from .estimators import EntropyProfileTransformer
 
     params = _given_parameters(args, EntropyProfileTransformer)
     params.setdefault("progress", sys.stderr.isatty())
@@ -217,7 +217,7 @@ def _command_profile(args):
 
 
 def _command_tune_lens(args):
-    from .estimators._tuned_lens import TunedLens
+    from .estimators import TunedLens
     from .persistence import dump
 
     output = pathlib.Path(args.output)
@@ -244,7 +244,7 @@ def _command_tune_lens(args):
 def _command_models(args):
     import importlib.util
 
-    from .models._loading import BUNDLED_MODELS, model_cache_dir
+    from .models import BUNDLED_MODELS, model_cache_dir
 
     rows = []
     for name, bundled in BUNDLED_MODELS.items():
@@ -282,7 +282,7 @@ def _save_result(result, output_dir):
 def _command_experiment(args):
     import pandas as pd
 
-    from .experiments._paper import run_experiment
+    from .experiments import run_experiment
 
     started = time.perf_counter()
     # Profiles are computed once for the protocol, the final fit and the figure.
@@ -324,11 +324,11 @@ def run_demo(*, model="smollm2-135m", output_dir="entropylens-demo", quick=False
     from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
     from sklearn.utils import Bunch
 
-    from .lens._cache import get_profile_counters, reset_profile_counters
-    from .estimators._classifiers import TaskClassifier
-    from .experiments._protocol import evaluate_profile_classifier
-    from .experiments._paper import protocol_summary
-    from .models._loading import load_model
+    from .lens import get_profile_counters, reset_profile_counters
+    from .estimators import TaskClassifier
+    from .experiments import evaluate_profile_classifier
+    from .experiments import protocol_summary
+    from .models import load_model
     from .persistence import dump, get_trusted_types, load
     from .plotting._displays import EntropyProfileDisplay, _pyplot
     from .datasets import load_story_tasks
@@ -409,11 +409,11 @@ class _OneLineErrorParser(argparse.ArgumentParser):
 
 def build_parser():
     """The argument parser of the ``entropylens`` command."""
-    from .experiments._paper import EXPERIMENTS
-    from .models._loading import DEFAULT_MODEL
+    from .experiments import EXPERIMENTS
+    from .models import DEFAULT_MODEL
 
-    from .estimators._profile import EntropyProfileTransformer
-    from .estimators._tuned_lens import TunedLens
+    from .estimators import EntropyProfileTransformer
+    from .estimators import TunedLens
 
     parser = _OneLineErrorParser(prog=PROG, description="Entropy-Lens profiles of causal language models.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="command", parser_class=_OneLineErrorParser)

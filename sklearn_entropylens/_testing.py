@@ -7,7 +7,7 @@ in scikit-learn's common checks, are valid prompts.
 
 import numpy as np
 
-from .models._loading import register_model
+from .models import register_model
 
 TINY_MODEL_TYPES = (
     "llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text",
@@ -181,7 +181,7 @@ def rows_to_text(X):
 
 def entropies_of(loaded, token_ids, n_tokens, **kwargs):
     """Entropy profiles and tokens from the engine (:func:`profile_token_ids` with entropy only)."""
-    from .lens._runner import profile_token_ids
+    from .lens import profile_token_ids
 
     result = profile_token_ids(loaded, token_ids, n_tokens=n_tokens, **kwargs)
     return result["entropy"], result.tokens
@@ -189,7 +189,7 @@ def entropies_of(loaded, token_ids, n_tokens, **kwargs):
 
 def reference_entropies(loaded, token_ids, n_tokens, **kwargs):
     """Entropy profiles and tokens from :func:`~sklearn_entropylens.lens._reference.reference_profiles`."""
-    from .lens._reference import reference_profiles
+    from .lens import reference_profiles
 
     values, tokens = reference_profiles(loaded, token_ids, n_tokens, **kwargs)
     return values["entropy"], tokens

@@ -36,13 +36,18 @@ def get_trusted_types():
      'sklearn_entropylens.estimators._intervention.InterventionScorer', 'sklearn_entropylens.estimators._profile.EntropyProfileTransformer',
      'sklearn_entropylens.estimators._tuned_lens.TunedLens', 'sklearn_entropylens.lens._result.FeatureLayout']
     """
-    from .estimators._classifiers import CorrectnessClassifier, FormatClassifier, TaskClassifier
-    from .estimators._depth import DepthRescaler, ExpansionPruningTransformer
-    from .estimators._family import ModelFamilyClassifier
-    from .estimators._intervention import InterventionScorer
-    from .estimators._profile import EntropyProfileTransformer
-    from .estimators._tuned_lens import TunedLens
-    from .lens._result import FeatureLayout
+    from .estimators import (
+        CorrectnessClassifier,
+        DepthRescaler,
+        EntropyProfileTransformer,
+        ExpansionPruningTransformer,
+        FormatClassifier,
+        InterventionScorer,
+        ModelFamilyClassifier,
+        TaskClassifier,
+        TunedLens,
+    )
+    from .lens import FeatureLayout
 
     ours = (
         CorrectnessClassifier, FormatClassifier, TaskClassifier, DepthRescaler, ExpansionPruningTransformer,

@@ -16,7 +16,7 @@ from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_N
 from sklearn_entropylens import ModelLoadError, clear_model_cache, load_model, register_model, skip_layers
 from sklearn_entropylens.lens import SUPPORTED_MODEL_TYPES
 from sklearn_entropylens.lens._reference import reference_profiles
-from sklearn_entropylens.lens._adapters import block_input, block_output, site_stream
+from sklearn_entropylens.lens import block_input, block_output, site_stream
 from sklearn_entropylens.lens._runner import profile_token_ids
 from sklearn_entropylens.models import _loading
 from sklearn_entropylens._testing import float64_copy, make_any_tiny_model, make_byte_tokenizer

@@ -90,23 +90,23 @@ def test_depth_rescaler_set_output_and_pipeline(tiny_llama):
     assert out.shape == (len(PROMPTS), 7)
 
 
-def test_pandas_output_carries_the_layout_object_that_the_depth_transformers_read(tiny_llama, tmp_path):
+def test_the_depth_transformers_read_the_profile_layout_from_its_feature_names(tiny_llama):
+    # The names are the layout's one channel (FeatureLayout writes and reads them); no side channel.
     profiler = EntropyProfileTransformer(
         tiny_llama, n_tokens=4, aggregate=2, statistics=["entropy", "kl_to_final"], include_embedding=True
     ).set_output(transform="pandas")
     table = profiler.fit_transform(PROMPTS)
-    assert FeatureLayout.from_dict(table.attrs["feature_layout"]) == profiler.feature_layout_
-    assert profiler.transform(PROMPTS).attrs["feature_layout"] == profiler.feature_layout_.as_dict()
-    by_names = DepthRescaler(n_points=7).fit_transform(table)
-    renamed = table.set_axis([f"feature{index}" for index in range(table.shape[1])], axis=1)
-    assert renamed.attrs["feature_layout"] == table.attrs["feature_layout"]  # names no longer say the layers
-    np.testing.assert_allclose(DepthRescaler(n_points=7).fit_transform(renamed), by_names)
-    extremes = ExpansionPruningTransformer().fit(renamed)
+    assert table.attrs == {}
+    assert FeatureLayout.of_table(table.shape[1], feature_names=table.columns) == profiler.feature_layout_
+    rescaler = DepthRescaler(n_points=7).fit(table)
+    assert rescaler.groups_ == list(profiler.feature_layout_.groups)
+    extremes = ExpansionPruningTransformer().fit(table)
     assert extremes.groups_ == list(profiler.feature_layout_.groups)
-    pytest.importorskip("pyarrow")
-    path = tmp_path / "profiles.parquet"
-    renamed.to_parquet(path)  # the layout is plain JSON, so the table still writes, and comes back with it
-    np.testing.assert_allclose(DepthRescaler(n_points=7).fit_transform(pd.read_parquet(path)), by_names)
+    renamed = table.set_axis([f"feature{index}" for index in range(table.shape[1])], axis=1)
+    with pytest.raises(ValueError, match="groups of n_layers"):  # nameless columns need n_layers
+        DepthRescaler(n_points=7, n_layers=5).fit(renamed)
+    by_count = DepthRescaler(n_points=7, n_layers=profiler.n_layers_ + 1).fit(renamed)
+    assert by_count.groups_ != list(profiler.feature_layout_.groups)  # the names carried what a count cannot
 
 
 @pytest.mark.parametrize(

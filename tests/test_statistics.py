@@ -10,20 +10,11 @@ from sklearn_entropylens.lens import Lens
 from sklearn_entropylens.lens._adapters import LensAdapter
 from sklearn_entropylens.lens._layer_statistics import lens_statistics
 from sklearn_entropylens.lens._reference import entropy_bruteforce, statistics_bruteforce
-from sklearn_entropylens.lens import _statistics as statistics_module
-from sklearn_entropylens.lens._statistics import (
-    LensStatistics,
-    StreamingEntropy,
-    check_alpha,
-    check_alphas,
-    check_statistics,
-    convert_units,
-    entropy_from_logits,
-    expand_statistics,
-    renyi_order,
-    renyi_statistic,
-    top_p_sets,
-)
+from sklearn_entropylens.lens import _kernels as statistics_module
+from sklearn_entropylens.lens._kernels import LensStatistics, StreamingEntropy, entropy_from_logits, top_p_sets
+from sklearn_entropylens.lens._registry import expand_statistics, renyi_order, renyi_statistic
+from sklearn_entropylens.lens._spec import check_alpha, check_alphas, check_statistics
+from sklearn_entropylens.lens._units import convert_units
 
 ALPHAS = [0.0, 0.3, 0.5, 0.97, 0.999, 1.0, 1.001, 1.03, 2.0, 5.0, math.inf]
 

@@ -18,6 +18,7 @@ import pandas as pd
 from sklearn.utils import Bunch
 
 from ._fact_bank import FACT_CATEGORIES, build_fact_bank, fact_package_versions
+from ._facts import FACT_RECALL, FUNCTION_WORDS
 from ._questions import build_questions
 
 _DATA = pathlib.Path(__file__).parent / "data"

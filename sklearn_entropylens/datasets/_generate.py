@@ -40,7 +40,7 @@ def generate_stories(n_stories=120, *, seed=0, batch_size=16, max_new_tokens=180
     """Generate ``n_stories`` clean stories with the bundled model; returns a list of dicts."""
     import torch
 
-    from ..models._loading import load_model
+    from ..models import load_model
 
     loaded = load_model("smollm2-135m")
     tokenizer, model = loaded.tokenizer, loaded.model

@@ -3,7 +3,7 @@
 All are re-exported at the top level of :mod:`sklearn_entropylens`.
 """
 
-from ._classifiers import CorrectnessClassifier, FormatClassifier, TaskClassifier
+from ._classifiers import CorrectnessClassifier, FormatClassifier, ProfileClassifier, TaskClassifier
 from ._correctness import answer_correctness
 from ._depth import DepthRescaler, ExpansionPruningTransformer, expansion_set_size_correlation
 from ._family import ModelFamilyClassifier
@@ -19,6 +19,7 @@ __all__ = [
     "FormatClassifier",
     "InterventionScorer",
     "ModelFamilyClassifier",
+    "ProfileClassifier",
     "TaskClassifier",
     "TunedLens",
     "answer_correctness",

@@ -14,7 +14,7 @@ from .._validation import check_prompts
 _STEPS = ("profiler", "scaler", "classifier")
 
 
-class _ProfileClassifier(ClassifierMixin, BaseEstimator):
+class ProfileClassifier(ClassifierMixin, BaseEstimator):
     """Profile, scale and classify prompts.
 
     Each step is a parameter (None takes the paper's default for the task) and its parameters are
@@ -154,7 +154,7 @@ _SHARED_DOC = """
 """
 
 
-class TaskClassifier(_ProfileClassifier):
+class TaskClassifier(ProfileClassifier):
     __doc__ = (
         """Identify the task a prompt asks for from its entropy profile.
 
@@ -186,7 +186,7 @@ class TaskClassifier(_ProfileClassifier):
         }
 
 
-class FormatClassifier(_ProfileClassifier):
+class FormatClassifier(ProfileClassifier):
     __doc__ = (
         """Identify the output format a prompt asks for (poem, chat log, ...) from its entropy profile.
 
@@ -220,7 +220,7 @@ class FormatClassifier(_ProfileClassifier):
         }
 
 
-class CorrectnessClassifier(_ProfileClassifier):
+class CorrectnessClassifier(ProfileClassifier):
     __doc__ = (
         """Predict whether the model answers a multiple-choice prompt correctly, from its entropy profile.
 

@@ -5,8 +5,7 @@ import pandas as pd
 import torch
 from sklearn.utils import Bunch
 
-from ..lens._encoding import encode_prompts, left_padded_batch
-from ..lens._memory import default_batch_size
+from ..lens import default_batch_size, encode_prompts, left_padded_batch
 from ._profile import EntropyProfileTransformer
 from .._validation import check_int, check_prompts
 

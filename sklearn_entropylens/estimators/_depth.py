@@ -18,7 +18,7 @@ from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._param_validation import InstanceOf, Interval, Options, validate_parameters
-from ..lens._result import FeatureLayout
+from ..lens import FeatureLayout
 
 def _check_n_layers(n_layers):
     if n_layers is None:
@@ -79,20 +79,8 @@ class _LayoutMixin:
 
     @staticmethod
     def _layout(table, names, n_features, n_layers, what):
-        """The layout a table carries (a DataFrame's ``attrs["feature_layout"]``), else its names, else a count."""
-        carried = FeatureLayout.carried_by(table, n_features) if n_layers is None else None
-        if carried is not None:
-            return carried
-        if names is not None and n_layers is None:
-            layout = FeatureLayout.from_names(names)
-            if layout is not None:
-                return layout
-            if FeatureLayout.mentions_layers(names):
-                raise ValueError(
-                    f"The feature names of {what} mention layers but do not form whole groups of the same "
-                    "layers in order; pass n_layers to read the columns as consecutive groups."
-                )
-        return FeatureLayout.from_count(n_features, n_layers)
+        """The layout of a table: read from its feature names, else consecutive groups (see FeatureLayout.of_table)."""
+        return FeatureLayout.of_table(n_features, feature_names=names, n_layers=n_layers, what=what)
 
 
 class DepthRescaler(_LayoutMixin, TransformerMixin, BaseEstimator):

@@ -10,9 +10,9 @@ from sklearn.model_selection import KFold, check_cv
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ..lens._adapters import block_input, get_adapter
+from ..lens import block_input, get_adapter
 from ._correctness import answer_correctness
-from ..models._loading import LoadedModel, load_model
+from ..models import LoadedModel, load_model
 from ._profile import EntropyProfileTransformer
 from .._param_validation import InstanceOf, Interval, Options, validate_parameters
 from .._validation import check_prompts

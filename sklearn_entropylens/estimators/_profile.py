@@ -1,6 +1,5 @@
 """EntropyProfileTransformer: prompts in, per-layer logit-lens entropy features out."""
 
-import functools
 import math
 import numbers
 
@@ -10,23 +9,10 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, check_memory
 
-from ..lens import _cache
+from ..lens import FeatureLayout, ProfileRunner, _cache, convert_statistic, decision_depth, frequency_ranks, token_frequencies, token_text
 from ..lens._decode import DecodeSettings, check_sites
-from ..lens._encoding import token_text
-from ..lens._result import FeatureLayout
-from ..lens._frequencies import frequency_ranks, token_frequencies
-from ..lens._runner import ProfileRunner
-from ..lens._statistics import (
-    check_alphas,
-    check_log_base,
-    check_site_names,
-    check_statistics,
-    check_top_p,
-    convert_statistic,
-    decision_depth,
-    expand_statistics,
-    needs_whole_rows,
-)
+from ..lens._registry import expand_statistics, needs_whole_rows
+from ..lens._spec import check_alphas, check_log_base, check_site_names, check_statistics, check_top_p
 from ..models._loading import DEFAULT_MODEL, check_model_kwargs, is_registered, load_model, model_kwargs_key
 from .._param_validation import Boolean, Checked, InstanceOf, Interval, Options, validate_parameters
 from .._validation import check_prompts, warn_empty_prompts
@@ -619,23 +605,3 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
         tags.transformer_tags.preserves_dtype = []
         return tags
 
-
-def _carrying_layout(method):
-    """Attach ``feature_layout_`` to a pandas output as ``attrs["feature_layout"]`` (its :meth:`as_dict`).
-
-    Applied over scikit-learn's ``set_output`` wrapper, so that the depth transformers and displays read
-    the layout object itself instead of parsing it back from column names.
-    """
-
-    @functools.wraps(method)
-    def with_layout(self, *args, **kwargs):
-        features = method(self, *args, **kwargs)
-        if isinstance(features, pd.DataFrame):
-            features.attrs["feature_layout"] = self.feature_layout_.as_dict()
-        return features
-
-    return with_layout
-
-
-EntropyProfileTransformer.transform = _carrying_layout(EntropyProfileTransformer.transform)
-EntropyProfileTransformer.fit_transform = _carrying_layout(EntropyProfileTransformer.fit_transform)

@@ -14,11 +14,7 @@ from tqdm.auto import tqdm
 
 from .._param_validation import Boolean, Checked, InstanceOf, Interval, Options, validate_parameters
 from .._validation import check_prompts
-from ..lens._adapters import block_input, block_output
-from ..lens._layer_statistics import lens_statistics
-from ..lens._lens import LogitLens
-from ..lens._runner import make_lens
-from ..lens._tuned import Translators
+from ..lens import LogitLens, Translators, block_input, block_output, lens_statistics, make_lens
 from ..models._loading import DEFAULT_MODEL, check_model_kwargs, load_model
 
 # Positions per chunk of the exact (whole-vocabulary) KL: a (chunk x layers, vocabulary) tile at most.
@@ -332,7 +328,7 @@ class TunedLens(BaseEstimator):
         --------
         to_tuned_lens : Write a lens in this format.
         """
-        from ..lens._tuned_lens_files import read_tuned_lens, unembedding_hash
+        from ..lens import read_tuned_lens, unembedding_hash
 
         weights, biases, config = read_tuned_lens(path)
         lens = cls(model, revision=revision, dtype=dtype, device=device, model_kwargs=model_kwargs)
@@ -381,7 +377,7 @@ class TunedLens(BaseEstimator):
         --------
         from_tuned_lens : Read a lens in this format.
         """
-        from ..lens._tuned_lens_files import unembedding_hash, write_tuned_lens
+        from ..lens import unembedding_hash, write_tuned_lens
 
         check_is_fitted(self)
         loaded = self.load()

@@ -16,10 +16,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils import Bunch
 
-from ..estimators._correctness import answer_correctness
-from ..estimators._profile import EntropyProfileTransformer
+from ..estimators import EntropyProfileTransformer, answer_correctness
 from ..metrics import aurc_score, corrected_resampled_ttest, prediction_rejection_ratio
-from ..models._loading import DEFAULT_MODEL
+from ..models import DEFAULT_MODEL
 from ._protocol import evaluate_profile_classifier, within_fold_category_auc
 
 CONFIDENCE_COLUMNS = ("option_probability", "sequence_log_likelihood", "mean_token_log_probability",

@@ -27,13 +27,10 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch
 
-from ..datasets._facts import FACT_RECALL, FUNCTION_WORDS
-from ..estimators._profile import EntropyProfileTransformer
-from ..estimators._tuned_lens import TunedLens
-from ..lens._encoding import token_text
-from ..lens._frequencies import token_frequencies
-from ..lens._statistics import decision_depth
-from ..models._loading import DEFAULT_MODEL, load_model
+from ..datasets import FACT_RECALL, FUNCTION_WORDS
+from ..estimators import EntropyProfileTransformer, TunedLens
+from ..lens import decision_depth, token_frequencies, token_text
+from ..models import DEFAULT_MODEL, load_model
 from ..plotting._displays import _pyplot
 
 PAPER = {

@@ -16,13 +16,17 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils import Bunch
 
-from ..estimators._classifiers import CorrectnessClassifier, FormatClassifier, TaskClassifier
-from ..estimators._correctness import answer_correctness
-from ..estimators._depth import DepthRescaler
-from ..estimators._family import ModelFamilyClassifier
-from ..estimators._intervention import InterventionScorer
-from ..estimators._profile import EntropyProfileTransformer
-from ..models._loading import BUNDLED_MODELS, DEFAULT_MODEL
+from ..estimators import (
+    CorrectnessClassifier,
+    DepthRescaler,
+    EntropyProfileTransformer,
+    FormatClassifier,
+    InterventionScorer,
+    ModelFamilyClassifier,
+    TaskClassifier,
+    answer_correctness,
+)
+from ..models import BUNDLED_MODELS, DEFAULT_MODEL
 from ..plotting._displays import EntropyProfileDisplay, ProfileEmbeddingDisplay, _pyplot
 from ._guess_refine import run_guess_then_refine
 from ..metrics import aurc_score, corrected_resampled_ttest, prediction_rejection_ratio

@@ -12,15 +12,14 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import Bunch, _safe_indexing
 from sklearn.utils.validation import _num_samples
 
-from ..estimators._classifiers import _ProfileClassifier
-from ..estimators._profile import EntropyProfileTransformer
-from ..metrics._resampling import corrected_resampled_ttest
+from ..estimators import EntropyProfileTransformer, ProfileClassifier
+from ..metrics import corrected_resampled_ttest
 from .._validation import check_int, check_prompts
 
 
 def _split_off_profiler(estimator):
     """(profiler, rest) when the estimator starts with a profile step, else (None, estimator)."""
-    pipeline = estimator._unfitted_pipeline() if isinstance(estimator, _ProfileClassifier) else estimator
+    pipeline = estimator._unfitted_pipeline() if isinstance(estimator, ProfileClassifier) else estimator
     if isinstance(pipeline, Pipeline) and isinstance(pipeline.steps[0][1], EntropyProfileTransformer):
         pipeline = clone(pipeline)
         return pipeline.steps[0][1], Pipeline(pipeline.steps[1:])

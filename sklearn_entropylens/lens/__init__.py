@@ -2,17 +2,33 @@
 
 Data flow: prompts -> token ids (``_encoding``) -> runner (de-duplication, cache, shards, plan;
 ``_runner``) -> decode loop (``_decode``) -> lens (``_lens``) -> statistics (``_layer_statistics``,
-``_statistics``) -> a :class:`ProfileResult`, which the transformer aggregates into features laid out
-as its :class:`FeatureLayout`.
+``_kernels``, declared in ``_registry``) -> a :class:`ProfileResult`, which the transformer aggregates
+into features laid out as its :class:`FeatureLayout` (``_layout``).
+
+This package sits below :mod:`sklearn_entropylens.models` in the import order: it never imports it. The
+engine receives a loaded model and a :class:`ProfileSpec`; a worker process reloads the model through
+the spec's model specification, which it is handed, not imported.
 """
 
-from ._adapters import SUPPORTED_MODEL_TYPES, LensAdapter, UnsupportedArchitectureError, get_adapter
+from ._adapters import SUPPORTED_MODEL_TYPES, LensAdapter, UnsupportedArchitectureError, get_adapter, probe_ids
+from ._decode import check_decoding
 from ._cache import get_profile_counters, reset_profile_counters
+from ._encoding import encode_prompts, left_padded_batch, readable_token, token_text
 from ._frequencies import frequency_ranks, token_frequencies
+from ._kernels import entropy_from_logits
+from ._layout import SITES, FeatureLayout, site_statistic, split_site
+from ._layer_statistics import lens_statistics
 from ._lens import Lens, LogitLens
-from ._result import FeatureLayout, ProfileResult
-from ._statistics import STATISTICS, Statistic, entropy_from_logits
+from ._memory import default_batch_size
+from ._registry import STATISTICS, Statistic, decision_depth
+from ._reference import reference_profiles
+from ._result import ProfileResult
+from ._runner import ProfileRunner, make_lens, profile_token_ids
+from ._tracing import block_input, block_output, site_stream
 from ._tuned import Translators, TunedLogitLens
+from ._tuned_lens_files import read_tuned_lens, unembedding_hash, write_tuned_lens
+from ._units import convert_statistic, convert_units, feature_unit
+from ._verification import verify_adapter
 
 __all__ = [
     "FeatureLayout",
@@ -20,16 +36,43 @@ __all__ = [
     "LensAdapter",
     "LogitLens",
     "ProfileResult",
+    "ProfileRunner",
+    "SITES",
     "STATISTICS",
     "SUPPORTED_MODEL_TYPES",
     "Statistic",
     "Translators",
     "TunedLogitLens",
     "UnsupportedArchitectureError",
+    "block_input",
+    "block_output",
+    "check_decoding",
+    "convert_statistic",
+    "convert_units",
+    "decision_depth",
+    "default_batch_size",
+    "encode_prompts",
     "entropy_from_logits",
+    "feature_unit",
     "frequency_ranks",
     "get_adapter",
     "get_profile_counters",
+    "left_padded_batch",
+    "lens_statistics",
+    "make_lens",
+    "order: it never imports it. The",
+    "probe_ids",
+    "profile_token_ids",
+    "read_tuned_lens",
+    "readable_token",
+    "reference_profiles",
     "reset_profile_counters",
+    "site_statistic",
+    "site_stream",
+    "split_site",
     "token_frequencies",
+    "token_text",
+    "unembedding_hash",
+    "verify_adapter",
+    "write_tuned_lens",
 ]

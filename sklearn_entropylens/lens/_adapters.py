@@ -21,10 +21,13 @@ fixed function of the unembedding's output) is refused with an error that says w
 logits: the lens never returns a silently wrong number.
 """
 
-import re
 from dataclasses import dataclass, field
 
 import torch
+
+from ._sublayers import find_sublayers
+from ._tracing import _describe_model, _is_stream, _same, _trace, relative_tolerance, text_config
+
 
 # Model types whose tiny random-initialised models the test suite profiles and checks against a float64
 # lens (tests/test_architectures.py); other model types are discovered and verified the same way at load.
@@ -51,43 +54,10 @@ SUPPORTED_MODEL_TYPES = (
 )
 
 
+
 class UnsupportedArchitectureError(ValueError):
     """Raised for a model whose blocks, head or unembedding cannot be found or do not reproduce its logits."""
 
-
-def module_device(module, default):
-    """The device of a module's first parameter (``default`` for a parameterless one)."""
-    parameter = next(module.parameters(), None)
-    if parameter is None or parameter.device.type == "meta":
-        return default
-    return parameter.device
-
-
-def block_output(output):
-    """Return the residual stream from a decoder block's output (a tensor, or a tuple led by one)."""
-    return output[0] if isinstance(output, (tuple, list)) else output
-
-
-def block_input(args, kwargs):
-    """Return the residual stream entering a decoder block from its call arguments."""
-    return args[0] if args else kwargs["hidden_states"]
-
-
-def relative_tolerance(dtype):
-    """How far, relative to the largest logit, a recomputation may differ from the model's own numbers.
-
-    Float32 and float64 agree to rounding; bfloat16 and float16 weights round the model's products to
-    8 or 11 bits of mantissa.
-    """
-    return 1e-4 if dtype in (torch.float32, torch.float64) else 5e-2
-
-
-def text_config(config):
-    """The configuration of a model's text decoder (itself for a text-only model)."""
-    try:
-        return config.get_text_config(decoder=True)
-    except (AttributeError, TypeError, ValueError):
-        return config
 
 
 @dataclass
@@ -171,68 +141,6 @@ class LensAdapter:
         )
 
 
-@dataclass
-class _Call:
-    name: str
-    module: torch.nn.Module
-    start: int
-    end: int
-    stream_in: object
-    stream_out: object
-
-
-def _first_tensor(args, kwargs):
-    for value in list(args) + [kwargs.get("hidden_states"), kwargs.get("input"), kwargs.get("x")]:
-        if torch.is_tensor(value):
-            return value
-    return None
-
-
-def _same(a, b):
-    return torch.is_tensor(a) and torch.is_tensor(b) and a.shape == b.shape and torch.equal(a, b)
-
-
-def _snapshot(value):
-    # A copy: models add to a module's output in place afterwards (Falcon adds attention to the MLP's).
-    return value.detach().clone() if torch.is_tensor(value) else None
-
-
-@torch.inference_mode()
-def _trace(model, input_ids):
-    """Run ``model`` on ``input_ids`` with every module hooked; return its calls in order and its logits."""
-    calls, open_calls, handles, clock = [], {}, [], iter(range(1 << 62))
-
-    def pre(module, args, kwargs):
-        open_calls.setdefault(id(module), []).append((next(clock), _snapshot(_first_tensor(args, kwargs))))
-
-    def post_for(name):
-        def post(module, args, kwargs, output):
-            start, stream_in = open_calls[id(module)].pop()
-            out = block_output(output)
-            calls.append(_Call(name, module, start, next(clock), stream_in, _snapshot(out)))
-
-        return post
-
-    for name, module in model.named_modules():
-        handles.append(module.register_forward_pre_hook(pre, with_kwargs=True))
-        handles.append(module.register_forward_hook(post_for(name), with_kwargs=True))
-    try:
-        output = model(input_ids=input_ids, use_cache=False)
-    finally:
-        for handle in handles:
-            handle.remove()
-    logits = output.logits if hasattr(output, "logits") else output[0]
-    return sorted(calls, key=lambda call: call.start), logits
-
-
-def _describe_model(model):
-    return f"{type(model).__name__} (model_type {getattr(model.config, 'model_type', None)!r})"
-
-
-def _is_stream(value, input_ids):
-    """A (batch, positions, width) tensor: one residual-stream vector per token."""
-    return torch.is_tensor(value) and value.ndim == 3 and tuple(value.shape[:2]) == tuple(input_ids.shape)
-
 
 def _find_blocks(model, calls, n_layers, input_ids):
     """The ModuleList whose elements pass the residual stream on, one to the next; its path and calls."""
@@ -263,6 +171,7 @@ def _find_blocks(model, calls, n_layers, input_ids):
     return name, module, block_calls
 
 
+
 def _find_head(model, calls, last_block, unembedding_call):
     """The chain of top-level module calls from the last block's output to the unembedding's input."""
     between = [call for call in calls if call.start > last_block.end and call.end < unembedding_call.start]
@@ -283,6 +192,7 @@ def _find_head(model, calls, last_block, unembedding_call):
     return tuple(call.name for call in top), tuple(call.module for call in top)
 
 
+
 @torch.inference_mode()
 def _check_linear(model, unembedding, call):
     """The lens multiplies by the unembedding's weight: its output must be exactly that product (plus bias)."""
@@ -300,8 +210,10 @@ def _check_linear(model, unembedding, call):
         )
 
 
+
 # Configuration fields that soft-cap the logits: Gemma-2/3 and Cohere-2, RecurrentGemma, xLSTM.
 _SOFTCAP_NAMES = ("final_logit_softcapping", "logits_soft_cap", "output_logit_soft_cap")
+
 
 
 def _find_post_processing(model, raw, logits):
@@ -337,6 +249,7 @@ def _find_post_processing(model, raw, logits):
     )
 
 
+
 def probe_ids(model, tokenizer=None):
     """Four token ids to run a model on when checking it: its BOS (or EOS) token, then 3, 5 and 7."""
     config = text_config(model.config)
@@ -347,6 +260,7 @@ def probe_ids(model, tokenizer=None):
     )
     first = next((token for token in candidates if isinstance(token, int)), 0)
     return torch.tensor([[first % vocab, 3 % vocab, 5 % vocab, 7 % vocab]])
+
 
 
 def get_adapter(model, input_ids=None):
@@ -397,7 +311,7 @@ def get_adapter(model, input_ids=None):
     head_paths, head = _find_head(model, calls, block_calls[-1], unembedding_call)
     _check_linear(model, unembedding, unembedding_call)
     logit_scale, softcap = _find_post_processing(model, unembedding_call.stream_out, logits)
-    sublayers, sublayer_paths, missing, sublayer_reading = _find_sublayers(calls, blocks_path, block_calls)
+    sublayers, sublayer_paths, missing, sublayer_reading = find_sublayers(calls, blocks_path, block_calls)
     return LensAdapter(
         model_type=model_type,
         blocks=blocks,
@@ -411,239 +325,3 @@ def get_adapter(model, input_ids=None):
         missing_sublayers=missing,
         sublayer_reading=sublayer_reading,
     )
-
-
-# Names that say an update to the stream comes from a block's MLP (or mixture of experts) or from its
-# attention (or another token mixer: Mamba, RWKV time mixing, convolution, xLSTM).
-_MLP_NAMES = re.compile(r"mlp|ffn|feed_?forward|moe|fc2|channel|expert", re.IGNORECASE)
-_ATTENTION_NAMES = re.compile(r"attn|attention|mixer|mamba|temporal|lstm|conv|operator|time", re.IGNORECASE)
-
-
-def site_stream(output, batch):
-    """A sublayer module's output as a (batch, positions, width) stream (MoE layers may flatten positions)."""
-    value = block_output(output)
-    return value.view(batch, -1, value.shape[-1]) if value.ndim == 2 else value
-
-
-def _as_stream(value, shape):
-    if not torch.is_tensor(value) or not value.is_floating_point():
-        return None
-    if tuple(value.shape) == shape:
-        return value
-    if value.ndim == 2 and value.shape[0] == shape[0] * shape[1] and value.shape[1] == shape[2]:
-        return value.view(shape)
-    return None
-
-
-def _close(value, target):
-    return bool((value - target).abs().max() <= 1e-5 * target.abs().max())
-
-
-def _residual_updates(calls, prefix, block_call):
-    """The calls inside a block whose outputs are what it adds to its residual stream, in order.
-
-    The stream starts as the block's input ``x``. A call's output ``u`` is an update when ``s + u``, for
-    the current stream ``s`` (or ``s`` normalised, in a post-LN block), is a stream some later call in the
-    block reads, or the block's output: ``h = x + attention(x)`` is what the MLP's norm reads, ``h + mlp(h)``
-    the block's output. When no single call does (GPT-J, Falcon, Phi: attention and MLP in parallel), a
-    pair of the block's own children with ``x + a + m`` equal to its output is. Of calls with equal
-    outputs the outermost is taken (the attention module, not its output projection). Returns None when
-    the updates do not lead from the block's input to its output.
-    """
-    x, y = block_call.stream_in, block_call.stream_out
-    if not torch.is_tensor(x) or not torch.is_tensor(y) or x.shape != y.shape:
-        return None
-    shape = tuple(y.shape)
-    inner = [c for c in calls if block_call.start < c.start and c.end < block_call.end and c.name.startswith(prefix)]
-    uses = {}
-    for call in inner:
-        uses[id(call.module)] = uses.get(id(call.module), 0) + 1
-    outputs = []  # one call per distinct non-zero output, the outermost, each module called once in the block
-    for call in inner:
-        value = _as_stream(call.stream_out, shape)
-        if value is None or uses[id(call.module)] != 1 or not bool(value.abs().max() > 0):
-            continue
-        if not any(torch.equal(value, kept) for _, kept in outputs):
-            outputs.append((call, value))
-    read = [(c, v) for c in inner if (v := _as_stream(c.stream_in, shape)) is not None]
-
-    def normalised(stream, before):
-        """The stream, and its norms (a post-LN block's new stream) computed before call ``before``."""
-        return [stream, *(_as_stream(c.stream_out, shape) for c, v in read if c.end < before and torch.equal(v, stream))]
-
-    updates, stream = [], x
-    for call, value in outputs:
-        later = [v for c, v in read if c.start > call.end] + [y]
-        for base in normalised(stream, call.start):
-            if base is None:
-                continue
-            reached = next((target for target in later if _close(base + value, target) and not _close(base, target)), None)
-            if reached is not None:
-                updates.append(call)
-                stream = reached
-                break
-    if updates and any(base is not None and torch.equal(base, y) for base in normalised(stream, block_call.end)):
-        return updates
-    children = [(c, v) for c, v in outputs if "." not in c.name[len(prefix):]]
-    pairs = [(a, b) for i, (a, u) in enumerate(children) for b, w in children[i + 1:] if _close(x + u + w, y)]
-    return list(pairs[0]) if len(pairs) == 1 else None
-
-
-def _sites_of(updates, prefix):
-    """Which site each update is: in a two-update block by order (attention, or the token mixer, then the
-    MLP) unless the names say the reverse; a single update, or several, by the module's class and path."""
-    paths = [call.name[len(prefix):] for call in updates]
-    if len(updates) == 2:
-        if _MLP_NAMES.search(paths[0]) and _ATTENTION_NAMES.search(paths[1]):
-            return ["mlp", "attention"]
-        return ["attention", "mlp"]
-    sites = []
-    for call, path in zip(updates, paths):
-        kind = type(call.module).__name__
-        for text, pattern, site in ((kind, _ATTENTION_NAMES, "attention"), (kind, _MLP_NAMES, "mlp"),
-                                    (path, _MLP_NAMES, "mlp"), (path, _ATTENTION_NAMES, "attention")):
-            if pattern.search(text):
-                sites.append(site)
-                break
-        else:
-            sites.append(None)
-    return sites
-
-
-# Names of a block's attention sublayer, for blocks whose updates are no module's output (see
-# _named_sublayers), and of its MLP (or mixture of experts), in tiers: a block is read
-# by the first tier that names a module in it. A hybrid's token mixer is attention in one block and a
-# state-space or convolution layer in another; a block that has both (Falcon-H1) is read at its attention.
-SUBLAYER_NAMES = {
-    "attention": (
-        re.compile(r"(self_?attn|attn|attention|self_attention|linear_attn)"),
-        re.compile(r"(mixer|token_mixer|temporal_block|mamba|conv)"),
-    ),
-    # fc2 is the MLP's output layer in blocks that write their MLP inline (BART, BioGPT, ...).
-    "mlp": (
-        re.compile(r"(mlp|feed_forward|feedforward|ffn|block_sparse_moe|moe|channel_mixer)"),
-        re.compile(r"fc2"),
-    ),
-}
-
-
-def _named_sublayers(calls, blocks_path, block_calls):
-    """Per site, the one direct child of each block, named like the site, that outputs a residual-width stream.
-
-    The reading of blocks whose updates to the stream are no module's output (scaled by a constant or a
-    depth-dependent factor outside any module, as in Falcon-H1 and Beam).
-
-    Returns ``(modules, paths, missing)``: ``{site: tuple of modules}``, ``{site: tuple of paths}`` and
-    ``{site: why the site is unavailable}``.
-    """
-    modules, paths, missing = {}, {}, {}
-    width = block_calls[-1].stream_out.shape[-1]
-    for site, tiers in SUBLAYER_NAMES.items():
-        found = []
-        for index, block in enumerate(block_calls):
-            prefix = f"{blocks_path}.{index}."
-            children = [
-                call for call in calls
-                if block.start < call.start and call.end < block.end and call.name.startswith(prefix)
-                and "." not in call.name[len(prefix):]
-                and torch.is_tensor(call.stream_out) and call.stream_out.shape == block.stream_out.shape
-            ]
-            candidates = next(
-                (named for pattern in tiers if (named := [c for c in children if pattern.fullmatch(c.name[len(prefix):])])),
-                [],
-            )
-            if len({id(call.module) for call in candidates}) != 1 or len(candidates) != 1:
-                missing[site] = (
-                    f"block {index + 1} has {len(candidates)} direct submodule(s) named like an {site} sublayer "
-                    "that return a residual-width stream, not one"
-                )
-                break
-            found.append(candidates[0])
-        if site not in missing:
-            modules[site] = tuple(call.module for call in found)
-            paths[site] = tuple(call.name for call in found)
-    return modules, paths, missing
-
-
-def _find_sublayers(calls, blocks_path, block_calls):
-    """Per site, the module of each block whose output is what its attention (or token mixer) or its MLP
-    adds to the residual stream.
-
-    Returns ``(modules, paths, missing)``: ``{site: tuple of modules}``, ``{site: tuple of paths}`` and
-    ``{site: why the site is unavailable}``; and how the sites read the blocks: ``"update"`` (what is
-    added to the stream) or ``"module output"`` (see :func:`_named_sublayers`).
-    """
-    per_site = {"attention": [], "mlp": []}
-    missing = {}
-    for index, block_call in enumerate(block_calls):
-        updates = _residual_updates(calls, f"{blocks_path}.{index}.", block_call)
-        if updates is None:
-            modules, paths, missing = _named_sublayers(calls, blocks_path, block_calls)
-            reason = (
-                f"no module outputs of block {index + 1} add up to what it adds to its stream (a sublayer "
-                "output scaled or gated outside any module, or several streams side by side)"
-            )
-            return modules, paths, {site: f"{reason}; and {why}" for site, why in missing.items()}, "module output"
-        sites = _sites_of(updates, f"{blocks_path}.{index}.")
-        for site, found in per_site.items():
-            chosen = [call for call, named in zip(updates, sites) if named == site]
-            if site in missing:
-                continue
-            if len(chosen) != 1:
-                kinds = ", ".join(f"{call.name[len(blocks_path) + 1:]} ({type(call.module).__name__})" for call in updates)
-                missing[site] = f"block {index + 1} adds {len(updates)} update(s) to its stream, {len(chosen)} of them an {site} sublayer: {kinds}"
-                continue
-            found.append(chosen[0])
-    modules, paths = {}, {}
-    for site, found in per_site.items():
-        if site in missing:
-            continue
-        if len({id(call.module) for call in found}) != len(found):
-            missing[site] = "its modules are shared between blocks"
-            continue
-        modules[site] = tuple(call.module for call in found)
-        paths[site] = tuple(call.name for call in found)
-    return modules, paths, missing, "update"
-
-
-@torch.inference_mode()
-def verify_adapter(model, adapter, input_ids):
-    """Check that the lens of the last block's raw output reproduces the model's own logits.
-
-    Parameters
-    ----------
-    model : transformers.PreTrainedModel
-        The model.
-    adapter : LensAdapter
-        Its adapter.
-    input_ids : torch.Tensor of shape (1, n)
-        A few token ids to run.
-
-    Returns
-    -------
-    max_abs_error : float
-        The largest absolute difference between the lens logits and the model's logits.
-
-    Raises
-    ------
-    UnsupportedArchitectureError
-        If they differ beyond what the model's dtype explains.
-    """
-    captured = []
-    handle = adapter.blocks[-1].register_forward_hook(lambda m, a, out: captured.append(block_output(out)))
-    try:
-        logits = model(input_ids=input_ids.to(model.device), use_cache=False).logits[0, -1].float()
-    finally:
-        handle.remove()
-    from ._lens import LogitLens
-
-    lens = LogitLens(adapter).logits(captured[-1][0, -1:], layers=[adapter.n_layers])[0]
-    error = float((lens - logits).abs().max())
-    scale = float(logits.abs().max()) + 1.0
-    if not error <= relative_tolerance(adapter.unembedding.weight.dtype) * scale:
-        raise UnsupportedArchitectureError(
-            f"The logit lens of the last block of {type(model).__name__} does not reproduce the "
-            f"model's logits (max abs difference {error:.3g}): the model applies something after its "
-            "final norm that the adapter does not know."
-        )
-    return error

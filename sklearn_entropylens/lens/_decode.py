@@ -20,10 +20,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ._adapters import block_input, block_output, relative_tolerance, site_stream
+from ._tracing import block_input, block_output, relative_tolerance, site_stream
 from ._encoding import left_padded_batch
 from ._layer_statistics import lens_statistics
-from ._statistics import check_site_names, declaration, records_embedding, split_site
+from ._layout import split_site
+from ._registry import declaration, records_embedding
+from ._spec import check_site_names
 from .._validation import user_stacklevel
 
 
@@ -248,14 +250,6 @@ class _ResidualRecorder:
         for handle in self.handles:
             handle.remove()
         self.handles = []
-
-
-def _next_tokens(logits, temperature, generators):
-    """Greedy argmax, or a sample of softmax(logits / temperature) through the exponential race."""
-    if temperature == 0:
-        return logits.argmax(dim=-1)
-    race = torch.stack([torch.empty_like(row).exponential_(generator=gen) for row, gen in zip(logits, generators)])
-    return (logits / temperature - race.log()).argmax(dim=-1)
 
 
 def _next_tokens(logits, temperature, generators):

@@ -10,7 +10,8 @@ import math
 
 import torch
 
-from ._statistics import LensStatistics, declaration, needs_whole_rows, required_passes
+from ._kernels import LensStatistics
+from ._registry import declaration, needs_whole_rows, required_passes
 
 
 def _overlap(membership, previous):

@@ -11,7 +11,7 @@ unembedding, then its logit scaling and soft-capping. A tuned lens or a sublayer
 
 import torch
 
-from ._adapters import block_output, module_device
+from ._tracing import block_output, module_device
 
 # Whether this process's torch can multiply bfloat16/float16 matrices into float32 on CUDA.
 _MIXED_MM = {}

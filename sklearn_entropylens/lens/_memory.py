@@ -10,7 +10,7 @@ are bounded here against a fraction of the memory that is free when profiling st
 
 from dataclasses import dataclass
 
-from ._adapters import text_config
+from ._tracing import text_config
 
 # On a CPU the GEMMs are at their peak from about 8 prompts on: bigger batches only pad more.
 _MAX_BATCH = {"cpu": 8, "cuda": 64}

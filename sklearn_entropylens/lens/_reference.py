@@ -12,7 +12,7 @@ import math
 import numpy as np
 import torch
 
-from ._statistics import renyi_order
+from ._registry import renyi_order
 
 
 def entropy_bruteforce(logits, alpha=1.0):
@@ -55,7 +55,7 @@ def statistics_bruteforce(logits, statistics, *, alpha=1.0, top_p=0.6, frequency
         Logits of consecutive layers; the last layer is the final one (the reference of the KL and
         rank statistics).
     statistics : sequence of str
-        Names among :data:`~sklearn_entropylens.lens._statistics.STATISTICS`.
+        Names among :data:`~sklearn_entropylens.lens.STATISTICS`.
     alpha : float, default=1.0
         Renyi order of ``"entropy"``.
     top_p : float, default=0.6

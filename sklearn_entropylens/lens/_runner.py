@@ -16,7 +16,7 @@ from ._encoding import canonical_order, encode_prompts
 from ._lens import LogitLens
 from ._memory import plan_engine
 from ._result import ProfileResult
-from ._statistics import needs_whole_rows, records_embedding
+from ._registry import needs_whole_rows, records_embedding
 
 # On joblib's workers, about this many prompts are profiled between two writes to the per-prompt cache
 # (each shard pays a model load there). Here, every batch is written as it finishes: a long run that is

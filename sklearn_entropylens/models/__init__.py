@@ -4,7 +4,7 @@ Estimators hold a model *identifier* (a bundled name, a registered name, a direc
 load it here, into a per-process cache shared by every clone; weights are never pickled.
 """
 
-from ..lens._adapters import SUPPORTED_MODEL_TYPES, UnsupportedArchitectureError
+from ..lens import SUPPORTED_MODEL_TYPES, UnsupportedArchitectureError
 from ._loading import (
     BUNDLED_MODELS,
     DEFAULT_MODEL,

@@ -21,8 +21,7 @@ import threading
 import warnings
 from dataclasses import dataclass, field
 
-from ..lens._adapters import UnsupportedArchitectureError, get_adapter, probe_ids, verify_adapter
-from ..lens._decode import check_decoding
+from ..lens import UnsupportedArchitectureError, check_decoding, get_adapter, probe_ids, verify_adapter
 
 CACHE_ENV_VAR = "SKLEARN_ENTROPYLENS_CACHE"
 DEFAULT_MODEL = "smollm2-135m"

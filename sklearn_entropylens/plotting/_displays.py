@@ -8,9 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..lens._encoding import readable_token
-from ..lens._result import FeatureLayout
-from ..lens._statistics import feature_unit
+from ..lens import FeatureLayout, feature_unit, readable_token
 
 def _axis_label(statistic, unit=None):
     """``"<statistic> (<unit>)"``; a unit of None is the statistic's raw unit (nats for entropy and KL)."""
@@ -21,7 +19,7 @@ def _axis_label(statistic, unit=None):
 
 def _profiler_of(estimator):
     """The EntropyProfileTransformer that makes an estimator's features (itself, a pipeline step, ``profiler_``)."""
-    from ..estimators._profile import EntropyProfileTransformer
+    from ..estimators import EntropyProfileTransformer
 
     if isinstance(estimator, EntropyProfileTransformer):
         return estimator
@@ -74,17 +72,14 @@ def _per_layer(X, *, feature_names=None, statistic="entropy", n_layers=None, lay
     (n_layers,), layers or None)``.
     """
     names = _feature_names(X, feature_names)
-    if layout is None and feature_names is None:
-        layout = FeatureLayout.carried_by(X, np.shape(X)[1] if np.ndim(X) == 2 else -1)
     X = _profile_table(X)
-    if layout is None and names is not None:
-        layout = FeatureLayout.from_names(names)
     if layout is None:
-        layout = FeatureLayout.from_count(X.shape[1], n_layers)
+        layout = FeatureLayout.of_table(X.shape[1], feature_names=names, n_layers=n_layers, what="the profiles")
+    if layout.n_features != X.shape[1]:
+        raise ValueError(f"The layout describes {layout.n_features} features; the profiles have {X.shape[1]}.")
+    if not layout.named:
         chosen = list(range(len(layout.groups)))
     else:
-        if layout.n_features != X.shape[1]:
-            raise ValueError(f"The layout describes {layout.n_features} features; the profiles have {X.shape[1]}.")
         chosen = layout.groups_of(statistic)
         if not chosen:
             statistics = sorted({name for name in layout.statistics if name is not None})

@@ -21,15 +21,18 @@ set, which needs whole rows (a sort of the tokens that can belong to it).
 """
 
 import math
-import numbers
-from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
+from ._registry import declaration, renyi_order, required_passes
+from ._spec import check_alpha
+
+
 # Near alpha = 1 the Renyi numerator is a difference of two nearly equal logs divided by (1 - alpha):
 # in float32 that loses |1 - alpha|^-1 * 1e-7 nats, so such orders accumulate in float64 instead.
 _FLOAT64_ALPHA_WINDOW = 0.05
+
 
 # torch's CPU exp is 10 to 30 times slower where its result would be below the smallest normal float
 # (and at -inf): in a float32 pass over a 262k-token row with alpha = 5 that is most of the row. Every
@@ -37,27 +40,6 @@ _FLOAT64_ALPHA_WINDOW = 0.05
 # instead of something smaller. Beside the row maximum's term of 1 that moves an entropy by at most
 # V * 1.5e-36 nats (V * 2.4e-305 in float64): on the bundled models' logits not by one bit.
 _EXP_FLOOR = {torch.float32: -87.0, torch.float64: -708.0}
-
-
-def check_alpha(alpha):
-    """Validate a Renyi order and return it as a float.
-
-    Parameters
-    ----------
-    alpha : float
-        Order of the Renyi entropy: ``1`` for Shannon, any value ``>= 0`` including ``numpy.inf``.
-
-    Returns
-    -------
-    alpha : float
-        The order as a Python float.
-    """
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
-        raise TypeError(f"alpha must be a real number >= 0 (1 for Shannon), got {alpha!r}.")
-    alpha = float(alpha)
-    if math.isnan(alpha) or alpha < 0:
-        raise ValueError(f"alpha must be >= 0 (1 for Shannon, numpy.inf for min-entropy), got {alpha}.")
-    return alpha
 
 
 def accumulates_in_float64(alpha):
@@ -199,7 +181,7 @@ def entropy_from_logits(logits, alpha=1.0, chunk_size=None):
     Examples
     --------
     >>> import torch
-    >>> from sklearn_entropylens.lens._statistics import entropy_from_logits
+    >>> from sklearn_entropylens.lens import entropy_from_logits
     >>> round(float(entropy_from_logits(torch.zeros(4))), 6)  # uniform over 4 tokens: log 4
     1.386294
     """
@@ -211,339 +193,6 @@ def entropy_from_logits(logits, alpha=1.0, chunk_size=None):
     for start in range(0, rows.shape[-1], step):
         acc.update(rows[:, start : start + step].to(acc.dtype, copy=True))
     return acc.result().reshape(batch_shape)
-
-
-def convert_units(entropy_nats, *, log_base=None, normalize=False, vocab_size=None):
-    """Convert entropies from nats to another logarithm base, or normalise them by ``log V``.
-
-    Parameters
-    ----------
-    entropy_nats : ndarray
-        Entropies in nats.
-    log_base : float or None, default=None
-        Base of the logarithm; ``None`` (or ``e``) keeps nats, ``2`` gives bits.
-    normalize : bool, default=False
-        Divide by the maximum entropy ``log V``, giving values in ``[0, 1]`` (independent of the base).
-    vocab_size : int or None, default=None
-        ``V``; required when ``normalize`` is True.
-
-    Returns
-    -------
-    entropy : ndarray
-        The converted entropies.
-    """
-    if normalize:
-        return entropy_nats / math.log(vocab_size)
-    if log_base is None or log_base == math.e:
-        return entropy_nats
-    return entropy_nats / math.log(log_base)
-
-
-@dataclass(frozen=True)
-class Statistic:
-    """The declaration of one per-layer statistic: everything the engine and the estimators need to know.
-
-    Adding a statistic is one entry of :data:`STATISTICS` (and, if it needs a new kind of pass, one
-    method of :class:`LensStatistics`).
-
-    Attributes
-    ----------
-    name : str
-        Its name in ``statistics=`` and in feature names.
-    unit : str
-        Unit of its raw values.
-    description : str
-        One line for documentation and the CLI.
-    read : str or None
-        The :class:`LensStatistics` method that gives its values; None for a statistic that compares
-        layers and is formed across them by the engine (``top_p_overlap``).
-    passes : frozenset of str
-        What the streaming pass must accumulate for it: ``"normalizer"`` (log-sum-exp),
-        ``"final_distribution"`` (the final layer's probabilities, for KL), ``"final_top1"`` (the final
-        top-1 token's logit, for ranks), ``"lens_top1"`` (the layer's own top-1 token) and
-        ``"top_p_sets"`` (candidate sets, which need whole rows).
-    compares_previous_layer : bool
-        Block 1's value needs the embedding layer (recorded even when not asked for).
-    compares_later_layers : bool
-        Formed across the layers after it, up to the final one, by the engine (``top1_settled``).
-    final_value : float or None
-        Its value at the last block when fixed by definition (the final layer is its own reference);
-        None when computed from the model's own distribution.
-    first_layer_value : float or None
-        Value of the embedding layer when it has no predecessor.
-    in_nats : bool
-        Measured in nats: ``log_base`` converts it.
-    normalizable : bool
-        ``normalize=True`` divides it by ``log V``.
-    """
-
-    name: str
-    unit: str
-    description: str
-    read: object = None
-    passes: frozenset = frozenset()
-    compares_previous_layer: bool = False
-    compares_later_layers: bool = False
-    final_value: object = None
-    first_layer_value: object = None
-    in_nats: bool = False
-    normalizable: bool = False
-
-    @property
-    def whole_rows(self):
-        """Whether it needs whole-vocabulary rows of logits at once."""
-        return "top_p_sets" in self.passes
-
-
-STATISTICS = {
-    statistic.name: statistic
-    for statistic in (
-        Statistic(
-            "entropy", "nats", "Shannon or Renyi entropy (alpha) of the layer's distribution",
-            read="entropy", passes=frozenset({"normalizer"}), in_nats=True, normalizable=True,
-        ),
-        Statistic(
-            "kl_to_final", "nats", "KL(final-layer distribution || layer distribution)",
-            read="kl_to_final", passes=frozenset({"normalizer", "final_distribution"}), final_value=0.0,
-            in_nats=True,
-        ),
-        Statistic(
-            "final_token_rank", "rank, 1 = top", "rank of the final top-1 token in the layer's distribution",
-            read="final_token_rank", passes=frozenset({"final_top1"}), final_value=1.0,
-        ),
-        Statistic(
-            "top1_agreement", "share of positions", "1 where the layer's top-1 token is the final one",
-            read="top1_agreement", passes=frozenset({"final_top1"}), final_value=1.0,
-        ),
-        Statistic(
-            "top1_settled", "share of positions",
-            "1 where the layer's top-1 token is the final one and stays so in every later layer",
-            passes=frozenset({"final_top1"}), compares_later_layers=True, final_value=1.0,
-        ),
-        Statistic(
-            "top1_frequency_rank", "frequency rank, 1 = most frequent",
-            "frequency rank, in a token-frequency table, of the layer's top-1 token",
-            read="top1_frequency_rank", passes=frozenset({"lens_top1"}),
-        ),
-        Statistic(
-            "top_p_size", "tokens", "size of the smallest set of most probable tokens holding top_p",
-            read="top_p_size", passes=frozenset({"top_p_sets"}),
-        ),
-        Statistic(
-            "top_p_overlap", "share of the previous set", "|S_l & S_(l-1)| / |S_(l-1)| of those sets",
-            passes=frozenset({"top_p_sets"}), compares_previous_layer=True, first_layer_value=1.0,
-        ),
-    )
-}
-
-
-# Renyi entropies of several orders in one pass: each order is a statistic of its own, named by its order.
-_RENYI_PREFIX = "entropy_alpha"
-
-
-def renyi_statistic(alpha):
-    """The name of the entropy of Renyi order ``alpha``: ``entropy_alpha0.5``, ``entropy_alpha1``, ``entropy_alphainf``."""
-    return f"{_RENYI_PREFIX}{check_alpha(alpha):g}"
-
-
-def renyi_order(name):
-    """The order of a ``renyi_statistic`` name, or None for any other name."""
-    if not isinstance(name, str) or not name.startswith(_RENYI_PREFIX):
-        return None
-    try:
-        order = float(name[len(_RENYI_PREFIX):])
-    except ValueError:
-        return None
-    return order if order >= 0 and renyi_statistic(order) == name else None
-
-
-def declaration(name):
-    """The :class:`Statistic` of a name: an entry of :data:`STATISTICS`, or a Renyi entropy of a given order."""
-    if name in STATISTICS:
-        return STATISTICS[name]
-    order = renyi_order(name)
-    if order is None:
-        raise KeyError(name)
-    return replace(STATISTICS["entropy"], name=name, description=f"Renyi entropy of order {order:g}")
-
-
-def is_statistic(name):
-    """Whether ``name`` is a statistic: one of :data:`STATISTICS` or ``entropy_alpha<order>``."""
-    return isinstance(name, str) and (name in STATISTICS or renyi_order(name) is not None)
-
-
-def check_alphas(alpha):
-    """Validate ``alpha``: one Renyi order (a float) or a non-empty list of distinct orders (a tuple)."""
-    if isinstance(alpha, (list, tuple, np.ndarray)):
-        orders = tuple(check_alpha(order) for order in alpha)
-        if not orders or len(set(orders)) != len(orders):
-            raise ValueError(f"alpha must be one Renyi order or a non-empty list of distinct orders, got {list(alpha)!r}.")
-        return orders
-    return check_alpha(alpha)
-
-
-def expand_statistics(statistics, alpha):
-    """The statistics computed: with a list of orders, ``"entropy"`` becomes one Renyi entropy per order.
-
-    Examples
-    --------
-    >>> from sklearn_entropylens.lens._statistics import expand_statistics
-    >>> expand_statistics(("entropy", "kl_to_final"), [0.5, 1, 5])
-    ('entropy_alpha0.5', 'entropy_alpha1', 'entropy_alpha5', 'kl_to_final')
-    """
-    alpha = check_alphas(alpha)
-    if not isinstance(alpha, tuple):
-        return tuple(statistics)
-    if "entropy" not in statistics:
-        raise ValueError(f"alpha lists orders of 'entropy', which statistics {list(statistics)} does not include.")
-    expanded = []
-    for name in statistics:
-        if name == "entropy":
-            expanded.extend(renyi_statistic(order) for order in alpha)
-        else:
-            expanded.append(name)
-    if len(set(expanded)) != len(expanded):
-        raise ValueError(f"statistics name an entropy order twice: {expanded}.")
-    return tuple(expanded)
-
-
-def decision_depth(settled, layers):
-    """The first layer of ``layers`` at which ``settled`` (``top1_settled`` values, layers last) is 1.
-
-    Parameters
-    ----------
-    settled : ndarray of shape (..., n_layers)
-        ``top1_settled`` of consecutive layers, ending with the final one (always 1).
-    layers : array-like of shape (n_layers,)
-        The layer index of each.
-
-    Returns
-    -------
-    depths : ndarray of shape settled.shape[:-1], int
-    """
-    settled = np.asarray(settled)
-    return np.asarray(layers)[np.argmax(settled >= 0.5, axis=-1)]
-
-
-def required_passes(statistics):
-    """What the streaming pass must accumulate for the named statistics (the union of their ``passes``)."""
-    return frozenset().union(*(declaration(name).passes for name in statistics))
-
-
-def needs_whole_rows(statistics):
-    """Whether any of the named statistics needs whole-vocabulary rows (the top-p candidate sets)."""
-    return any(declaration(name).whole_rows for name in statistics)
-
-
-def records_embedding(include_embedding, statistics):
-    """Whether the embedding layer is recorded: asked for, or the predecessor of block 1 for a comparison."""
-    return include_embedding or any(declaration(name).compares_previous_layer for name in statistics)
-
-
-# Where the lens reads a block: its output stream, or the output of one of its sublayers. A statistic read
-# at a sublayer site is named ``<site>_<statistic>`` (``attention_entropy``).
-SITES = ("block", "attention", "mlp")
-
-
-def split_site(name):
-    """``(site, statistic)`` of a profiled quantity's name: ``"mlp_kl_to_final"`` -> ``("mlp", "kl_to_final")``."""
-    for site in SITES[1:]:
-        if name.startswith(site + "_") and is_statistic(name[len(site) + 1 :]):
-            return site, name[len(site) + 1 :]
-    return "block", name
-
-
-def check_site_names(sites):
-    """Validate a ``sites`` parameter: one name or distinct names among :data:`SITES`; return a tuple."""
-    if isinstance(sites, str):
-        sites = (sites,)
-    if not isinstance(sites, (list, tuple)):
-        raise ValueError(f"sites must be a list or tuple of names among {SITES}, got {sites!r}; for example ('block', 'mlp').")
-    unknown = [site for site in sites if site not in SITES]
-    if unknown or not sites or len(set(sites)) != len(sites):
-        raise ValueError(f"sites must be distinct names among {SITES}, got {tuple(sites)!r}.")
-    return tuple(sites)
-
-
-def feature_unit(statistic, *, log_base=None, normalize=False):
-    """The unit of a statistic's features after :func:`convert_units` (for axis labels).
-
-    Examples
-    --------
-    >>> from sklearn_entropylens.lens._statistics import feature_unit
-    >>> feature_unit("entropy"), feature_unit("entropy", log_base=2), feature_unit("top_p_size")
-    ('nats', 'bits', 'tokens')
-    """
-    site_free = split_site(statistic)[1]
-    if not is_statistic(site_free):
-        return ""
-    declared = declaration(site_free)
-    if declared.normalizable and normalize:
-        return "fraction of log V"
-    if declared.in_nats and log_base is not None and log_base != math.e:
-        return "bits" if log_base == 2 else f"log base {log_base:g}"
-    return declared.unit
-
-
-def convert_statistic(statistic, values_nats, *, log_base=None, normalize=False, vocab_size=None):
-    """A statistic's raw values in the units of its features (see :func:`convert_units`), at any site."""
-    declared = declaration(split_site(statistic)[1])
-    if not declared.in_nats:
-        return values_nats
-    return convert_units(
-        values_nats, log_base=log_base, normalize=normalize and declared.normalizable, vocab_size=vocab_size
-    )
-
-
-def check_statistics(statistics):
-    """Validate the ``statistics`` parameter and return it as a tuple of unique names.
-
-    Parameters
-    ----------
-    statistics : str or sequence of str
-        Names among :data:`STATISTICS`, or ``entropy_alpha<order>`` (a Renyi entropy of that order).
-
-    Returns
-    -------
-    statistics : tuple of str
-        The names, in the order given.
-    """
-    if isinstance(statistics, str):
-        statistics = (statistics,)
-    try:
-        names = tuple(statistics)
-    except TypeError:
-        raise TypeError(
-            f"statistics must be a name or a list of names among {tuple(STATISTICS)}, got {statistics!r}."
-        ) from None
-    if not names:
-        raise ValueError(f"statistics must name at least one of {tuple(STATISTICS)}.")
-    for name in names:
-        if not is_statistic(name):
-            raise ValueError(f"Unknown statistic {name!r}; choose among {tuple(STATISTICS)} (or 'entropy_alpha<order>').")
-    if len(set(names)) != len(names):
-        raise ValueError(f"statistics must not repeat a name, got {list(names)}.")
-    return names
-
-
-def check_log_base(log_base):
-    """Validate a logarithm base: None (nats) or a finite number > 0 other than 1."""
-    if log_base is not None and (
-        isinstance(log_base, bool)
-        or not isinstance(log_base, numbers.Real)
-        or not math.isfinite(log_base)
-        or log_base <= 0
-        or log_base == 1
-    ):
-        raise ValueError(f"log_base must be None (nats) or a number > 0 other than 1, got {log_base!r}.")
-    return log_base
-
-
-def check_top_p(top_p):
-    """Validate a top-p mass in (0, 1] and return it as a float."""
-    if isinstance(top_p, bool) or not isinstance(top_p, numbers.Real) or not 0 < top_p <= 1:
-        raise ValueError(f"top_p must be a probability mass in (0, 1], got {top_p!r}.")
-    return float(top_p)
 
 
 # Columns per slice when counting a whole row's candidates: a reduction over a whole (rows, 262k) bool

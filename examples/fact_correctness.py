@@ -25,7 +25,7 @@ import time
 
 import pandas as pd
 
-from sklearn_entropylens import EntropyProfileTransformer, answer_correctness
+from sklearn_entropylens import answer_correctness
 from sklearn_entropylens.datasets import load_fact_questions
 from sklearn_entropylens.experiments._fact_correctness import run_fact_correctness
 
@@ -54,7 +54,7 @@ missing = frame[~frame["key"].isin(known.index)]
 if len(missing):
     asked = answer_correctness(missing["prompt"].tolist(), missing["letter"].to_numpy(),
                                options=missing[list("ABCD")].to_numpy(dtype=object), method="options",
-                               profiler=EntropyProfileTransformer(args.model))
+                               model=args.model)
     new = asked.confidence.assign(correct=asked.correct, key=missing["key"].to_numpy()).set_index("key")
     known = pd.concat([known, new])
     known.reset_index().to_csv(answers_file, index=False)

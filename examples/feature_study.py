@@ -92,7 +92,7 @@ else:
     questions = load_multiple_choice()
     X, groups = list(questions.data), None
     y = answer_correctness(X, questions.target, options=questions.options, method="options",
-                           profiler=EntropyProfileTransformer(args.model)).correct
+                           model=args.model).correct
     profiler = EntropyProfileTransformer(n_tokens=8, **base)
     aggregates, k = ("mean", 4), 29
 

@@ -322,15 +322,16 @@ def run_demo(*, model="smollm2-135m", output_dir="entropylens-demo", quick=False
     import numpy as np
     from sklearn.base import clone
     from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
+    from sklearn.neighbors import KNeighborsClassifier
     from sklearn.utils import Bunch
 
     from .lens import get_profile_counters, reset_profile_counters
-    from .estimators import TaskClassifier
+    from .estimators import EntropyProfileTransformer, TaskClassifier
     from .experiments import evaluate_profile_classifier
     from .experiments import protocol_summary
     from .models import load_model
     from .persistence import dump, get_trusted_types, load
-    from .plotting._displays import EntropyProfileDisplay, _pyplot
+    from .plotting import EntropyProfileDisplay, pyplot
     from .datasets import load_story_tasks
 
     output_dir = pathlib.Path(output_dir)
@@ -359,7 +360,10 @@ def run_demo(*, model="smollm2-135m", output_dir="entropylens-demo", quick=False
         f"the model once per n_tokens setting ({len(X)} x {len(grid['profiler__n_tokens'])}; the bars below show "
         "it), every other fit reads the per-prompt cache ...")
     search = GridSearchCV(
-        TaskClassifier().set_params(profiler__model=model, profiler__memory=cache, profiler__progress=True),
+        TaskClassifier(  # explicit steps, so that the grid reaches their parameters; the rest as the defaults
+            profiler=EntropyProfileTransformer(model, temperature=1.0, random_state=0, memory=cache, progress=True),
+            classifier=KNeighborsClassifier(),
+        ),
         grid, scoring="roc_auc_ovr", error_score="raise",
         cv=StratifiedGroupKFold(n_folds, shuffle=True, random_state=0),
     ).fit(X, y, groups=story_ids)
@@ -377,7 +381,7 @@ def run_demo(*, model="smollm2-135m", output_dir="entropylens-demo", quick=False
     out(folds.round(3).to_string(index=False))
     out(f"   {summary} {elapsed()}")
     best = search.best_estimator_
-    figure, ax = _pyplot().subplots(figsize=(7, 4))
+    figure, ax = pyplot().subplots(figsize=(7, 4))
     profiler = best.profiler_
     display = EntropyProfileDisplay.from_estimator(profiler, X, np.asarray(stories.target_names)[y], ax=ax)
     ax.set_title(f"{model}: story tasks\n{display.title()}", fontsize="small")
@@ -464,9 +468,12 @@ def build_parser():
 
 def main(argv=None):
     """Run the ``entropylens`` command; returns the exit status."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # figures go to files, never to a window
+    try:  # matplotlib is optional (the plot extra): only the demo draws, and it says when matplotlib is missing
+        import matplotlib
+    except ImportError:
+        pass
+    else:
+        matplotlib.use("Agg")  # figures go to files, never to a window
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

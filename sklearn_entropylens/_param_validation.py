@@ -101,22 +101,65 @@ class Checked:
 def validate_parameters(estimator):
     """Check every parameter of ``estimator`` against its class's ``_entropylens_constraints``.
 
+    Returns
+    -------
+    values : dict
+        Each parameter's value, as the check that accepted it returns it: a :class:`Checked` validator's
+        result (a tuple for a list of names, a dict for None options, ...), else the value itself. Use
+        these rather than checking again.
+
     Raises
     ------
     InvalidParameterError
         Naming the parameter, the estimator, what it accepts and what it got.
     """
-    for name, constraints in type(estimator)._entropylens_constraints.items():
-        value = getattr(estimator, name)
-        plain = [constraint for constraint in constraints if not isinstance(constraint, Checked)]
+    constraints = type(estimator)._entropylens_constraints
+    return validate_arguments(type(estimator).__name__, constraints,
+                              **{name: getattr(estimator, name) for name in constraints})
+
+
+def validate_arguments(owner, constraints, **values):
+    """Check the arguments of a public function (or an estimator's parameters) against a constraint table.
+
+    Parameters
+    ----------
+    owner : str
+        The function or estimator, as error messages name it.
+    constraints : dict
+        ``{name: [constraint, ...]}``; a value is valid when it satisfies any of its constraints.
+    **values
+        The values, by name.
+
+    Returns
+    -------
+    values : dict
+        As :func:`validate_parameters` returns them.
+    """
+    checked = {}
+    for name, value in values.items():
+        plain = [constraint for constraint in constraints[name] if not isinstance(constraint, Checked)]
         if any(constraint.is_satisfied_by(value) for constraint in plain):
+            checked[name] = value
             continue
-        checks = [constraint for constraint in constraints if isinstance(constraint, Checked)]
+        checks = [constraint for constraint in constraints[name] if isinstance(constraint, Checked)]
         for check in checks:
-            check.function(value)
+            checked[name] = check.function(value)
         if checks:
             continue
         accepted = " or ".join(str(constraint) for constraint in plain)
-        raise InvalidParameterError(
-            f"The {name!r} parameter of {type(estimator).__name__} must be {accepted}; got {value!r}."
-        )
+        raise InvalidParameterError(f"The {name!r} parameter of {owner} must be {accepted}; got {value!r}.")
+    return checked
+
+
+class ValidatedParametersMixin:
+    """``_validate_params`` (scikit-learn's name for the check of an estimator's parameters) over our table.
+
+    scikit-learn's own ``BaseEstimator._validate_params`` reads ``_parameter_constraints``; ours is named
+    ``_entropylens_constraints`` (see the module docstring), so this mixin, placed before ``BaseEstimator``,
+    gives every estimator of the library a ``_validate_params`` that runs. Estimators whose parameters
+    constrain each other extend it.
+    """
+
+    def _validate_params(self):
+        """Check the parameters; return their checked values (see :func:`validate_parameters`)."""
+        return validate_parameters(self)

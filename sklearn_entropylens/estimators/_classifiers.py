@@ -17,10 +17,11 @@ _STEPS = ("profiler", "scaler", "classifier")
 class ProfileClassifier(ClassifierMixin, BaseEstimator):
     """Profile, scale and classify prompts.
 
-    Each step is a parameter (None takes the paper's default for the task) and its parameters are
-    reachable as ``profiler__n_tokens``, ``scaler__with_mean`` or ``classifier__n_neighbors``, also when
-    the step is left at its default: setting a nested parameter of a default step sets that step to the
-    default with the parameter changed.
+    Each step is a parameter; None takes the paper's default for the task, built (as a fresh clone) in
+    ``fit``, as scikit-learn's meta-estimators do with ``estimator=None``. A step's own parameters are
+    reachable as ``profiler__n_tokens``, ``scaler__with_mean`` or ``classifier__n_neighbors`` only when
+    the step is given explicitly: a None step has no nested parameters, so ``get_params(deep=True)``
+    lists the step alone and ``set_params`` fails on them, as for scikit-learn's ``estimator=None``.
     """
 
     _entropylens_constraints = {
@@ -46,21 +47,6 @@ class ProfileClassifier(ClassifierMixin, BaseEstimator):
     def _unfitted_pipeline(self):
         """The profiler, scaler and classifier steps, as fresh clones, in a Pipeline."""
         return clone(Pipeline(list(self._steps().items())))
-
-    def get_params(self, deep=True):
-        params = super().get_params(deep=False)
-        if deep:
-            for name, step in self._steps().items():
-                if hasattr(step, "get_params"):
-                    params.update({f"{name}__{key}": value for key, value in step.get_params(deep=True).items()})
-        return params
-
-    def set_params(self, **params):
-        defaults = self._default_steps()
-        for name in _STEPS:
-            if getattr(self, name) is None and name not in params and any(key.startswith(f"{name}__") for key in params):
-                setattr(self, name, defaults[name])
-        return super().set_params(**params)
 
     def fit(self, X, y):
         """Profile the prompts and fit the scaler and classifier.
@@ -136,12 +122,17 @@ _SHARED_DOC = """
     Parameters
     ----------
     profiler : EntropyProfileTransformer or None, default=None
-        The profile step; None is ``{profiler}``. Give it ``memory=`` to share profiles across the
-        folds and candidates of a search.
+        The profile step; None is ``{profiler}``, built in ``fit``. To change one of its parameters,
+        pass the step, e.g. ``{name}(profiler={tuned})``: it replaces the default as a whole, so repeat
+        any other default parameter you want to keep. A None step has no nested parameters: a grid over
+        ``profiler__n_tokens`` needs an explicit profiler. Give it ``memory=`` to share profiles across
+        the folds and candidates of a search.
     scaler : transformer, "passthrough" or None, default=None
-        Applied to the profiles before the classifier; None is ``StandardScaler()``.
+        Applied to the profiles before the classifier; None is ``StandardScaler()``. Pass it
+        explicitly to tune its parameters (``scaler__with_mean``).
     classifier : classifier or None, default=None
-        None is ``{classifier}``.
+        None is ``{classifier}``. Pass it explicitly to tune its parameters, e.g.
+        ``classifier=KNeighborsClassifier()`` for a grid over ``classifier__n_neighbors``.
 
     Attributes
     ----------
@@ -163,18 +154,24 @@ class TaskClassifier(ProfileClassifier):
     k = 29.
 """
         + _SHARED_DOC.format(
-            profiler='EntropyProfileTransformer(n_tokens=8, temperature=1.0, random_state=0)',
+            name="TaskClassifier",
+            profiler="EntropyProfileTransformer(n_tokens=8, temperature=1.0, random_state=0)",
+            tuned="EntropyProfileTransformer(n_tokens=4, temperature=1.0, random_state=0)",
             classifier="KNeighborsClassifier(n_neighbors=29)",
         )
         + """
     Examples
     --------
-    >>> from sklearn_entropylens import TaskClassifier
+    >>> from sklearn.neighbors import KNeighborsClassifier
+    >>> from sklearn_entropylens import EntropyProfileTransformer, TaskClassifier
     >>> from sklearn_entropylens.datasets import load_story_tasks
     >>> X, y = load_story_tasks(n_stories=4, variants=["base"], return_X_y=True)
-    >>> clf = TaskClassifier().set_params(profiler__n_tokens=2, classifier__n_neighbors=3).fit(X, y)
+    >>> profiler = EntropyProfileTransformer(n_tokens=2, temperature=1.0, random_state=0)
+    >>> clf = TaskClassifier(profiler=profiler, classifier=KNeighborsClassifier(n_neighbors=3)).fit(X, y)
     >>> clf.predict(X[:2]).shape
     (2,)
+    >>> clf.get_params()["profiler__n_tokens"]  # an explicit step's parameters are tunable
+    2
     """
     )
 
@@ -192,21 +189,26 @@ class FormatClassifier(ProfileClassifier):
 
     Paper defaults: greedy continuations of 256 tokens, their entropy averaged in 8 windows of 32
     positions (window-major, ``8 * L`` features), standardised, and k-nearest neighbours with k = 5 (the
-    reference's README). 256 tokens per prompt is slow on a CPU: ``profiler__n_tokens=32`` with
-    ``profiler__aggregate=4`` is a practical start.
+    reference's README). 256 tokens per prompt is slow on a CPU:
+    ``profiler=EntropyProfileTransformer(n_tokens=32, aggregate=4)`` is a practical start.
 """
         + _SHARED_DOC.format(
+            name="FormatClassifier",
             profiler="EntropyProfileTransformer(n_tokens=256, aggregate=8)",
+            tuned="EntropyProfileTransformer(n_tokens=32, aggregate=4)",
             classifier="KNeighborsClassifier(n_neighbors=5)",
         )
         + """
     Examples
     --------
-    >>> from sklearn_entropylens import FormatClassifier
+    >>> from sklearn.neighbors import KNeighborsClassifier
+    >>> from sklearn_entropylens import EntropyProfileTransformer, FormatClassifier
     >>> from sklearn_entropylens.datasets import load_formats
     >>> formats = load_formats(formats=["poem", "chat log"])
     >>> X, y = formats.data[:3] + formats.data[-3:], formats.target[[0, 1, 2, -3, -2, -1]]
-    >>> clf = FormatClassifier().set_params(profiler__n_tokens=4, profiler__aggregate=2, classifier__n_neighbors=1).fit(X, y)
+    >>> clf = FormatClassifier(
+    ...     profiler=EntropyProfileTransformer(n_tokens=4, aggregate=2), classifier=KNeighborsClassifier(n_neighbors=1)
+    ... ).fit(X, y)
     >>> clf.predict_proba(X).shape
     (6, 2)
     """
@@ -229,17 +231,23 @@ class CorrectnessClassifier(ProfileClassifier):
     standardised, and k-nearest neighbours with the reference's k = 29.
 """
         + _SHARED_DOC.format(
-            profiler="EntropyProfileTransformer(n_tokens=8)", classifier="KNeighborsClassifier(n_neighbors=29)"
+            name="CorrectnessClassifier",
+            profiler="EntropyProfileTransformer(n_tokens=8)",
+            tuned="EntropyProfileTransformer(n_tokens=4)",
+            classifier="KNeighborsClassifier(n_neighbors=29)",
         )
         + """
     Examples
     --------
-    >>> from sklearn_entropylens import CorrectnessClassifier, answer_correctness
+    >>> from sklearn.neighbors import KNeighborsClassifier
+    >>> from sklearn_entropylens import CorrectnessClassifier, EntropyProfileTransformer, answer_correctness
     >>> from sklearn_entropylens.datasets import load_multiple_choice
     >>> questions = load_multiple_choice()
     >>> X, answers, options = questions.data[:12], questions.target[:12], questions.options[:12]
     >>> y = answer_correctness(X, answers, options=options, method="options").correct
-    >>> clf = CorrectnessClassifier().set_params(profiler__n_tokens=2, classifier__n_neighbors=3).fit(X, y)
+    >>> clf = CorrectnessClassifier(
+    ...     profiler=EntropyProfileTransformer(n_tokens=2), classifier=KNeighborsClassifier(n_neighbors=3)
+    ... ).fit(X, y)
     >>> clf.predict(X[:3]).shape
     (3,)
     """

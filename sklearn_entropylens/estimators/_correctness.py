@@ -1,13 +1,16 @@
 """The model's own answer to multiple-choice prompts, read from the option-letter logits."""
 
+import numbers
+
 import numpy as np
 import pandas as pd
 import torch
 from sklearn.utils import Bunch
 
 from ..lens import default_batch_size, encode_prompts, left_padded_batch
-from ._profile import EntropyProfileTransformer
-from .._validation import check_int, check_prompts
+from ..models import DEFAULT_MODEL, ModelSpec, check_model
+from .._param_validation import Boolean, Checked, InstanceOf, Interval, Options, validate_arguments
+from .._validation import check_prompts
 
 LETTERS = ("A", "B", "C", "D")
 
@@ -102,7 +105,16 @@ def _confidence_table(probabilities, chosen, sequence_scores=None):
     return pd.DataFrame(table)
 
 
-def answer_correctness(X, answers, *, options=None, method="letters", profiler=None, letters=LETTERS):
+_ANSWER_CORRECTNESS_CONSTRAINTS = {
+    "method": [Options("letters", "options")],
+    "model": [InstanceOf(ModelSpec), Checked(check_model)],
+    "chat_template": [Boolean()],
+    "batch_size": [Options("auto"), Interval(numbers.Integral, 1, None)],
+}
+
+
+def answer_correctness(X, answers, *, options=None, method="letters", model=DEFAULT_MODEL, chat_template=False,
+                       batch_size="auto", letters=LETTERS):
     """Whether the model answers each multiple-choice prompt correctly, read from its logits.
 
     ``method="letters"`` (the paper's rule): the model's answer is the option letter whose next-token
@@ -122,11 +134,14 @@ def answer_correctness(X, answers, *, options=None, method="letters", profiler=N
         The option texts, in letter order; needed for ``method="options"``.
     method : {"letters", "options"}, default="letters"
         How the model's answer is read.
-    profiler : EntropyProfileTransformer or None, default=None
-        Whose model is asked, loaded as it loads it (``model``, ``revision``, ``dtype``, ``device``,
-        ``model_kwargs``, ``chat_template``; ``batch_size`` sequences per forward pass, ``"auto"``
-        being 8 on CPU and 64 on a GPU); None is ``EntropyProfileTransformer()``, the default model.
-        It need not be fitted.
+    model : str or ModelSpec, default="smollm2-135m"
+        The model asked: an identifier (as ``EntropyProfileTransformer``'s ``model``), or a
+        :class:`~sklearn_entropylens.models.ModelSpec` for a revision, dtype, device or loading options
+        (a fitted profiler's ``model_spec_`` asks the model it profiles).
+    chat_template : bool, default=False
+        Wrap each prompt as a user message with the tokenizer's chat template.
+    batch_size : int or "auto", default="auto"
+        Sequences per forward pass; ``"auto"`` is 8 on CPU and 64 on a GPU.
     letters : sequence of str, default=("A", "B", "C", "D")
         The option letters.
 
@@ -160,21 +175,18 @@ def answer_correctness(X, answers, *, options=None, method="letters", profiler=N
     unknown = sorted(set(answers.tolist()) - set(letters))
     if unknown:
         raise ValueError(f"answers must be among the letters {letters}, got {unknown[:3]}.")
-    if method not in ("letters", "options"):
-        raise ValueError(f"method must be 'letters' or 'options', got {method!r}.")
+    arguments = validate_arguments("answer_correctness", _ANSWER_CORRECTNESS_CONSTRAINTS, method=method, model=model,
+                                   chat_template=chat_template, batch_size=batch_size)
     if method == "options":
         if options is None:
             raise ValueError("method='options' needs the option texts: pass options of shape (n_samples, n_letters).")
         options = np.asarray(options, dtype=object)
         if options.shape != (len(prompts), len(letters)):
             raise ValueError(f"options must have shape ({len(prompts)}, {len(letters)}), got {options.shape}.")
-    profiler = EntropyProfileTransformer() if profiler is None else profiler
-    if not isinstance(profiler, EntropyProfileTransformer):
-        raise TypeError(f"profiler must be an EntropyProfileTransformer, got {type(profiler).__name__}.")
-    loaded = profiler.load()
-    batch_size = profiler.batch_size if profiler.batch_size != "auto" else default_batch_size(loaded.device)
-    batch_size = check_int(batch_size, "batch_size")
-    token_ids = encode_prompts(loaded, prompts, n_tokens=1, chat_template=profiler.chat_template)
+    model = arguments["model"] if isinstance(arguments["model"], ModelSpec) else ModelSpec(arguments["model"])
+    loaded = model.load()
+    batch_size = default_batch_size(loaded.device) if batch_size == "auto" else int(batch_size)
+    token_ids = encode_prompts(loaded, prompts, n_tokens=1, chat_template=chat_template)
     sequence_scores = None
     if method == "letters":
         scores = _letter_scores(loaded, token_ids, letters, batch_size)

@@ -17,7 +17,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._param_validation import InstanceOf, Interval, Options, validate_parameters
+from .._param_validation import InstanceOf, Interval, Options, ValidatedParametersMixin
 from ..lens import FeatureLayout
 
 def _check_n_layers(n_layers):
@@ -83,7 +83,7 @@ class _LayoutMixin:
         return FeatureLayout.of_table(n_features, feature_names=names, n_layers=n_layers, what=what)
 
 
-class DepthRescaler(_LayoutMixin, TransformerMixin, BaseEstimator):
+class DepthRescaler(ValidatedParametersMixin, _LayoutMixin, TransformerMixin, BaseEstimator):
     """Resample layer profiles onto a common grid of relative depth.
 
     Block ``l`` of an ``L``-block model sits at relative depth ``l / L`` (the embedding layer, when
@@ -166,7 +166,7 @@ class DepthRescaler(_LayoutMixin, TransformerMixin, BaseEstimator):
         self : object
             The fitted rescaler.
         """
-        validate_parameters(self)
+        self._validate_params()
         tables = self._validated_tables(X, reset=True)
         layouts = [layout for _, layout in tables]
         _check_same_groups(layouts, layouts[0].groups, layouts[0].named)
@@ -250,7 +250,7 @@ class DepthRescaler(_LayoutMixin, TransformerMixin, BaseEstimator):
         return np.asarray([f"{group}_{cell}" for group in self.groups_ for cell in cells], dtype=object)
 
 
-class ExpansionPruningTransformer(_LayoutMixin, TransformerMixin, BaseEstimator):
+class ExpansionPruningTransformer(ValidatedParametersMixin, _LayoutMixin, TransformerMixin, BaseEstimator):
     """Entropy changes across depth: expansion (rises) and pruning (falls) of the candidate set.
 
     For each group of per-layer values (an entropy profile, a window or a position), the change between
@@ -323,7 +323,7 @@ class ExpansionPruningTransformer(_LayoutMixin, TransformerMixin, BaseEstimator)
         self : object
             The fitted transformer.
         """
-        validate_parameters(self)
+        self._validate_params()
         (array, layout), = self._validated_tables(X, reset=True)
         if layout.n_layers < 2:
             raise ValueError(

@@ -11,9 +11,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
+from ..models import ModelSpec
 from ._depth import DepthRescaler, _is_collection_of_tables
 from ._profile import EntropyProfileTransformer
-from .._param_validation import HasMethods, InstanceOf, Interval, Options, validate_parameters
+from .._param_validation import HasMethods, InstanceOf, Interval, Options, ValidatedParametersMixin
 from .._validation import EmptyPromptWarning
 
 
@@ -29,15 +30,16 @@ def _check_models(X, what="X"):
         return models, False
     if not models:
         raise ValueError(f"{what} is empty: give at least one model.")
-    bad = [model for model in models if not isinstance(model, str)]
+    bad = [model for model in models if not isinstance(model, (str, ModelSpec))]
     if bad:
         raise TypeError(
-            f"{what} must hold model identifiers (str) or per-model 2-D profile tables, got {type(bad[0]).__name__}."
+            f"{what} must hold model identifiers (str or ModelSpec) or per-model 2-D profile tables, got "
+            f"{type(bad[0]).__name__}."
         )
     return models, True
 
 
-class ModelFamilyClassifier(ClassifierMixin, BaseEstimator):
+class ModelFamilyClassifier(ValidatedParametersMixin, ClassifierMixin, BaseEstimator):
     """Tell the family of a language model from its entropy-profile fingerprint.
 
     Each model is profiled on the paper's protocol: the empty prompt (the BOS token alone) continued
@@ -137,7 +139,13 @@ class ModelFamilyClassifier(ClassifierMixin, BaseEstimator):
         return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
 
     def _profiler(self, model, seed):
-        return clone(self._base_profiler()).set_params(model=model, random_state=seed)
+        """The base profiler on one model: an identifier replaces its ``model``, a ModelSpec all five model parameters."""
+        if isinstance(model, ModelSpec):
+            model = {"model": model.model, "revision": model.revision, "dtype": model.dtype, "device": model.device,
+                     "model_kwargs": model.model_kwargs or None}
+        else:
+            model = {"model": model}
+        return clone(self._base_profiler()).set_params(random_state=seed, **model)
 
     def _base_profiler(self):
         return EntropyProfileTransformer(n_tokens=32, temperature=0.7) if self.profiler is None else self.profiler
@@ -147,8 +155,8 @@ class ModelFamilyClassifier(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : list of str
-            Model identifiers (see :class:`EntropyProfileTransformer`); profile tables are returned
+        X : list of str or ModelSpec
+            Model identifiers (see :class:`EntropyProfileTransformer`) or specifications; profile tables are returned
             as they are.
 
         Returns
@@ -157,7 +165,7 @@ class ModelFamilyClassifier(ClassifierMixin, BaseEstimator):
             One table per model, columns named by layer (``entropy_layer07``). Samples are seeded by
             ``sampling_seed_`` once fitted, else by ``random_state``.
         """
-        validate_parameters(self)
+        self._validate_params()
         return self._model_profiles(*_check_models(X))
 
     def _model_profiles(self, models, are_identifiers):
@@ -181,8 +189,8 @@ class ModelFamilyClassifier(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : list of str, or list of array-like of shape (n_samples_model, n_features_model)
-            Model identifiers, or precomputed per-model profile tables (rows are samples).
+        X : list of str or ModelSpec, or list of array-like of shape (n_samples_model, n_features_model)
+            Model identifiers or specifications (:class:`~sklearn_entropylens.models.ModelSpec`), or precomputed per-model profile tables (rows are samples).
         y : array-like of shape (n_models,)
             Family of each model.
 
@@ -191,7 +199,7 @@ class ModelFamilyClassifier(ClassifierMixin, BaseEstimator):
         self : object
             The fitted classifier.
         """
-        validate_parameters(self)
+        self._validate_params()
         models, are_identifiers = _check_models(X)
         y = np.asarray(y)
         if y.ndim != 1 or len(y) != len(models):

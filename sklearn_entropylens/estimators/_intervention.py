@@ -12,9 +12,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..lens import block_input, get_adapter
 from ._correctness import answer_correctness
-from ..models import LoadedModel, load_model
+from ..models import LoadedModel, ModelSpec, load_model
 from ._profile import EntropyProfileTransformer
-from .._param_validation import InstanceOf, Interval, Options, validate_parameters
+from .._param_validation import InstanceOf, Interval, Options, ValidatedParametersMixin
 from .._validation import check_prompts
 
 _STRATEGIES = ("expansion", "pruning", "random", "none")
@@ -58,6 +58,8 @@ def skip_layers(model, layers):
     """
     if isinstance(model, str):
         model = load_model(model)
+    if isinstance(model, ModelSpec):
+        model = model.load()
     if isinstance(model, LoadedModel):
         model, blocks = model.model, model.adapter.blocks
     else:
@@ -106,7 +108,7 @@ def _questions(X, scoring):
     return prompts, options
 
 
-class InterventionScorer(BaseEstimator):
+class InterventionScorer(ValidatedParametersMixin, BaseEstimator):
     """An estimator that skips the layers where entropy expands (or prunes) most, and scores the damage.
 
     Its ``fit`` chooses layers and its ``score`` is the accuracy with them skipped, so it tunes and
@@ -230,7 +232,7 @@ class InterventionScorer(BaseEstimator):
         self : object
             The fitted scorer.
         """
-        validate_parameters(self)
+        self._validate_params()
         prompts = check_prompts(X["prompt"]) if hasattr(X, "columns") else check_prompts(X)
         profiler = EntropyProfileTransformer(n_tokens=8) if self.profiler is None else self.profiler
         # Block 1's change needs the embedding layer; the entropy, averaged over positions, is the profile.
@@ -267,10 +269,11 @@ class InterventionScorer(BaseEstimator):
 
     def _correct(self, prompts, options, answers, layers):
         """Per-question 0/1 correctness with ``layers`` skipped."""
-        with skip_layers(self.profiler_.load(), [int(layer) for layer in layers]):
+        profiler = self.profiler_
+        with skip_layers(profiler.model_spec_.load(), [int(layer) for layer in layers]):
             result = answer_correctness(
                 prompts, answers, options=options, method="options" if self.scoring == "cloze" else "letters",
-                profiler=self.profiler_,
+                model=profiler.model_spec_, chat_template=profiler.chat_template, batch_size=profiler.batch_size,
             )
         return result.correct
 
@@ -338,7 +341,7 @@ class InterventionScorer(BaseEstimator):
             fitted = self
             layers, correct = self._skipped(prompts, options, answers, rng)
         else:
-            validate_parameters(self)
+            self._validate_params()
             splits = list(check_cv(cv if not isinstance(cv, numbers.Integral) else
                                    KFold(int(cv), shuffle=True, random_state=rng.randint(np.iinfo(np.int32).max)))
                           .split(np.zeros((len(prompts), 1))))

@@ -1,6 +1,5 @@
 """EntropyProfileTransformer: prompts in, per-layer logit-lens entropy features out."""
 
-import math
 import numbers
 
 import numpy as np
@@ -9,17 +8,53 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, check_memory
 
-from ..lens import FeatureLayout, ProfileRunner, _cache, convert_statistic, decision_depth, frequency_ranks, token_frequencies, token_text
-from ..lens._decode import DecodeSettings, check_sites
-from ..lens._registry import expand_statistics, needs_whole_rows
-from ..lens._spec import check_alphas, check_log_base, check_site_names, check_statistics, check_top_p
-from ..models._loading import DEFAULT_MODEL, check_model_kwargs, is_registered, load_model, model_kwargs_key
-from .._param_validation import Boolean, Checked, InstanceOf, Interval, Options, validate_parameters
+from ..lens import (
+    FeatureLayout,
+    ProfileRunner,
+    ProfileSpec,
+    ProfileStore,
+    check_alphas,
+    check_log_base,
+    check_profile_combination,
+    check_site_names,
+    check_statistics,
+    check_temperature,
+    check_top_p,
+    check_truncation,
+    convert_statistic,
+    decision_depth,
+    expand_statistics,
+    frequency_ranks,
+    token_frequencies,
+    token_text,
+)
+from ..models import DEFAULT_MODEL, MODEL_CONSTRAINTS, ModelSpec, check_placement
+from .._param_validation import (
+    Boolean,
+    Checked,
+    InstanceOf,
+    Interval,
+    InvalidParameterError,
+    Options,
+    ValidatedParametersMixin,
+)
 from .._validation import check_prompts, warn_empty_prompts
 from ._tuned_lens import TunedLens
 
 
-class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
+def check_frozen_tuned_lens(lens):
+    """Accept a :class:`~sklearn.frozen.FrozenEstimator` of a TunedLens: the way a fitted lens survives ``clone``."""
+    from sklearn.frozen import FrozenEstimator
+
+    if isinstance(lens, FrozenEstimator) and isinstance(lens.estimator, TunedLens):
+        return lens
+    raise InvalidParameterError(
+        "The 'lens' parameter of EntropyProfileTransformer must be 'logit', a fitted TunedLens, or "
+        f"FrozenEstimator(TunedLens) to keep it fitted through clone (grid searches, cross-validation); got {lens!r}."
+    )
+
+
+class EntropyProfileTransformer(ValidatedParametersMixin, TransformerMixin, BaseEstimator):
     """Logit-lens entropy profiles of a causal language model's continuations of prompts.
 
     For each prompt the model generates ``n_tokens`` tokens (with the KV cache, batched). At each
@@ -254,9 +289,10 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
         self.memory = memory
         self.progress = progress
 
-    # model, revision, dtype and device are checked where they are resolved, by load_model, whose errors
-    # say what to do (a model object: register it; an unknown name: the closest one).
+    # Every parameter, checked once in fit; the Checked validators are the spec modules' (lens/_spec.py for
+    # what changes a profile, models/_spec.py for the model), whose errors say what to do.
     _entropylens_constraints = {
+        **MODEL_CONSTRAINTS,
         "n_tokens": [Interval(numbers.Integral, 1, None)],
         "aggregate": [Options("mean", "concat"), Interval(numbers.Integral, 1, None)],
         "statistics": [Checked(check_statistics)],
@@ -268,12 +304,12 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
         "sites": [Checked(check_site_names)],
         "token_frequencies": [Options(None), InstanceOf(list, tuple, np.ndarray, pd.Series,
                                                         description="an array-like of counts per token id")],
-        "lens": [Options("logit"), InstanceOf(TunedLens)],
-        "temperature": [Interval(numbers.Real, 0, None)],
+        "lens": [Options("logit"), InstanceOf(TunedLens, description="a fitted TunedLens"),
+                 Checked(check_frozen_tuned_lens)],
+        "temperature": [Checked(check_temperature)],
         "random_state": [Options(None), Interval(numbers.Integral, 0, None), InstanceOf(np.random.RandomState)],
         "chat_template": [Boolean()],
-        "truncation": [Options(None, "left")],
-        "model_kwargs": [Checked(check_model_kwargs)],
+        "truncation": [Checked(check_truncation)],
         "batch_size": [Options("auto"), Interval(numbers.Integral, 1, None)],
         "vocab_chunk": [Options("auto"), Interval(numbers.Integral, 1, None)],
         "n_jobs": [Options(None), Interval(numbers.Integral, None, None)],
@@ -282,18 +318,13 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
     }
 
     def _validate_params(self):
-        validate_parameters(self)
-        if not isinstance(self.aggregate, str) and self.n_tokens % self.aggregate:
-            raise ValueError(
-                f"aggregate={self.aggregate} windows must divide n_tokens={self.n_tokens} into equal windows."
-            )
-        expand_statistics(check_statistics(self.statistics), self.alpha)
-        if math.isinf(self.temperature):
-            raise ValueError(f"temperature must be 0 (greedy) or a finite positive number, got {self.temperature!r}.")
-
-    def _load_arguments(self):
-        return {"name": self.model, "revision": self.revision, "dtype": self.dtype, "device": self.device,
-                "model_kwargs": self.model_kwargs}
+        values = super()._validate_params()
+        check_placement(self.device, values["model_kwargs"])
+        check_profile_combination(
+            statistics=values["statistics"], alpha=values["alpha"], include_embedding=self.include_embedding,
+            sites=values["sites"], aggregate=self.aggregate, n_tokens=self.n_tokens, tuned=self.lens != "logit",
+        )
+        return values
 
     def load(self):
         """The model this transformer profiles, from the per-process cache (fitted or not).
@@ -304,7 +335,7 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
             The model, its tokenizer and lens adapter, loaded with ``model``, ``revision``, ``dtype``,
             ``device`` and ``model_kwargs``.
         """
-        return load_model(**self._load_arguments())
+        return ModelSpec.of(self).load()
 
     def fit(self, X, y=None):
         """Validate the parameters and prompts, load the model, and record its layout.
@@ -325,14 +356,15 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
         return self._fit()
 
     def _fit(self):
-        self._validate_params()
-        loaded = self.load()
+        values = self._validate_params()
+        model_spec = ModelSpec.of(self).resolved()
+        loaded = model_spec.load()
         self.model_name_ = loaded.name
         self.model_revision_ = loaded.revision
         self.dtype_ = str(loaded.dtype).removeprefix("torch.")
         self.n_layers_ = loaded.n_layers
         self.vocab_size_ = loaded.vocab_size
-        self.statistics_ = expand_statistics(check_statistics(self.statistics), self.alpha)
+        self.statistics_ = expand_statistics(values["statistics"], values["alpha"])
         self.frequency_ranks_ = None
         if "top1_frequency_rank" in self.statistics_:
             counts = self.token_frequencies
@@ -341,100 +373,83 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
 
                 counts = token_frequencies(load_story_texts(), loaded.tokenizer, vocab_size=loaded.vocab_size)
             self.frequency_ranks_ = frequency_ranks(counts, loaded.vocab_size)
-        settings = self._decode_settings()
-        check_sites(loaded, settings.sites)
         self.lens_hash_ = None
         if self.lens != "logit":
             check_is_fitted(self.lens, msg="lens must be a fitted TunedLens; call its fit first (or use lens='logit').")
-            self.lens.translators().check_model(loaded)
-            if settings.sublayer_sites:
-                raise ValueError(
-                    f"A tuned lens reads the block site only (its translators are fitted to the residual stream "
-                    f"leaving each block); profile the sites {settings.sublayer_sites} with lens='logit'."
-                )
             self.lens_hash_ = self.lens.lens_hash_
-        self.layers_ = settings.layers(loaded.n_layers)
-        self.feature_layout_ = FeatureLayout.for_profile(
-            settings.result_statistics, layers=self.layers_, n_blocks=loaded.n_layers, aggregate=self.aggregate,
-            n_tokens=self.n_tokens,
-        )
         self.sampling_seed_ = None
         if self.temperature > 0:
             self.sampling_seed_ = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        self.model_spec_ = model_spec
+        self.spec_ = self._profile_spec()
+        self.spec_.check_model(loaded)
+        self.layers_ = self.spec_.layers(loaded.n_layers)
+        self.feature_layout_ = FeatureLayout.for_profile(
+            self.spec_.result_statistics, layers=self.layers_, n_blocks=loaded.n_layers, aggregate=self.aggregate,
+            n_tokens=self.n_tokens,
+        )
         return self
 
-    def _decode_settings(self):
-        alpha = check_alphas(self.alpha)
-        return DecodeSettings(
-            n_tokens=int(self.n_tokens), statistics=expand_statistics(check_statistics(self.statistics), alpha),
-            # With a list of orders each entropy statistic carries its own; "entropy" itself is absent.
-            alpha=1.0 if isinstance(alpha, tuple) else alpha,
-            top_p=float(self.top_p), include_embedding=bool(self.include_embedding),
-            temperature=float(self.temperature), sites=check_site_names(self.sites),
-            frequency_ranks=getattr(self, "frequency_ranks_", None),
+    def _profile_spec(self):
+        """The :class:`ProfileSpec` of the fitted state (parameters checked by ``fit``)."""
+        alpha = self.alpha
+        alpha = tuple(float(order) for order in alpha) if isinstance(alpha, (list, tuple, np.ndarray)) else float(alpha)
+        return ProfileSpec(
+            model=self.model_spec_,
+            model_revision=self.model_revision_,
+            n_tokens=int(self.n_tokens),
+            statistics=tuple(self.statistics_),
+            alpha=alpha,
+            top_p=float(self.top_p),
+            include_embedding=bool(self.include_embedding),
+            sites=(self.sites,) if isinstance(self.sites, str) else tuple(self.sites),
+            temperature=float(self.temperature),
+            sampling_seed=self.sampling_seed_,
+            chat_template=bool(self.chat_template),
+            truncation=self.truncation,
+            frequency_ranks=self.frequency_ranks_,
+            translators=None if self.lens_hash_ is None else self.lens.translators(),
         )
 
-    def _profile_settings(self):
-        """Everything but the prompt that changes a raw profile (the cache key)."""
-        loading = model_kwargs_key(self.model_kwargs, numeric_only=True)
-        sites = check_site_names(self.sites)
-        alpha = check_alphas(self.alpha)
-        return ({"loading": loading} if loading else {}) | {
-            "model": self.model_name_,
-            "revision": self.model_revision_,
-            "dtype": self.dtype_,
-            "n_tokens": int(self.n_tokens),
-            "statistics": list(self.statistics_),
-            "alpha": list(alpha) if isinstance(alpha, tuple) else alpha,
-            "top_p": float(self.top_p) if needs_whole_rows(self.statistics_) else None,
-            "include_embedding": bool(self.include_embedding),
-            "temperature": float(self.temperature),
-            # Absent for the block site alone, so that profiles cached before sites existed are still served.
-            **({"sites": list(sites)} if sites != ("block",) else {}),
-            # Likewise absent for the logit lens; a tuned lens by the hash of its translators.
-            **({"lens": self._lens_hash()} if self._lens_hash() is not None else {}),
-            **({"frequency_ranks": _cache.array_digest(self.frequency_ranks_)} if getattr(self, "frequency_ranks_", None) is not None else {}),
-            "seed": self.sampling_seed_,
-            "chat_template": bool(self.chat_template),
-            "truncation": self.truncation,
-        }
+    def __getstate__(self):
+        # The spec is rebuilt from the fitted attributes on load (it would store a tuned lens's arrays twice).
+        state = super().__getstate__()
+        state.pop("spec_", None)
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if hasattr(self, "feature_layout_"):
+            if not hasattr(self, "model_spec_"):  # saved before the specifications (0.1.0.dev0, 2026-12-06)
+                self.model_spec_ = ModelSpec.of(self).resolved()
+            self.spec_ = self._profile_spec()
 
     def _loaded(self):
         """The fitted model, checked to be the one ``fit`` saw."""
-        loaded = self.load()
+        loaded = self.spec_.model.load()
         if loaded.revision != self.model_revision_:
             raise ValueError(
                 f"The model {self.model_name_!r} now resolves to revision {loaded.revision!r}, but this "
                 f"transformer was fitted with {self.model_revision_!r}; refit it or pin the revision."
             )
-        if self._lens_hash() is not None and getattr(self.lens, "lens_hash_", None) != self._lens_hash():
+        if self.lens_hash_ is not None and getattr(self.lens, "lens_hash_", None) != self.lens_hash_:
             raise ValueError("The tuned lens was refitted after this transformer was fitted; refit the transformer.")
         return loaded
-
-    def _lens_hash(self):
-        # Transformers saved before the lens parameter existed read the logit lens.
-        return getattr(self, "lens_hash_", None)
 
     def _runner(self, *, cached=True):
         loaded = self._loaded()
         store = None
         location = check_memory(self.memory).location if cached else None
         if location is not None:
-            # CPU and GPU kernels round (and sample) differently: a profile is only served on its device type.
-            store = _cache.ProfileStore(location, self._profile_settings() | {"device_type": loaded.device.type})
+            store = ProfileStore(location, self.spec_.cache_key())
         return ProfileRunner(
             loaded,
-            load_arguments=self._load_arguments(),
-            settings=self._decode_settings(),
-            encoding={"n_tokens": self.n_tokens, "chat_template": self.chat_template, "truncation": self.truncation},
-            sampling_seed=self.sampling_seed_,
+            self.spec_,
             batch_size=self.batch_size,
             vocab_chunk=self.vocab_chunk,
             n_jobs=self.n_jobs,
             store=store,
-            local_only=is_registered(self.model),
             progress=f"Entropy profiles ({self.model_name_}, {self.n_tokens} tokens)" if self.progress else None,
-            translators=None if self._lens_hash() is None else self.lens.translators(),
         )
 
     def _profile(self, prompts):
@@ -563,22 +578,15 @@ class EntropyProfileTransformer(TransformerMixin, BaseEstimator):
         return self._features(self._profile(check_prompts(X)))
 
     def _features(self, result):
-        blocks = []
-        for name in result.statistics:
-            values = convert_statistic(
-                name, result[name], log_base=self.log_base, normalize=self.normalize, vocab_size=self.vocab_size_
+        blocks = [
+            FeatureLayout.aggregate(
+                convert_statistic(name, result[name], log_base=self.log_base, normalize=self.normalize,
+                                  vocab_size=self.vocab_size_),
+                self.aggregate,
             )
-            blocks.append(self._aggregate(values))
+            for name in result.statistics
+        ]
         return np.hstack(blocks).astype(np.float32)
-
-    def _aggregate(self, values):
-        n_samples, n_tokens, n_layers = values.shape
-        if self.aggregate == "mean":
-            return values.mean(axis=1)
-        if self.aggregate == "concat":
-            return values.reshape(n_samples, n_tokens * n_layers)
-        windows = int(self.aggregate)
-        return values.reshape(n_samples, windows, n_tokens // windows, n_layers).mean(axis=2).reshape(n_samples, -1)
 
     def get_feature_names_out(self, input_features=None):
         """Names of the output features.

@@ -7,15 +7,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
-from sklearn.base import clone as sklearn_clone
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
-from .._param_validation import Boolean, Checked, InstanceOf, Interval, Options, validate_parameters
+from .._param_validation import Boolean, InstanceOf, Interval, Options, ValidatedParametersMixin
 from .._validation import check_prompts
 from ..lens import LogitLens, Translators, block_input, block_output, lens_statistics, make_lens
-from ..models._loading import DEFAULT_MODEL, check_model_kwargs, load_model
+from ..models import DEFAULT_MODEL, MODEL_CONSTRAINTS, ModelSpec
 
 # Positions per chunk of the exact (whole-vocabulary) KL: a (chunk x layers, vocabulary) tile at most.
 _EVALUATION_POSITIONS = 64
@@ -25,7 +24,7 @@ _REPORTED_TOP_TOKENS = 4096
 _HELD_OUT_POSITIONS = 256
 
 
-class TunedLens(BaseEstimator):
+class TunedLens(ValidatedParametersMixin, BaseEstimator):
     """The tuned lens: an affine translator per layer, fitted to read the model's final distribution.
 
     The logit lens reads early layers badly: their residual streams are not in the basis the final norm
@@ -152,6 +151,11 @@ class TunedLens(BaseEstimator):
     files and :meth:`to_tuned_lens` writes them. The default training text is the 120 built-in stories, which the
     bundled model generated itself (see :func:`~sklearn_entropylens.datasets.load_story_texts`).
 
+    A fitted lens follows scikit-learn's ``clone``: the clone is unfitted. To keep a fitted lens through
+    the clones of a grid search or cross-validation, freeze it:
+    ``EntropyProfileTransformer(lens=FrozenEstimator(lens))`` (:class:`sklearn.frozen.FrozenEstimator`),
+    whose clone is the same fitted lens.
+
     Examples
     --------
     >>> from sklearn_entropylens import TunedLens
@@ -164,6 +168,7 @@ class TunedLens(BaseEstimator):
     """
 
     _entropylens_constraints = {
+        **MODEL_CONSTRAINTS,
         "max_length": [Interval(numbers.Integral, 2, None)],
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
@@ -173,7 +178,6 @@ class TunedLens(BaseEstimator):
         "tol": [Interval(numbers.Real, 0, None)],
         "training_vocab": [Options(None), Interval(numbers.Integral, 1, None)],
         "sampled_vocab": [Interval(numbers.Integral, 1, None)],
-        "model_kwargs": [Checked(check_model_kwargs)],
         "random_state": [Options(None), Interval(numbers.Integral, 0, None), InstanceOf(np.random.RandomState)],
         "progress": [Boolean()],
     }
@@ -223,18 +227,9 @@ class TunedLens(BaseEstimator):
         tags.non_deterministic = False
         return tags
 
-    def __sklearn_clone__(self):
-        # Like FrozenEstimator: a pipeline or search that clones the profiler keeps its fitted lens.
-        # Fitting the clone again retrains from scratch, so nothing stale can leak.
-        params = {name: sklearn_clone(value, safe=False) for name, value in self.get_params(deep=False).items()}
-        clone = type(self)(**params)
-        clone.__dict__.update({key: value for key, value in vars(self).items() if key.endswith("_")})
-        return clone
-
     def load(self):
         """The model this lens reads, from the per-process cache."""
-        return load_model(name=self.model, revision=self.revision, dtype=self.dtype, device=self.device,
-                          model_kwargs=self.model_kwargs)
+        return ModelSpec.of(self).load()
 
     def fit(self, X=None, y=None):
         """Fit one translator per layer on the positions of ``X``.
@@ -252,7 +247,7 @@ class TunedLens(BaseEstimator):
         self : object
             The fitted lens.
         """
-        validate_parameters(self)
+        self._validate_params()
         from ..datasets import load_story_texts
 
         texts = load_story_texts() if X is None else check_prompts(X)
@@ -332,7 +327,7 @@ class TunedLens(BaseEstimator):
 
         weights, biases, config = read_tuned_lens(path)
         lens = cls(model, revision=revision, dtype=dtype, device=device, model_kwargs=model_kwargs)
-        validate_parameters(lens)
+        lens._validate_params()
         loaded = lens.load()
         if (weights.shape[0], weights.shape[-1]) != (loaded.n_layers, loaded.adapter.width):
             raise ValueError(

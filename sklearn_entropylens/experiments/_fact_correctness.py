@@ -107,7 +107,7 @@ def run_fact_correctness(*, model=DEFAULT_MODEL, questions=None, answers=None, m
     prompts = frame["prompt"].tolist()
     if answers is None:
         asked = answer_correctness(prompts, frame["letter"].to_numpy(), options=frame[list("ABCD")].to_numpy(dtype=object),
-                                   method="options", profiler=EntropyProfileTransformer(model))
+                                   method="options", model=model)
         answers = asked.confidence.assign(correct=asked.correct)
     answers = answers.reset_index(drop=True)
     if len(answers) != len(frame):

@@ -31,7 +31,7 @@ from ..datasets import FACT_RECALL, FUNCTION_WORDS
 from ..estimators import EntropyProfileTransformer, TunedLens
 from ..lens import decision_depth, token_frequencies, token_text
 from ..models import DEFAULT_MODEL, load_model
-from ..plotting._displays import _pyplot
+from ..plotting import pyplot
 
 PAPER = {
     "frequency_guesses": "Pythia-6.9B, tuned lens: over 75 % of layer-1 top-1 tokens among the 10 most frequent "
@@ -243,7 +243,7 @@ def run_guess_then_refine(*, model=DEFAULT_MODEL, memory=None, quick=False, lens
 
 def guess_then_refine_figure(curves, table, model):
     """Frequency-guess curves and refinement (left), and the three depth comparisons (right)."""
-    plt = _pyplot()
+    plt = pyplot()
     figure, axes = plt.subplots(1, 4, figsize=(18, 4))
     styles = {"logit": "--", "tuned": "-"}
     for lens_name, part in curves.groupby("lens"):

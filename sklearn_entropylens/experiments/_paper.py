@@ -27,7 +27,7 @@ from ..estimators import (
     answer_correctness,
 )
 from ..models import BUNDLED_MODELS, DEFAULT_MODEL
-from ..plotting._displays import EntropyProfileDisplay, ProfileEmbeddingDisplay, _pyplot
+from ..plotting import EntropyProfileDisplay, ProfileEmbeddingDisplay, pyplot
 from ._guess_refine import run_guess_then_refine
 from ..metrics import aurc_score, corrected_resampled_ttest, prediction_rejection_ratio
 from ._protocol import evaluate_profile_classifier, held_out_condition_folds, within_fold_category_auc
@@ -62,7 +62,7 @@ def protocol_summary(result):
 
 def _profile_figure(estimator, X, labels, title):
     """Mean profile per class (left) and the PCA of the profiles (right), from the fitted profiler."""
-    plt = _pyplot()
+    plt = pyplot()
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     profiler = estimator.profiler_
     profiles = profiler.transform(X)
@@ -92,7 +92,8 @@ def _classification(classifier, X, y, names, title, model, memory, *, groups, n_
     ``extra`` holds ``(name, estimator or None, X or None, evaluate keyword arguments)``: None keeps the
     classifier or the prompts. Every setting without its own ``cv`` uses the same grouped folds.
     """
-    classifier = classifier.set_params(profiler__model=model, profiler__memory=memory, profiler__progress=progress)
+    profiler = clone(classifier._steps()["profiler"]).set_params(model=model, memory=memory, progress=progress)
+    classifier = classifier.set_params(profiler=profiler)  # the given profile step, else the task's default
     folds = {"groups": groups, "n_splits": n_splits}
     settings = [("profile, standardised", classifier, X, folds),
                 ("profile, raw nats (no scaler, as the paper)", clone(classifier).set_params(scaler="passthrough"), X,
@@ -140,7 +141,7 @@ def run_formats(*, model=DEFAULT_MODEL, memory=None, quick=False, progress=False
     if quick:
         frame = frame[frame["topic"].isin(frame["topic"].unique()[:20])]
     y = frame["target"].to_numpy()
-    classifier = FormatClassifier().set_params(profiler__n_tokens=16 if quick else 32, profiler__aggregate=4)
+    classifier = FormatClassifier(profiler=EntropyProfileTransformer(n_tokens=16 if quick else 32, aggregate=4))
     return _classification(classifier, frame["prompt"].tolist(), y, list(PAPER_FORMATS), "formats", model, memory,
                            groups=frame["topic"].to_numpy(), n_splits=5 if quick else 10, progress=progress)
 
@@ -201,11 +202,11 @@ def run_correctness(*, model=DEFAULT_MODEL, memory=None, quick=False, progress=F
     frame = questions.frame.head(80) if quick else questions.frame
     X, categories = frame["prompt"].tolist(), frame["category"].to_numpy()
     answers = answer_correctness(X, frame["target"].to_numpy(), options=frame[list("ABCD")].to_numpy(dtype=object),
-                                 method="options", profiler=EntropyProfileTransformer(model))
+                                 method="options", model=model)
     category_features = OneHotEncoder(sparse_output=False).fit_transform(categories[:, None])
     table = frame[["prompt", "category"]].reset_index(drop=True)
-    position = CorrectnessClassifier().set_params(profiler__n_tokens=1, profiler__model=model, profiler__memory=memory,
-                                                  profiler__progress=progress)
+    position = CorrectnessClassifier(profiler=EntropyProfileTransformer(model, n_tokens=1, memory=memory,
+                                                                       progress=progress))
     with_category = [
         (f"{name} + category (logistic regression)",
          profile_and_category(EntropyProfileTransformer(model, n_tokens=n_tokens, memory=memory, progress=progress)),
@@ -318,7 +319,7 @@ def run_families(*, model=None, memory=None, quick=False, progress=False):
     table = family_tests(tables, list(models), list(models.values()))
     families = np.repeat(list(models.values()), [len(t) for t in tables])
     rescaled = DepthRescaler(n_points=30).set_output(transform="pandas").fit_transform(tables)
-    plt = _pyplot()
+    plt = pyplot()
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     labels = np.repeat([f"{name} ({family})" for name, family in models.items()], [len(t) for t in tables])
     display = EntropyProfileDisplay.from_profiles(rescaled, labels, n_tokens=profiler.n_tokens, ax=left)
@@ -365,7 +366,7 @@ def run_intervention(*, model=DEFAULT_MODEL, memory=None, quick=False, progress=
 
 def intervention_figure(scorer, table):
     """The mean profile with the chosen blocks marked (left) and the accuracy per strategy (right)."""
-    plt = _pyplot()
+    plt = pyplot()
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     layers = np.arange(len(scorer.mean_profile_))
     left.plot(layers, scorer.mean_profile_, marker="o", markersize=3, color="black")

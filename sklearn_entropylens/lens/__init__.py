@@ -12,7 +12,7 @@ the spec's model specification, which it is handed, not imported.
 
 from ._adapters import SUPPORTED_MODEL_TYPES, LensAdapter, UnsupportedArchitectureError, get_adapter, probe_ids
 from ._decode import check_decoding
-from ._cache import get_profile_counters, reset_profile_counters
+from ._cache import ProfileStore, get_profile_counters, reset_profile_counters
 from ._encoding import encode_prompts, left_padded_batch, readable_token, token_text
 from ._frequencies import frequency_ranks, token_frequencies
 from ._kernels import entropy_from_logits
@@ -20,9 +20,21 @@ from ._layout import SITES, FeatureLayout, site_statistic, split_site
 from ._layer_statistics import lens_statistics
 from ._lens import Lens, LogitLens
 from ._memory import default_batch_size
-from ._registry import STATISTICS, Statistic, decision_depth
+from ._registry import STATISTICS, Statistic, decision_depth, expand_statistics
 from ._reference import reference_profiles
 from ._result import ProfileResult
+from ._spec import (
+    ProfileSpec,
+    check_alpha,
+    check_alphas,
+    check_log_base,
+    check_profile_combination,
+    check_site_names,
+    check_statistics,
+    check_temperature,
+    check_top_p,
+    check_truncation,
+)
 from ._runner import ProfileRunner, make_lens, profile_token_ids
 from ._tracing import block_input, block_output, site_stream
 from ._tuned import Translators, TunedLogitLens
@@ -37,6 +49,8 @@ __all__ = [
     "LogitLens",
     "ProfileResult",
     "ProfileRunner",
+    "ProfileSpec",
+    "ProfileStore",
     "SITES",
     "STATISTICS",
     "SUPPORTED_MODEL_TYPES",
@@ -46,13 +60,23 @@ __all__ = [
     "UnsupportedArchitectureError",
     "block_input",
     "block_output",
+    "check_alpha",
+    "check_alphas",
     "check_decoding",
+    "check_log_base",
+    "check_profile_combination",
+    "check_site_names",
+    "check_statistics",
+    "check_temperature",
+    "check_top_p",
+    "check_truncation",
     "convert_statistic",
     "convert_units",
     "decision_depth",
     "default_batch_size",
     "encode_prompts",
     "entropy_from_logits",
+    "expand_statistics",
     "feature_unit",
     "frequency_ranks",
     "get_adapter",

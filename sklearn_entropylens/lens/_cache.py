@@ -1,9 +1,9 @@
 """Per-prompt profile cache on disk, and process-wide counters of profiling work.
 
-A profile depends on the prompt and on the parameters that change the numbers (model and its resolved
-revision, dtype, the device type, positions, entropy order, decoding, chat template, truncation, and the
-engine's numeric version), never on the batch size, the device index or the progress bar. Caching each prompt separately lets every fold and every
-candidate of a grid search share one computation per prompt.
+A profile depends on the prompt and on what :class:`~._spec.ProfileSpec` holds: its
+:meth:`~._spec.ProfileSpec.cache_key` names the folder, the prompt (and its occurrence number, for sampled
+continuations) the file. Caching each prompt separately lets every fold and every candidate of a grid
+search share one computation per prompt.
 """
 
 import hashlib
@@ -20,9 +20,6 @@ _COUNTER_NAMES = ("computed", "cache_hits", "cache_misses")
 _COUNTERS = dict.fromkeys(_COUNTER_NAMES, 0)
 _LOCK = threading.Lock()
 
-# The engine's numeric version: bump when the stored layout or the engine's numbers change (a numeric
-# fix, a new accumulation order), so entries computed before are not served again.
-CACHE_FORMAT = 3
 # A staging file older than this was left by a writer that died mid-write (a write takes milliseconds).
 STALE_TEMPORARY_SECONDS = 600
 
@@ -77,13 +74,12 @@ class ProfileStore:
     ----------
     location : str or path-like
         A ``joblib.Memory`` location.
-    settings : dict
-        Everything besides the prompt that changes the numbers.
+    spec_key : str
+        The :meth:`~._spec.ProfileSpec.cache_key` of the profiles stored.
     """
 
-    def __init__(self, location, settings):
-        digest = joblib.hash({"format": CACHE_FORMAT, **settings})
-        self.directory = pathlib.Path(location).expanduser() / "sklearn_entropylens" / "profiles" / digest
+    def __init__(self, location, spec_key):
+        self.directory = pathlib.Path(location).expanduser() / "sklearn_entropylens" / "profiles" / spec_key
         self.remove_stale_temporaries()
 
     def remove_stale_temporaries(self, max_age=STALE_TEMPORARY_SECONDS):

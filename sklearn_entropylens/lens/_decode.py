@@ -15,7 +15,7 @@ the batch size or on the other prompts of its batch beyond float rounding.
 
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -25,70 +25,7 @@ from ._encoding import left_padded_batch
 from ._layer_statistics import lens_statistics
 from ._layout import split_site
 from ._registry import declaration, records_embedding
-from ._spec import check_site_names
 from .._validation import user_stacklevel
-
-
-@dataclass(frozen=True)
-class DecodeSettings:
-    """Everything but the prompts and the plan that the numbers depend on.
-
-    Attributes
-    ----------
-    n_tokens : int
-        Profiled positions per prompt.
-    statistics : tuple of str
-        Names among :data:`~._statistics.STATISTICS`.
-    alpha : float
-        Renyi order of the entropy.
-    top_p : float
-        Mass of the top-p candidate sets.
-    include_embedding : bool
-        Record layer 0, the residual stream entering the first block.
-    temperature : float
-        0 for greedy decoding; otherwise the sampling temperature.
-    sites : tuple of str
-        Where the lens reads each block: ``"block"`` (the residual stream leaving it), ``"attention"``
-        and ``"mlp"`` (the outputs of its attention and MLP sublayers, before they join the stream).
-    frequency_ranks : ndarray of shape (vocab_size,) or None
-        Frequency rank of each token (1 = most frequent), for ``top1_frequency_rank``; compared and
-        keyed by the caller (by its hash), not by this dataclass.
-    """
-
-    n_tokens: int
-    statistics: tuple = ("entropy",)
-    alpha: float = 1.0
-    top_p: float = 0.6
-    include_embedding: bool = False
-    temperature: float = 0.0
-    sites: tuple = ("block",)
-    frequency_ranks: object = field(default=None, compare=False, repr=False)
-
-    def __post_init__(self):
-        check_site_names(self.sites)
-        if "top1_frequency_rank" in self.statistics and self.frequency_ranks is None:
-            raise ValueError("top1_frequency_rank needs a token-frequency table: pass token frequencies.")
-        if self.include_embedding and self.sublayer_sites:
-            raise ValueError(
-                "include_embedding=True adds the embedding layer, which has no attention or MLP output: "
-                f"profile the sites {self.sublayer_sites} without it."
-            )
-
-    @property
-    def sublayer_sites(self):
-        """The sites other than ``"block"``, in order."""
-        return tuple(site for site in self.sites if site != "block")
-
-    @property
-    def result_statistics(self):
-        """Names of the profiled quantities: ``<statistic>`` at the block site, ``<site>_<statistic>`` at another."""
-        return tuple(
-            name if site == "block" else f"{site}_{name}" for site in self.sites for name in self.statistics
-        )
-
-    def layers(self, n_blocks):
-        """Layer indices of the profile: ``[0,] 1 .. L``."""
-        return np.arange(0 if self.include_embedding else 1, n_blocks + 1)
 
 
 @dataclass(frozen=True)
@@ -178,17 +115,6 @@ def check_decoding(loaded, probe_ids):
     return DecodingChecks(kv_cache=bool(kv_cache), padding=bool(padding))
 
 
-def check_sites(loaded, sites):
-    """Raise a ValueError naming the model and the reason when a requested sublayer site was not found."""
-    for site in sites:
-        if site != "block" and site not in loaded.adapter.sublayers:
-            raise ValueError(
-                f"The {site!r} site is not available for {loaded.name!r} (model_type "
-                f"{loaded.adapter.model_type!r}): {loaded.adapter.missing_sublayers.get(site, 'not found')}. "
-                f"Its sites: {['block', *loaded.adapter.sublayers]}."
-            )
-
-
 def _equal_length_runs(token_ids, members):
     """Split a batch into runs of prompts of one length (members come sorted by length)."""
     runs = {}
@@ -261,18 +187,18 @@ def _next_tokens(logits, temperature, generators):
 
 
 @torch.inference_mode()
-def _profile_batch(loaded, lens, batch_ids, seeds, settings, plan):
+def _profile_batch(loaded, lens, batch_ids, seeds, spec, plan):
     """Decode one batch; return float64 values (batch, statistics, n_tokens, layers) and tokens (batch, n_tokens)."""
     model, adapter = loaded.model, loaded.adapter
-    n_tokens, statistics, temperature = settings.n_tokens, settings.statistics, settings.temperature
+    n_tokens, statistics, temperature = spec.n_tokens, spec.statistics, spec.temperature
     lens_device = lens.device
     batch = len(batch_ids)
     input_ids, attention_mask, position_ids = left_padded_batch(loaded, batch_ids)
 
-    record_embedding = records_embedding(settings.include_embedding, statistics)
+    record_embedding = records_embedding(spec.include_embedding, statistics)
     lens_layers = list(range(0 if record_embedding else 1, adapter.n_layers))
     n_lens = len(lens_layers)
-    sublayer_sites = settings.sublayer_sites
+    sublayer_sites = spec.sublayer_sites
     all_blocks = list(range(1, adapter.n_layers + 1))  # a sublayer site reads every block through the lens
     n_rows = n_lens + len(sublayer_sites) * adapter.n_layers
     vocab_size = lens.vocab_size
@@ -296,8 +222,8 @@ def _profile_batch(loaded, lens, batch_ids, seeds, settings, plan):
         generators = [torch.Generator(device=lens_device).manual_seed(int(seed)) for seed in seeds]
 
     frequency_ranks = None
-    if settings.frequency_ranks is not None:
-        frequency_ranks = torch.as_tensor(np.asarray(settings.frequency_ranks), dtype=torch.int64, device=lens_device)
+    if spec.frequency_ranks is not None:
+        frequency_ranks = torch.as_tensor(np.asarray(spec.frequency_ranks), dtype=torch.int64, device=lens_device)
     kv_cache = (loaded.decoding or DecodingChecks()).kv_cache
     extra = {}
     if "logits_to_keep" in loaded.forward_parameters:
@@ -318,10 +244,10 @@ def _profile_batch(loaded, lens, batch_ids, seeds, settings, plan):
                 chosen = _next_tokens(output.logits[:, -1].to(lens_device, torch.float32), temperature, generators)
             tokens[:, step] = chosen.cpu()
             if slot + 1 == slots or step == n_tokens - 1:
-                options = dict(statistics=statistics, alpha=settings.alpha, top_p=settings.top_p,
+                options = dict(statistics=statistics, alpha=spec.entropy_alpha, top_p=spec.top_p,
                                vocab_chunk=plan.vocab_chunk, max_block_bytes=plan.whole_row_bytes,
                                frequency_ranks=frequency_ranks)
-                if "block" in settings.sites:
+                if "block" in spec.sites:
                     computed = lens_statistics(
                         lens, buffer[: slot + 1, :n_lens], lens_layers, final_buffer[: slot + 1], **options
                     )
@@ -342,14 +268,14 @@ def _profile_batch(loaded, lens, batch_ids, seeds, settings, plan):
             )
     finally:
         recorder.remove()
-    dropped = int(record_embedding and not settings.include_embedding)
-    names = settings.result_statistics
+    dropped = int(record_embedding and not spec.include_embedding)
+    names = spec.result_statistics
     out = np.empty((batch, len(names), n_tokens, n_lens + 1 - dropped), dtype=np.float64)
     for k, name in enumerate(names):
         value = values[name]
         site, statistic = split_site(name)
         first_layer_value = declaration(statistic).first_layer_value
-        if first_layer_value is not None and (settings.include_embedding or site != "block"):
+        if first_layer_value is not None and (spec.include_embedding or site != "block"):
             # the embedding layer, or a sublayer site's first block, has no predecessor to compare with
             value[:, 0] = first_layer_value
         # (n_tokens, layers, batch) -> (batch, n_tokens, layers)
@@ -357,14 +283,14 @@ def _profile_batch(loaded, lens, batch_ids, seeds, settings, plan):
     return out, tokens.numpy()
 
 
-def _profile_members(loaded, lens, token_ids, members, seeds, settings, plan):
+def _profile_members(loaded, lens, token_ids, members, seeds, spec, plan):
     """Profile prompts ``members`` in one batch; on a device out of memory, in two halves instead.
 
     Returns a list of ``(members, values, tokens)``, one per batch actually run.
     """
     try:
         values, tokens = _profile_batch(
-            loaded, lens, [token_ids[i] for i in members], [seeds[i] for i in members], settings, plan
+            loaded, lens, [token_ids[i] for i in members], [seeds[i] for i in members], spec, plan
         )
         return [(members, values, tokens)]
     except torch.OutOfMemoryError as exc:
@@ -372,7 +298,7 @@ def _profile_members(loaded, lens, token_ids, members, seeds, settings, plan):
         if len(members) == 1:
             raise MemoryError(
                 f"Out of memory on {loaded.adapter.device} profiling one prompt of {lengths} tokens with "
-                f"n_tokens={settings.n_tokens}: lower n_tokens or vocab_chunk, load the weights in "
+                f"n_tokens={spec.n_tokens}: lower n_tokens or vocab_chunk, load the weights in "
                 "bfloat16, or spread the model over more devices with model_kwargs={'device_map': 'auto'}."
             ) from exc
     if torch.cuda.is_available():
@@ -384,12 +310,12 @@ def _profile_members(loaded, lens, token_ids, members, seeds, settings, plan):
         RuntimeWarning,
         stacklevel=user_stacklevel(),
     )
-    return _profile_members(loaded, lens, token_ids, members[:half], seeds, settings, plan) + _profile_members(
-        loaded, lens, token_ids, members[half:], seeds, settings, plan
+    return _profile_members(loaded, lens, token_ids, members[:half], seeds, spec, plan) + _profile_members(
+        loaded, lens, token_ids, members[half:], seeds, spec, plan
     )
 
 
-def decode_batches(loaded, lens, token_ids, seeds, batches, settings, plan, on_batch=None):
+def decode_batches(loaded, lens, token_ids, seeds, batches, spec, plan, on_batch=None):
     """Run the decode loop over given batches of prompts.
 
     Parameters
@@ -404,7 +330,7 @@ def decode_batches(loaded, lens, token_ids, seeds, batches, settings, plan, on_b
         One sampling seed per prompt (ignored for greedy decoding).
     batches : list of list of int
         Indices into ``token_ids``, one list per forward batch (the runner's order and batch size).
-    settings : DecodeSettings
+    spec : ProfileSpec
         What to compute.
     plan : EnginePlan
         Lens tiles and buffer bounds.
@@ -418,15 +344,14 @@ def decode_batches(loaded, lens, token_ids, seeds, batches, settings, plan, on_b
     tokens : ndarray of shape (n_prompts, n_tokens)
         Generated token ids.
     """
-    check_sites(loaded, settings.sites)
-    n_layers = len(settings.layers(loaded.n_layers))
-    values = np.empty((len(token_ids), len(settings.result_statistics), settings.n_tokens, n_layers), dtype=np.float64)
-    tokens = np.empty((len(token_ids), settings.n_tokens), dtype=np.int64)
+    n_layers = len(spec.layers(loaded.n_layers))
+    values = np.empty((len(token_ids), len(spec.result_statistics), spec.n_tokens, n_layers), dtype=np.float64)
+    tokens = np.empty((len(token_ids), spec.n_tokens), dtype=np.int64)
     with loaded.lock:
         exact_padding = (loaded.decoding or DecodingChecks()).padding
         for batch in batches:
             for members in [batch] if exact_padding else _equal_length_runs(token_ids, batch):
-                for run, profile, generated in _profile_members(loaded, lens, token_ids, members, seeds, settings, plan):
+                for run, profile, generated in _profile_members(loaded, lens, token_ids, members, seeds, spec, plan):
                     values[run] = profile
                     tokens[run] = generated
                     if on_batch is not None:
@@ -435,7 +360,7 @@ def decode_batches(loaded, lens, token_ids, seeds, batches, settings, plan, on_b
     if not finite.all():
         bad, statistic = (int(index) for index in np.argwhere(~finite)[0])
         raise FloatingPointError(
-            f"The model produced non-finite logits (first for prompt {bad}, in {settings.result_statistics[statistic]}) "
+            f"The model produced non-finite logits (first for prompt {bad}, in {spec.result_statistics[statistic]}) "
             f"with dtype {loaded.dtype}; float16 overflows in some models: use dtype='float32' or 'bfloat16'."
         )
     return values, tokens

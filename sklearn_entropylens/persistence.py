@@ -1,9 +1,18 @@
 """Saving and loading fitted estimators safely with skops.
 
 skops refuses to load any type it was not told to trust; scikit-learn's own types are trusted by
-default, the library's are not. :func:`get_trusted_types` lists the library's estimator types, and
-:func:`load` trusts exactly those (plus any you review and pass) and refuses anything else.
+default, the library's are not. :func:`get_trusted_types` lists the library's types, and :func:`load`
+trusts exactly those (plus any you review and pass) and refuses anything else.
+
+Saved files name the library's types by their public paths (``sklearn_entropylens.EntropyProfileTransformer``,
+``sklearn_entropylens.lens.FeatureLayout``), which do not change when a private module moves. Files saved
+before that (which name private modules such as ``sklearn_entropylens.estimators._profile``) are read by
+:func:`load` under the same public names.
 """
+
+import io
+import json
+import zipfile
 
 
 # scikit-learn types that skops does not trust by default but that the library's default estimators
@@ -14,12 +23,23 @@ _SKLEARN_TYPES_OF_DEFAULTS = [
 ]
 
 
+def _library_types():
+    """The library's types that a saved estimator may hold, by the public name they are saved under."""
+    from . import estimators, lens, models
+
+    types = [getattr(estimators, name) for name in (
+        "CorrectnessClassifier", "DepthRescaler", "EntropyProfileTransformer", "ExpansionPruningTransformer",
+        "FormatClassifier", "InterventionScorer", "ModelFamilyClassifier", "TaskClassifier", "TunedLens",
+    )] + [lens.FeatureLayout, models.ModelSpec]
+    return {cls.__qualname__: f"{cls.__module__}.{cls.__qualname__}" for cls in types}
+
+
 def get_trusted_types():
     """Fully qualified names of the types that may appear in a saved estimator of the library.
 
-    These are the library's estimator types, plus the few scikit-learn types that skops does not trust
-    by default but that the library's default classifiers hold once fitted (a k-nearest-neighbours
-    k-d tree and its metric).
+    These are the library's estimator types (by their public paths), plus the few scikit-learn types
+    that skops does not trust by default but that the library's default classifiers hold once fitted
+    (a k-nearest-neighbours k-d tree and its metric).
 
     Returns
     -------
@@ -29,31 +49,40 @@ def get_trusted_types():
     Examples
     --------
     >>> from sklearn_entropylens import get_trusted_types
-    >>> [name for name in get_trusted_types() if name.startswith("sklearn_entropylens")]  # doctest: +NORMALIZE_WHITESPACE
-    ['sklearn_entropylens.estimators._classifiers.CorrectnessClassifier', 'sklearn_entropylens.estimators._classifiers.FormatClassifier',
-     'sklearn_entropylens.estimators._classifiers.TaskClassifier', 'sklearn_entropylens.estimators._depth.DepthRescaler',
-     'sklearn_entropylens.estimators._depth.ExpansionPruningTransformer', 'sklearn_entropylens.estimators._family.ModelFamilyClassifier',
-     'sklearn_entropylens.estimators._intervention.InterventionScorer', 'sklearn_entropylens.estimators._profile.EntropyProfileTransformer',
-     'sklearn_entropylens.estimators._tuned_lens.TunedLens', 'sklearn_entropylens.lens._result.FeatureLayout']
+    >>> [name for name in get_trusted_types() if name.startswith("sklearn_entropylens")][:3]
+    ['sklearn_entropylens.CorrectnessClassifier', 'sklearn_entropylens.DepthRescaler', 'sklearn_entropylens.EntropyProfileTransformer']
     """
-    from .estimators import (
-        CorrectnessClassifier,
-        DepthRescaler,
-        EntropyProfileTransformer,
-        ExpansionPruningTransformer,
-        FormatClassifier,
-        InterventionScorer,
-        ModelFamilyClassifier,
-        TaskClassifier,
-        TunedLens,
-    )
-    from .lens import FeatureLayout
+    return sorted(_library_types().values()) + _SKLEARN_TYPES_OF_DEFAULTS
 
-    ours = (
-        CorrectnessClassifier, FormatClassifier, TaskClassifier, DepthRescaler, ExpansionPruningTransformer,
-        ModelFamilyClassifier, InterventionScorer, EntropyProfileTransformer, FeatureLayout, TunedLens,
-    )
-    return sorted(f"{cls.__module__}.{cls.__qualname__}" for cls in ours) + _SKLEARN_TYPES_OF_DEFAULTS
+
+def _public_type_names(data):
+    """A saved file's bytes with every private path of a library type replaced by its public name.
+
+    Files saved before the types were named by their public paths name the private modules that defined
+    them then (``sklearn_entropylens.estimators._profile``), which may since have moved.
+    """
+    public = _library_types()
+    source = zipfile.ZipFile(io.BytesIO(data))
+    schema = json.loads(source.read("schema.json"))
+
+    def rename(node):
+        if isinstance(node, dict):
+            module, cls = node.get("__module__"), node.get("__class__")
+            if isinstance(module, str) and module.startswith("sklearn_entropylens") and cls in public:
+                node["__module__"] = public[cls].rpartition(".")[0]
+            for value in node.values():
+                rename(value)
+        elif isinstance(node, list):
+            for value in node:
+                rename(value)
+
+    rename(schema)
+    renamed = io.BytesIO()
+    with zipfile.ZipFile(renamed, "w", compression=zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            content = json.dumps(schema, indent=2).encode() if item.filename == "schema.json" else source.read(item)
+            target.writestr(item, content)
+    return renamed.getvalue()
 
 
 def dump(estimator, file):
@@ -93,11 +122,13 @@ def load(file, *, trusted=()):
     """
     import skops.io
 
+    with open(file, "rb") as stream:
+        data = _public_type_names(stream.read())
     allowed = set(get_trusted_types()) | set(trusted)
-    unknown = sorted(set(skops.io.get_untrusted_types(file=file)) - allowed)
+    unknown = sorted(set(skops.io.get_untrusted_types(data=data)) - allowed)
     if unknown:
         raise _untrusted_types_error(unknown)
-    return skops.io.load(file, trusted=sorted(allowed))
+    return skops.io.loads(data, trusted=sorted(allowed))
 
 
 def _untrusted_types_error(unknown):

@@ -64,10 +64,10 @@ def test_dask_matches_one_process_in_input_order(tiny_directory, cluster, one_th
 
 
 def test_each_worker_loads_the_model_once(tiny_directory, cluster):
-    from sklearn_entropylens.models import _loading as _models
+    from sklearn_entropylens.models import _spec
 
     def loaded_models():
-        return sorted(key[0] for key in _models._CACHE)
+        return sorted(loaded.name for loaded in _spec._CACHE.values())
 
     profiler = _profiler(tiny_directory)
     with joblib.parallel_config(backend="dask"):

@@ -18,7 +18,7 @@ ROOT = pathlib.Path(importlib.util.find_spec(PACKAGE).origin).parent
 # only. The lens engine is below model loading (loading uses the engine's adapters and checks; a worker
 # reloads a model through the specification it is handed, never by importing models/).
 LAYERS = (
-    ("_param_validation", "_validation", "metrics"),
+    ("_param_validation", "_public_names", "_validation", "metrics"),
     ("lens",),
     ("models",),
     ("datasets",),

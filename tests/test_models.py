@@ -10,7 +10,7 @@ from sklearn_entropylens import (
     model_cache_dir,
     register_model,
 )
-from sklearn_entropylens.models._loading import resolve_device, resolve_dtype
+from sklearn_entropylens.models import resolve_device, resolve_dtype
 from sklearn_entropylens._testing import make_byte_tokenizer, make_tiny_model
 
 

@@ -1,3 +1,6 @@
+import json
+import pathlib
+
 import numpy as np
 import pytest
 import skops.io
@@ -33,8 +36,10 @@ def test_loading_without_trust_is_refused(fitted_pipeline, tmp_path):
     dump(fitted_pipeline, path)
     with pytest.raises(UntrustedTypesFoundException, match="EntropyProfileTransformer"):
         skops.io.load(path)
+    # Public paths, which moving a private module does not change.
     assert set(skops.io.get_untrusted_types(file=path)) == {
-        "sklearn_entropylens.estimators._profile.EntropyProfileTransformer", "sklearn_entropylens.lens._result.FeatureLayout"
+        "sklearn_entropylens.EntropyProfileTransformer", "sklearn_entropylens.lens.FeatureLayout",
+        "sklearn_entropylens.models.ModelSpec",
     }
     np.testing.assert_array_equal(load(path).predict(PROMPTS), fitted_pipeline.predict(PROMPTS))
 
@@ -56,10 +61,31 @@ def test_our_loader_refuses_types_it_was_not_told_about(tiny_llama, tmp_path):
     np.testing.assert_allclose(reloaded.transform(np.ones((2, 2))), pipe.transform(np.ones((2, 2))))
 
 
-def test_trusted_types_name_defining_modules():
+def test_trusted_types_name_public_paths_that_import():
     for name in get_trusted_types():
         module, _, cls = name.rpartition(".")
         assert getattr(__import__(module, fromlist=[cls]), cls).__name__ == cls
+        if name.startswith("sklearn_entropylens"):
+            assert not any(part.startswith("_") for part in name.split(".")), name
+
+
+ARTIFACTS = pathlib.Path(__file__).parent / "data" / "artifacts"
+
+
+def test_a_file_saved_before_the_restructure_loads_and_predicts_the_same(smollm2):
+    # Saved by the library at 9d7b1df, when the types lived in private modules that have since moved
+    # (tests/data/artifacts/make_pre_move_artifact.py wrote them).
+    saved = json.loads((ARTIFACTS / "pipeline_before_issue34.json").read_text())
+    assert "sklearn_entropylens.estimators._profile.EntropyProfileTransformer" in skops.io.get_untrusted_types(
+        file=ARTIFACTS / "pipeline_before_issue34.skops"
+    )
+    pipeline = load(ARTIFACTS / "pipeline_before_issue34.skops")
+    assert type(pipeline[0]) is EntropyProfileTransformer
+    features = pipeline[0].transform(saved["prompts"])
+    np.testing.assert_array_equal(features, np.asarray(saved["profile_features"], dtype=np.float32))
+    np.testing.assert_allclose(pipeline.decision_function(saved["prompts"]), saved["decision_function"], rtol=1e-12)
+    extremes = load(ARTIFACTS / "expansion_pruning_before_issue34.skops")
+    assert extremes.groups_ == ["entropy"] and extremes.n_features_in_ == 30
 
 
 def test_depth_and_family_estimators_round_trip(tmp_path):
@@ -79,7 +105,9 @@ def test_depth_and_family_estimators_round_trip(tmp_path):
 def test_prompt_classifier_round_trip(tiny_llama, tmp_path):
     from sklearn_entropylens import TaskClassifier
 
-    clf = TaskClassifier(profiler=EntropyProfileTransformer(tiny_llama, n_tokens=2)).set_params(classifier__n_neighbors=3)
+    from sklearn.neighbors import KNeighborsClassifier
+
+    clf = TaskClassifier(profiler=EntropyProfileTransformer(tiny_llama, n_tokens=2), classifier=KNeighborsClassifier(n_neighbors=3))
     clf.fit(PROMPTS, LABELS)
     path = tmp_path / "task.skops"
     dump(clf, path)
@@ -88,7 +116,7 @@ def test_prompt_classifier_round_trip(tiny_llama, tmp_path):
 
 def test_a_model_already_in_memory_in_one_line_saved_without_weights_and_reattached(tmp_path):
     from sklearn_entropylens import ModelLoadError, clear_model_cache, register_model
-    from sklearn_entropylens.models import _loading
+    from sklearn_entropylens.models import _spec
     from sklearn_entropylens._testing import make_byte_tokenizer, make_tiny_model
 
     model = make_tiny_model("qwen2")  # a model built or modified in code
@@ -97,7 +125,7 @@ def test_a_model_already_in_memory_in_one_line_saved_without_weights_and_reattac
     path = tmp_path / "profiler.skops"
     dump(profiler, path)
     assert path.stat().st_size < 50_000  # the name and revision, never the weights
-    del _loading._REGISTRY["my-qwen"]  # as in a new process
+    del _spec._REGISTRY["my-qwen"]  # as in a new process
     clear_model_cache()
     restored = load(path)
     with pytest.raises(ModelLoadError, match="'my-qwen'.*register_model\\(name, model, tokenizer, revision=...\\)"):

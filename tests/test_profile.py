@@ -141,10 +141,10 @@ def test_unknown_model_lists_bundled_names():
 def test_a_typo_fails_fast_with_the_closest_name(monkeypatch):
     import time
 
-    from sklearn_entropylens.models import _loading as _models
+    from sklearn_entropylens.models import _loading
 
     # As on a machine without network: the probe answers at once, the load never waits for retries.
-    monkeypatch.setattr(_models, "_hub_reachable", lambda timeout=3.0: False)
+    monkeypatch.setattr(_loading, "hub_reachable", lambda timeout=3.0: False)
     started = time.perf_counter()
     with pytest.raises(ModelLoadError, match=r"hub is not reachable from this machine\. Did you mean 'smollm2-135m'\?"):
         EntropyProfileTransformer("smollm-135m").fit(["ok"])
@@ -156,14 +156,14 @@ def test_hub_probe_is_quick_and_false_offline(monkeypatch):
 
     from huggingface_hub import constants
 
-    from sklearn_entropylens.models import _loading as _models
+    from sklearn_entropylens.models._hub import hub_reachable
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     for variable in ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setattr(constants, "ENDPOINT", "https://host.invalid")
     started = time.perf_counter()
-    assert _models._hub_reachable(timeout=1.0) is False
+    assert hub_reachable(timeout=1.0) is False
     assert time.perf_counter() - started < 5
 
 
@@ -425,28 +425,20 @@ def test_fit_transform_reads_a_one_shot_iterable_once(tiny_llama):
 
 
 def test_cache_key_holds_the_device_type_and_the_engine_version(tiny_llama, tmp_path, monkeypatch):
-    from sklearn_entropylens.lens import _cache
+    import dataclasses
+
+    from sklearn_entropylens.lens import _spec
 
     profiler = EntropyProfileTransformer(tiny_llama, n_tokens=2, memory=str(tmp_path)).fit(["a"])
     profiler.transform(["a"])
     reset_profile_counters()
-    seen = []
-    real_store = _cache.ProfileStore
-
-    def recording_store(location, settings):
-        seen.append(settings)
-        return real_store(location, settings)
-
-    monkeypatch.setattr(_cache, "ProfileStore", recording_store)
     profiler.transform(["a"])
-    assert seen[-1]["device_type"] == "cpu" and get_profile_counters()["cache_hits"] == 1
+    assert profiler.spec_.device_type == "cpu" and get_profile_counters()["cache_hits"] == 1
     # A profile cached for another device type, or by an earlier engine version, is not served.
-    monkeypatch.setattr(_cache, "ProfileStore", lambda location, settings: real_store(location, settings | {"device_type": "cuda"}))
+    assert dataclasses.replace(profiler.spec_, device_type="cuda").cache_key() != profiler.spec_.cache_key()
+    monkeypatch.setattr(_spec, "CACHE_FORMAT", _spec.CACHE_FORMAT + 1)
     profiler.transform(["a"])
-    monkeypatch.setattr(_cache, "ProfileStore", real_store)
-    monkeypatch.setattr(_cache, "CACHE_FORMAT", _cache.CACHE_FORMAT + 1)
-    profiler.transform(["a"])
-    assert get_profile_counters()["computed"] == 2
+    assert get_profile_counters()["computed"] == 1
 
 
 def test_stale_temporaries_of_a_killed_writer_are_cleared(tiny_llama, tmp_path):
@@ -465,7 +457,7 @@ def test_stale_temporaries_of_a_killed_writer_are_cleared(tiny_llama, tmp_path):
     os.utime(stale, (old, old))
     profiler.transform(["b"])  # the next run over this cache
     assert not stale.exists() and fresh.exists()
-    store = ProfileStore(tmp_path, {"x": 1})
+    store = ProfileStore(tmp_path, "x")
     assert store.remove_stale_temporaries() == 0
 
 

@@ -8,11 +8,12 @@ import torch
 
 from sklearn_entropylens import EntropyProfileTransformer, ModelLoadError, load_model
 from sklearn_entropylens.lens import LogitLens, _decode, _memory
-from sklearn_entropylens.lens._decode import DecodeSettings
+from sklearn_entropylens.lens import ProfileSpec
 from sklearn_entropylens.lens._encoding import encode_prompts
 from sklearn_entropylens.lens._layer_statistics import lens_statistics
 from sklearn_entropylens.lens._runner import plan_profiling, profile_token_ids
-from sklearn_entropylens.models._loading import _check_unembedding, model_kwargs_key
+from sklearn_entropylens.models import ModelSpec
+from sklearn_entropylens.models._loading import check_unembedding
 from sklearn_entropylens.lens._reference import statistics_bruteforce
 from sklearn_entropylens._testing import register_tiny_model, save_tiny_model
 
@@ -56,19 +57,20 @@ def test_device_map_loads_and_gives_the_same_profiles(tiny_directory):
         ).fit(PROMPTS)
         np.testing.assert_array_equal(mapped.transform(PROMPTS), plain.transform(PROMPTS))
         # Placement does not change a number, so it is not part of the profile cache key.
-        assert mapped._profile_settings() == plain._profile_settings()
+        assert mapped.spec_.cache_key() == plain.spec_.cache_key()
     with pytest.raises(ValueError, match="conflicts with model_kwargs"):
         load_model(tiny_directory, device="cpu", model_kwargs={"device_map": "auto"})
 
 
 def test_numeric_loading_options_key_the_cache():
-    assert model_kwargs_key({"device_map": "auto", "max_memory": {0: "10GiB"}}, numeric_only=True) == ""
-    key = model_kwargs_key({"attn_implementation": "eager", "device_map": "auto"}, numeric_only=True)
-    assert key == "attn_implementation='eager'"
-    profiler = EntropyProfileTransformer("x", model_kwargs={"attn_implementation": "eager"})
-    profiler.model_name_, profiler.model_revision_, profiler.dtype_ = "x", "r", "float32"
-    profiler.statistics_, profiler.sampling_seed_ = ("entropy",), None
-    assert profiler._profile_settings()["loading"] == key
+    plain = ModelSpec("x", dtype="float32", device="cpu")
+    placed = ModelSpec("x", dtype="float32", device="cpu", model_kwargs={"device_map": "auto", "max_memory": {0: "10GiB"}})
+    eager = ModelSpec("x", dtype="float32", device="cpu", model_kwargs={"attn_implementation": "eager", "device_map": "auto"})
+    assert placed.cache_key(numeric_only=True) == plain.cache_key(numeric_only=True)
+    assert placed.cache_key() != plain.cache_key()  # the loaded-model cache keeps them apart
+    assert eager.cache_key(numeric_only=True) == plain.cache_key(numeric_only=True).replace("kwargs=''", "kwargs=\"attn_implementation='eager'\"")
+    profile = ProfileSpec(model=eager, model_revision="r", device_type="cpu", n_tokens=2)
+    assert profile.cache_key() != ProfileSpec(model=plain, model_revision="r", device_type="cpu", n_tokens=2).cache_key()
 
 
 def test_offloaded_unembedding_is_refused(tiny_directory, tmp_path):
@@ -85,7 +87,7 @@ def test_quantized_unembedding_is_refused():
 
     Adapter.unembedding.weight = torch.nn.Parameter(torch.zeros(3, 4, dtype=torch.int8), requires_grad=False)
     with pytest.raises(ModelLoadError, match="quantized"):
-        _check_unembedding("q", Adapter())
+        check_unembedding("q", Adapter())
 
 
 def test_registered_models_take_no_model_kwargs():
@@ -141,10 +143,10 @@ def test_bfloat16_profiles_run_end_to_end():
 
 def test_plan_with_ample_memory_is_the_cpu_default():
     loaded = load_model(register_tiny_model("llama"))
-    plan = plan_profiling(loaded, [[1, 2, 3]], DecodeSettings(n_tokens=32))
+    plan = plan_profiling(loaded, [[1, 2, 3]], ProfileSpec(model=None, model_revision="r", device_type="cpu", n_tokens=32))
     assert (plan.batch_size, plan.row_tile, plan.vocab_chunk) == (8, 2048, loaded.vocab_size)
     assert plan.whole_row_bytes == _memory.WHOLE_ROW_BYTES
-    fixed = plan_profiling(loaded, [[1]], DecodeSettings(n_tokens=4), batch_size=3, vocab_chunk=17)
+    fixed = plan_profiling(loaded, [[1]], ProfileSpec(model=None, model_revision="r", device_type="cpu", n_tokens=4), batch_size=3, vocab_chunk=17)
     assert (fixed.batch_size, fixed.vocab_chunk) == (3, 17)
 
 

@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from ._profile import EntropyProfileTransformer
 from .._param_validation import HasMethods, InstanceOf, Options, validate_parameters
 from .._validation import check_prompts
+from .._public_names import public_module
 
 _STEPS = ("profiler", "scaler", "classifier")
 
@@ -145,6 +146,7 @@ _SHARED_DOC = """
 """
 
 
+@public_module("sklearn_entropylens")
 class TaskClassifier(ProfileClassifier):
     __doc__ = (
         """Identify the task a prompt asks for from its entropy profile.
@@ -183,6 +185,7 @@ class TaskClassifier(ProfileClassifier):
         }
 
 
+@public_module("sklearn_entropylens")
 class FormatClassifier(ProfileClassifier):
     __doc__ = (
         """Identify the output format a prompt asks for (poem, chat log, ...) from its entropy profile.
@@ -222,6 +225,7 @@ class FormatClassifier(ProfileClassifier):
         }
 
 
+@public_module("sklearn_entropylens")
 class CorrectnessClassifier(ProfileClassifier):
     __doc__ = (
         """Predict whether the model answers a multiple-choice prompt correctly, from its entropy profile.

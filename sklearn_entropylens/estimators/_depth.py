@@ -18,6 +18,7 @@ from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._param_validation import InstanceOf, Interval, Options, ValidatedParametersMixin
+from .._public_names import public_module
 from ..lens import FeatureLayout
 
 def _check_n_layers(n_layers):
@@ -83,6 +84,7 @@ class _LayoutMixin:
         return FeatureLayout.of_table(n_features, feature_names=names, n_layers=n_layers, what=what)
 
 
+@public_module("sklearn_entropylens")
 class DepthRescaler(ValidatedParametersMixin, _LayoutMixin, TransformerMixin, BaseEstimator):
     """Resample layer profiles onto a common grid of relative depth.
 
@@ -250,6 +252,7 @@ class DepthRescaler(ValidatedParametersMixin, _LayoutMixin, TransformerMixin, Ba
         return np.asarray([f"{group}_{cell}" for group in self.groups_ for cell in cells], dtype=object)
 
 
+@public_module("sklearn_entropylens")
 class ExpansionPruningTransformer(ValidatedParametersMixin, _LayoutMixin, TransformerMixin, BaseEstimator):
     """Entropy changes across depth: expansion (rises) and pruning (falls) of the candidate set.
 

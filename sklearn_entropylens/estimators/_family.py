@@ -16,6 +16,7 @@ from ._depth import DepthRescaler, _is_collection_of_tables
 from ._profile import EntropyProfileTransformer
 from .._param_validation import HasMethods, InstanceOf, Interval, Options, ValidatedParametersMixin
 from .._validation import EmptyPromptWarning
+from .._public_names import public_module
 
 
 def _check_models(X, what="X"):
@@ -39,6 +40,7 @@ def _check_models(X, what="X"):
     return models, True
 
 
+@public_module("sklearn_entropylens")
 class ModelFamilyClassifier(ValidatedParametersMixin, ClassifierMixin, BaseEstimator):
     """Tell the family of a language model from its entropy-profile fingerprint.
 

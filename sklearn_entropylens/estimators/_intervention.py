@@ -16,6 +16,7 @@ from ..models import LoadedModel, ModelSpec, load_model
 from ._profile import EntropyProfileTransformer
 from .._param_validation import InstanceOf, Interval, Options, ValidatedParametersMixin
 from .._validation import check_prompts
+from .._public_names import public_module
 
 _STRATEGIES = ("expansion", "pruning", "random", "none")
 _OPTION_COLUMNS = ("A", "B", "C", "D")
@@ -108,6 +109,7 @@ def _questions(X, scoring):
     return prompts, options
 
 
+@public_module("sklearn_entropylens")
 class InterventionScorer(ValidatedParametersMixin, BaseEstimator):
     """An estimator that skips the layers where entropy expands (or prunes) most, and scores the damage.
 

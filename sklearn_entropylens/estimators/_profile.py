@@ -39,6 +39,7 @@ from .._param_validation import (
     ValidatedParametersMixin,
 )
 from .._validation import check_prompts, warn_empty_prompts
+from .._public_names import public_module
 from ._tuned_lens import TunedLens
 
 
@@ -54,6 +55,7 @@ def check_frozen_tuned_lens(lens):
     )
 
 
+@public_module("sklearn_entropylens")
 class EntropyProfileTransformer(ValidatedParametersMixin, TransformerMixin, BaseEstimator):
     """Logit-lens entropy profiles of a causal language model's continuations of prompts.
 
@@ -381,6 +383,7 @@ class EntropyProfileTransformer(ValidatedParametersMixin, TransformerMixin, Base
         if self.temperature > 0:
             self.sampling_seed_ = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         self.model_spec_ = model_spec
+        self.device_type_ = loaded.device.type
         self.spec_ = self._profile_spec()
         self.spec_.check_model(loaded)
         self.layers_ = self.spec_.layers(loaded.n_layers)
@@ -397,6 +400,7 @@ class EntropyProfileTransformer(ValidatedParametersMixin, TransformerMixin, Base
         return ProfileSpec(
             model=self.model_spec_,
             model_revision=self.model_revision_,
+            device_type=self.device_type_,
             n_tokens=int(self.n_tokens),
             statistics=tuple(self.statistics_),
             alpha=alpha,
@@ -413,7 +417,7 @@ class EntropyProfileTransformer(ValidatedParametersMixin, TransformerMixin, Base
 
     def __getstate__(self):
         # The spec is rebuilt from the fitted attributes on load (it would store a tuned lens's arrays twice).
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # a copy: object.__getstate__ returns the instance's own __dict__
         state.pop("spec_", None)
         return state
 
@@ -422,6 +426,7 @@ class EntropyProfileTransformer(ValidatedParametersMixin, TransformerMixin, Base
         if hasattr(self, "feature_layout_"):
             if not hasattr(self, "model_spec_"):  # saved before the specifications (0.1.0.dev0, 2026-12-06)
                 self.model_spec_ = ModelSpec.of(self).resolved()
+                self.device_type_ = self.model_spec_.device.partition(":")[0]
             self.spec_ = self._profile_spec()
 
     def _loaded(self):

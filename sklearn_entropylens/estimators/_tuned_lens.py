@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 
 from .._param_validation import Boolean, InstanceOf, Interval, Options, ValidatedParametersMixin
 from .._validation import check_prompts
+from .._public_names import public_module
 from ..lens import LogitLens, Translators, block_input, block_output, lens_statistics, make_lens
 from ..models import DEFAULT_MODEL, MODEL_CONSTRAINTS, ModelSpec
 
@@ -24,6 +25,7 @@ _REPORTED_TOP_TOKENS = 4096
 _HELD_OUT_POSITIONS = 256
 
 
+@public_module("sklearn_entropylens")
 class TunedLens(ValidatedParametersMixin, BaseEstimator):
     """The tuned lens: an affine translator per layer, fitted to read the model's final distribution.
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._registry import is_statistic
+from .._public_names import public_module
 
 _LAYER_NAME = re.compile(r"^(?P<group>.+)_layer(?P<index>\d+)$")
 _DEPTH_NAME = re.compile(r"^(?P<group>.+)_depth(?P<index>\d+(?:\.\d+)?)$")
@@ -44,6 +45,7 @@ def _statistic_of(group):
     return name if is_statistic(split_site(name)[1]) else None
 
 
+@public_module("sklearn_entropylens.lens")
 @dataclass(frozen=True, eq=False)
 class FeatureLayout:
     """Where each feature of a profile table sits: consecutive groups, one value per layer in each.

@@ -77,7 +77,7 @@ def profile_token_ids(loaded, token_ids, *, n_tokens, statistics=("entropy",), a
         Values of shape (n_prompts, n_statistics, n_tokens, n_layers) and the generated tokens.
     """
     alpha = tuple(float(order) for order in alpha) if isinstance(alpha, (list, tuple)) else float(alpha)
-    spec = ProfileSpec(model=None, model_revision=loaded.revision, n_tokens=n_tokens,
+    spec = ProfileSpec(model=None, model_revision=loaded.revision, device_type=loaded.device.type, n_tokens=n_tokens,
                        statistics=expand_statistics(tuple(statistics), alpha), alpha=alpha, top_p=top_p,
                        include_embedding=include_embedding, temperature=temperature, sites=tuple(sites),
                        frequency_ranks=frequency_ranks)

@@ -17,6 +17,7 @@ import numpy as np
 from ._cache import array_digest
 from ._layout import SITES, site_statistic
 from ._registry import STATISTICS, expand_statistics, is_statistic, needs_whole_rows
+from .._public_names import public_module
 
 # The engine's numeric version: bump when the stored layout or the engine's numbers change (a numeric
 # fix, a new accumulation order), so that profiles cached before are not served again.
@@ -154,6 +155,7 @@ def check_profile_combination(*, statistics, alpha, include_embedding, sites, ag
         raise ValueError("top1_frequency_rank needs a token-frequency table: pass token frequencies.")
 
 
+@public_module("sklearn_entropylens.lens")
 @dataclass(frozen=True, eq=False)
 class ProfileSpec:
     """Everything that changes a raw profile: the engine's one input besides the prompts.
@@ -167,6 +169,9 @@ class ProfileSpec:
         model with its ``load()``; the cache key holds its ``cache_key(numeric_only=True)``.
     model_revision : str
         The revision the model resolved to when it was loaded (a hub commit, a content hash).
+    device_type : str
+        Where the model ran when it was loaded (``"cpu"``, ``"cuda"``): CPU and GPU kernels round (and
+        sample) differently, so a profile is only served on its device type.
     n_tokens : int
         Profiled positions per prompt.
     statistics : tuple of str
@@ -196,6 +201,7 @@ class ProfileSpec:
 
     model: object
     model_revision: str
+    device_type: str
     n_tokens: int
     statistics: tuple = ("entropy",)
     alpha: object = 1.0
@@ -256,6 +262,7 @@ class ProfileSpec:
             "format": CACHE_FORMAT,
             "model": self.model.cache_key(numeric_only=True),
             "revision": self.model_revision,
+            "device_type": self.device_type,
             "n_tokens": int(self.n_tokens),
             "statistics": list(self.statistics),
             "alpha": list(self.alpha) if isinstance(self.alpha, tuple) else float(self.alpha),

@@ -17,6 +17,7 @@ from ._catalogue import BUNDLED_MODELS, DEFAULT_MODEL, ModelLoadError
 from ._devices import resolve_device, resolve_dtype
 from ._hub import describe_model_argument
 from ._loading import load_from_spec
+from .._public_names import public_module
 
 # Loading options that only say where weights go; they never change a number.
 PLACEMENT_KWARGS = frozenset({"device_map", "max_memory", "offload_folder", "offload_state_dict", "offload_buffers",
@@ -98,6 +99,7 @@ def _describe(value):
     return repr(value)
 
 
+@public_module("sklearn_entropylens.models")
 @dataclass(frozen=True, eq=False)
 class ModelSpec:
     """Which model to load, and how: the identity estimators hold instead of the weights.
@@ -125,6 +127,8 @@ class ModelSpec:
     >>> spec = ModelSpec("smollm2-135m", dtype="float32", device="cpu")
     >>> spec.cache_key()
     "model='smollm2-135m';revision=None;dtype='float32';device='cpu';kwargs=''"
+    >>> spec.cache_key(numeric_only=True)
+    "model='smollm2-135m';revision=None;dtype='float32';device=None;kwargs=''"
     """
 
     model: str = DEFAULT_MODEL
@@ -154,12 +158,10 @@ class ModelSpec:
     def cache_key(self, *, numeric_only=False):
         """The text key of this specification: the per-process model cache's and, with ``numeric_only``, a profile's.
 
-        ``numeric_only`` keeps what changes the numbers: the device's type, not its index, and no
-        placement-only loading option (``device_map``, ``max_memory``, ...).
+        ``numeric_only`` keeps what changes the numbers: no device (a profile's key holds the type of the
+        device the model ran on) and no placement-only loading option (``device_map``, ``max_memory``, ...).
         """
-        device = self.device
-        if numeric_only:
-            device = str(device).partition(":")[0]
+        device = None if numeric_only else self.device
         kwargs = sorted(
             (key, value) for key, value in self.model_kwargs.items() if not (numeric_only and key in PLACEMENT_KWARGS)
         )

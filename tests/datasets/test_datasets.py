@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sklearn_entropylens import EntropyProfileTransformer, answer_correctness
+from sklearn_entropylens import answer_correctness
 from sklearn_entropylens.datasets import (
     FORMATS,
     PAPER_FORMATS,
@@ -93,15 +93,14 @@ def test_multiple_choice_questions_are_sound():
     assert len(set(cloze.data)) == len(cloze.data)  # no question twice
 
 
-@pytest.mark.bundled
 def test_bundled_model_accuracy_stated_in_descr(smollm2):
     cloze = load_multiple_choice()
     result = answer_correctness(
-        cloze.data, cloze.target, options=cloze.options, method="options", profiler=EntropyProfileTransformer(batch_size=16)
+        cloze.data, cloze.target, options=cloze.options, method="options", batch_size=16
     )
     assert result.accuracy == pytest.approx(SMOLLM2_CLOZE_ACCURACY, abs=5e-4)
     letters = load_multiple_choice(prompt_style="letters")
-    result = answer_correctness(letters.data, letters.target, profiler=EntropyProfileTransformer(batch_size=16))
+    result = answer_correctness(letters.data, letters.target, batch_size=16)
     assert result.accuracy == pytest.approx(SMOLLM2_LETTERS_ACCURACY, abs=5e-4)
 
 

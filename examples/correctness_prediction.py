@@ -17,9 +17,11 @@ import pathlib
 import time
 
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.neighbors import KNeighborsClassifier
 
 from sklearn_entropylens import (
     CorrectnessClassifier,
+    EntropyProfileTransformer,
     answer_correctness,
     get_profile_counters,
     reset_profile_counters,
@@ -43,7 +45,7 @@ answers = answer_correctness(questions.data, questions.target, options=questions
 reset_profile_counters()
 search_started = time.perf_counter()
 search = GridSearchCV(
-    CorrectnessClassifier().set_params(profiler__memory=CACHE),
+    CorrectnessClassifier(profiler=EntropyProfileTransformer(memory=CACHE), classifier=KNeighborsClassifier()),
     {"profiler__n_tokens": [4, 8, 16], "classifier__n_neighbors": [5, 15, 29]},
     scoring="roc_auc",
     cv=StratifiedKFold(5, shuffle=True, random_state=0),

@@ -44,7 +44,7 @@ for group, name in enumerate(layout.groups):
 figure, axes = plt.subplots(1, len(SITES), figsize=(4.2 * len(SITES), 3.6), sharey=True)
 for ax, site in zip(axes, SITES):
     statistic = "entropy" if site == "block" else f"{site}_entropy"
-    EntropyProfileDisplay.from_profiles(X, tasks, feature_layout=layout, statistic=statistic, unit="nats", band="ci",
+    EntropyProfileDisplay.from_profiles(X, tasks, layout=layout, statistic=statistic, unit="nats", band="ci",
                                         n_tokens=profiler.n_tokens, ax=ax, shade_phases=False)
     ax.set_title(f"{site} site: {statistic}")
 figure.suptitle("SmolLM2-135M: lens entropy of the stream and of each sublayer's output, per task")

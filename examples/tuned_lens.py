@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 
 from sklearn_entropylens import (
-    CorrectnessClassifier, FormatClassifier, TaskClassifier, TunedLens, answer_correctness, dump,
-    evaluate_profile_classifier, get_trusted_types, load,
+    CorrectnessClassifier, EntropyProfileTransformer, FormatClassifier, TaskClassifier, TunedLens, answer_correctness,
+    dump, evaluate_profile_classifier, get_trusted_types, load,
 )
 from sklearn_entropylens.datasets import (
     PAPER_FORMATS, load_formats, load_multiple_choice, load_story_tasks, load_story_texts,
@@ -53,11 +53,15 @@ stories = load_story_tasks(n_stories=24, as_frame=True)
 formats = load_formats(formats=PAPER_FORMATS, as_frame=True)
 questions = load_multiple_choice()
 answers = answer_correctness(questions.data, questions.target, options=questions.options, method="options")
-experiments = {  # classifier, prompts, labels, groups (prompts that share text stay in one fold)
-    "tasks": (TaskClassifier(), list(stories.data), stories.target.to_numpy(), stories.frame["story_id"].to_numpy()),
-    "formats": (FormatClassifier().set_params(profiler__n_tokens=32, profiler__aggregate=4), list(formats.data),
+# classifier, prompts, labels, groups (prompts that share text stay in one fold); the profilers are the
+# paper's defaults (32 tokens in 4 windows for formats), given explicitly so that profiler__lens reaches them
+experiments = {
+    "tasks": (TaskClassifier(profiler=EntropyProfileTransformer(n_tokens=8, temperature=1.0, random_state=0)),
+              list(stories.data), stories.target.to_numpy(), stories.frame["story_id"].to_numpy()),
+    "formats": (FormatClassifier(profiler=EntropyProfileTransformer(n_tokens=32, aggregate=4)), list(formats.data),
                 formats.target.to_numpy(), formats.frame["topic"].to_numpy()),
-    "correctness": (CorrectnessClassifier(), list(questions.data), answers.correct, None),
+    "correctness": (CorrectnessClassifier(profiler=EntropyProfileTransformer(n_tokens=8)), list(questions.data),
+                    answers.correct, None),
 }
 rows = []
 for name, (classifier, X, y, groups) in experiments.items():

@@ -1,6 +1,5 @@
 """Input and parameter validation shared by the estimators that take prompts."""
 
-import numbers
 import sys
 import warnings
 from collections.abc import Iterable
@@ -92,12 +91,3 @@ def check_prompts(X, *, allow_empty=False):
     if not prompts and not allow_empty:
         raise ValueError("X contains no prompts (0 samples); at least one is required.")
     return prompts
-
-
-def check_int(value, name, *, minimum=1):
-    """Validate an integer parameter (bools rejected)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int >= {minimum}, got {value!r}.")
-    if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value}.")
-    return int(value)

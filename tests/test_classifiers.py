@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.ensemble import BaggingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
 from sklearn.neighbors import KNeighborsClassifier
@@ -31,15 +32,35 @@ LABELS = np.array([0, 1] * 6)
 @pytest.mark.parametrize(
     "cls, n_tokens, k", [(TaskClassifier, 8, 29), (FormatClassifier, 256, 5), (CorrectnessClassifier, 8, 29)]
 )
-def test_paper_defaults_and_nested_parameters(cls, n_tokens, k):
+def test_paper_defaults_are_built_in_fit(cls, n_tokens, k):
+    steps = cls()._unfitted_pipeline().named_steps
+    assert steps["profiler"].n_tokens == n_tokens and steps["classifier"].n_neighbors == k
+    assert isinstance(steps["scaler"], StandardScaler)
+
+
+@pytest.mark.parametrize("cls", [TaskClassifier, FormatClassifier, CorrectnessClassifier])
+def test_a_default_step_has_no_nested_parameters(cls):
     clf = cls()
-    params = clf.get_params()
-    assert params["profiler"] is None and params["profiler__n_tokens"] == n_tokens
-    assert params["classifier__n_neighbors"] == k and params["scaler__with_mean"] is True
+    assert clf.get_params(deep=True) == clf.get_params(deep=False) == {
+        "profiler": None, "scaler": None, "classifier": None
+    }
+    # scikit-learn's own answer to a nested parameter of a None step, e.g. BaggingClassifier(estimator=None):
+    with pytest.raises(AttributeError, match="'NoneType' object has no attribute 'set_params'"):
+        BaggingClassifier().set_params(estimator__max_depth=3)
+    for nested in ({"profiler__n_tokens": 8}, {"scaler__with_mean": False}, {"classifier__n_neighbors": 3}):
+        with pytest.raises(AttributeError, match="'NoneType' object has no attribute 'set_params'"):
+            clf.set_params(**nested)
+    assert clf.get_params(deep=False) == {"profiler": None, "scaler": None, "classifier": None}
+
+
+@pytest.mark.parametrize("cls", [TaskClassifier, FormatClassifier, CorrectnessClassifier])
+def test_nested_parameters_of_explicit_steps(cls):
+    clf = cls(profiler=EntropyProfileTransformer(n_tokens=8), classifier=KNeighborsClassifier())
     clf.set_params(profiler__n_tokens=3, classifier__n_neighbors=2)
-    assert isinstance(clf.profiler, EntropyProfileTransformer) and clf.profiler.n_tokens == 3
-    assert clf.classifier.n_neighbors == 2 and clf.scaler is None
-    assert clone(clf).get_params()["profiler__n_tokens"] == 3
+    assert clf.profiler.n_tokens == 3 and clf.classifier.n_neighbors == 2 and clf.scaler is None
+    params = clone(clf).get_params(deep=True)
+    assert params["profiler__n_tokens"] == 3 and params["classifier__n_neighbors"] == 2
+    assert not any(key.startswith("scaler__") for key in params)
 
 
 def test_fit_predict_on_a_tiny_model(tiny_llama):
@@ -76,7 +97,8 @@ def test_bad_prompts(tiny_llama, X, message):
 
 def test_grid_search_over_nested_parameters_profiles_each_prompt_once_per_setting(tiny_llama, tmp_path):
     reset_profile_counters()
-    base = TaskClassifier(profiler=EntropyProfileTransformer(tiny_llama, memory=str(tmp_path)))
+    base = TaskClassifier(profiler=EntropyProfileTransformer(tiny_llama, memory=str(tmp_path)),
+                          classifier=KNeighborsClassifier())
     search = GridSearchCV(
         base,
         {"profiler__n_tokens": [2, 3], "classifier__n_neighbors": [1, 3]},
@@ -161,10 +183,10 @@ def test_answer_correctness_reads_the_logits(tiny_llama):
     options = [["3", "4", "5", "6"], ["red", "blue", "green", "tall"], ["a", "bb", "ccc d", "e"]]
     answers = np.array(["B", "B", "D"])
     letter_scores, option_scores = _brute_force_scores(loaded, prompts, options)
-    by_letters = answer_correctness(prompts, answers, profiler=EntropyProfileTransformer(tiny_llama, batch_size=2))
+    by_letters = answer_correctness(prompts, answers, model=tiny_llama, batch_size=2)
     np.testing.assert_array_equal(by_letters.predicted, np.array(list("ABCD"))[letter_scores.argmax(1)])
     by_options = answer_correctness(
-        prompts, answers, options=options, method="options", profiler=EntropyProfileTransformer(tiny_llama, batch_size=3)
+        prompts, answers, options=options, method="options", model=tiny_llama, batch_size=3
     )
     np.testing.assert_array_equal(by_options.predicted, np.array(list("ABCD"))[option_scores.argmax(1)])
     expected = np.exp(option_scores - option_scores.max(1, keepdims=True))
@@ -186,7 +208,7 @@ def test_answer_correctness_reads_the_logits(tiny_llama):
 def test_answer_correctness_bad_input(tiny_llama, kwargs, message):
     arguments = {"answers": ["A"], **kwargs}
     with pytest.raises(ValueError, match=message):
-        answer_correctness(["Question?"], profiler=EntropyProfileTransformer(tiny_llama), **arguments)
+        answer_correctness(["Question?"], model=tiny_llama, **arguments)
 
 
 def test_answer_correctness_reports_the_outputs_own_confidence_against_float64(tiny_llama):
@@ -194,7 +216,7 @@ def test_answer_correctness_reports_the_outputs_own_confidence_against_float64(t
     prompts = ["Q: sky?\nAnswer:", "Q: 2+2?\nAnswer:", "x"]
     options = [["red", "blue", "green", "tall"], ["3", "4", "5", "6"], ["a", "bb", "ccc d", "e"]]
     result = answer_correctness(prompts, ["B", "B", "D"], options=options, method="options",
-                                profiler=EntropyProfileTransformer(tiny_llama, batch_size=3))
+                                model=tiny_llama, batch_size=3)
     model64 = float64_copy(loaded.model)
     ids = encode_prompts(loaded, prompts, n_tokens=1)
     with torch.no_grad():
@@ -218,5 +240,5 @@ def test_answer_correctness_reports_the_outputs_own_confidence_against_float64(t
             p = answer_log_probs.exp()
             assert got["answer_entropy"] == pytest.approx(float(-(p * answer_log_probs).sum()), abs=1e-4)
             assert got["answer_max_probability"] == pytest.approx(float(p.max()), abs=1e-5)
-    letters = answer_correctness(prompts, ["B", "B", "D"], profiler=EntropyProfileTransformer(tiny_llama))
+    letters = answer_correctness(prompts, ["B", "B", "D"], model=tiny_llama)
     assert list(letters.confidence.columns) == ["option_probability"]

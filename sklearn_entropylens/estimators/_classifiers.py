@@ -8,14 +8,14 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ._profile import EntropyProfileTransformer
-from .._param_validation import HasMethods, InstanceOf, Options, validate_parameters
+from .._param_validation import HasMethods, InstanceOf, Options, ValidatedParametersMixin
 from .._validation import check_prompts
 from .._public_names import public_module
 
 _STEPS = ("profiler", "scaler", "classifier")
 
 
-class ProfileClassifier(ClassifierMixin, BaseEstimator):
+class ProfileClassifier(ValidatedParametersMixin, ClassifierMixin, BaseEstimator):
     """Profile, scale and classify prompts.
 
     Each step is a parameter; None takes the paper's default for the task, built (as a fresh clone) in
@@ -64,7 +64,7 @@ class ProfileClassifier(ClassifierMixin, BaseEstimator):
         self : object
             The fitted classifier.
         """
-        validate_parameters(self)
+        self._validate_params()
         prompts = check_prompts(X)
         y = column_or_1d(y, warn=True)
         if len(y) != len(prompts):

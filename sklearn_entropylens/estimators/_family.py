@@ -61,7 +61,8 @@ class ModelFamilyClassifier(ValidatedParametersMixin, ClassifierMixin, BaseEstim
         ``random_state`` by this classifier's, and everything else (``n_tokens``, ``temperature`` > 0,
         ``statistics``, ``alpha``, ``dtype``, ``device``, ``model_kwargs``, ``batch_size``, ``n_jobs``,
         ``memory``, ``progress``) applies to every model. None is
-        ``EntropyProfileTransformer(n_tokens=32, temperature=0.7)``. Tune it as ``profiler__n_tokens``.
+        ``EntropyProfileTransformer(n_tokens=32, temperature=0.7)``. To tune its parameters
+        (``profiler__n_tokens``), pass it explicitly: a None step has no nested parameters.
     n_samples : int, default=64
         Sampled continuations per model.
     prompt : str, default=""

@@ -129,7 +129,8 @@ class InterventionScorer(ValidatedParametersMixin, BaseEstimator):
         The model and how to profile the calibration prompts; its model is also the one scored (loaded
         the same way), and its ``batch_size`` sets the sequences per scoring pass (``"auto"``: 8 on CPU,
         64 on a GPU). The embedding layer is always included. None is
-        ``EntropyProfileTransformer(n_tokens=8)``. Tune it as ``profiler__n_tokens``.
+        ``EntropyProfileTransformer(n_tokens=8)``. To tune its parameters (``profiler__n_tokens``), pass it
+        explicitly: a None step has no nested parameters.
     n_skip : int, default=1
         Number of blocks skipped.
     min_block : int, default=2

@@ -176,6 +176,12 @@ class EntropyProfileTransformer(ValidatedParametersMixin, TransformerMixin, Base
         once; results are the same as in one process and in input order. Shards are whole batches of
         64 prompts, and a shard lost with its worker is run again. Models given to
         :func:`register_model` live in this process only and are profiled here.
+    n_threads : int or None, default=None
+        torch CPU threads while profiling in this process, set for the duration of each call and restored
+        after. None chooses: a number you set with ``torch.set_num_threads`` is kept; otherwise the cores
+        idle when profiling starts (torch's default of one thread per core is up to twice as slow beside
+        another busy process). The progress bar says what was chosen. Changes the results only by float
+        rounding; not part of the ``memory`` cache key.
     memory : str, joblib.Memory or None, default=None
         Cache profiles per prompt under this location, keyed by the prompt and every parameter that
         changes the numbers, the device type and the engine's numeric version included (not
@@ -203,6 +209,13 @@ class EntropyProfileTransformer(ValidatedParametersMixin, TransformerMixin, Base
         The statistics, in the order of their blocks of features.
     sampling_seed_ : int or None
         Base seed of sampled continuations; None for greedy decoding.
+    model_spec_ : ModelSpec
+        The model, its dtype and device resolved (``"auto"`` made explicit): what a worker loads.
+    device_type_ : str
+        The type of the device the model ran on when fitted (``"cpu"``, ``"cuda"``).
+    spec_ : ProfileSpec
+        Everything that changes a raw profile, built once here: what the engine receives, and whose
+        ``cache_key()`` keys the ``memory`` cache.
     feature_layout_ : FeatureLayout
         Where each output feature sits: its group (statistic, position or window), layer and relative
         depth. :class:`DepthRescaler`, :class:`ExpansionPruningTransformer` and the displays read it.
@@ -262,6 +275,7 @@ class EntropyProfileTransformer(ValidatedParametersMixin, TransformerMixin, Base
         batch_size="auto",
         vocab_chunk="auto",
         n_jobs=None,
+        n_threads=None,
         memory=None,
         progress=False,
     ):
@@ -288,6 +302,7 @@ class EntropyProfileTransformer(ValidatedParametersMixin, TransformerMixin, Base
         self.batch_size = batch_size
         self.vocab_chunk = vocab_chunk
         self.n_jobs = n_jobs
+        self.n_threads = n_threads
         self.memory = memory
         self.progress = progress
 
@@ -315,6 +330,7 @@ class EntropyProfileTransformer(ValidatedParametersMixin, TransformerMixin, Base
         "batch_size": [Options("auto"), Interval(numbers.Integral, 1, None)],
         "vocab_chunk": [Options("auto"), Interval(numbers.Integral, 1, None)],
         "n_jobs": [Options(None), Interval(numbers.Integral, None, None)],
+        "n_threads": [Options(None), Interval(numbers.Integral, 1, None)],
         "memory": [Checked(check_memory)],
         "progress": [Boolean()],
     }
@@ -453,6 +469,7 @@ class EntropyProfileTransformer(ValidatedParametersMixin, TransformerMixin, Base
             batch_size=self.batch_size,
             vocab_chunk=self.vocab_chunk,
             n_jobs=self.n_jobs,
+            n_threads=self.n_threads,
             store=store,
             progress=f"Entropy profiles ({self.model_name_}, {self.n_tokens} tokens)" if self.progress else None,
         )

@@ -1,5 +1,7 @@
 """The paper's evaluation protocol, made honest: grouped folds, a dummy on the same folds, corrected tests."""
 
+import numbers
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -14,7 +16,13 @@ from sklearn.utils.validation import _num_samples
 
 from ..estimators import EntropyProfileTransformer, ProfileClassifier
 from ..metrics import corrected_resampled_ttest
-from .._validation import check_int, check_prompts
+from .._param_validation import Interval, validate_arguments
+from .._validation import check_prompts
+
+
+def _check_n_splits(n_splits, owner):
+    """The number of folds, checked with the library's one validator (an int of at least 2)."""
+    return int(validate_arguments(owner, {"n_splits": [Interval(numbers.Integral, 2, None)]}, n_splits=n_splits)["n_splits"])
 
 
 def _split_off_profiler(estimator):
@@ -74,7 +82,7 @@ def held_out_condition_folds(y, groups, condition, *, n_splits=5, random_state=4
     values = np.unique(condition)
     if len(values) < 2:
         raise ValueError(f"condition must take at least two values to hold one out, got {values.tolist()}.")
-    splitter = StratifiedGroupKFold(n_splits=check_int(n_splits, "n_splits"), shuffle=True, random_state=random_state)
+    splitter = StratifiedGroupKFold(n_splits=_check_n_splits(n_splits, "held_out_condition_folds"), shuffle=True, random_state=random_state)
     folds = []
     for train, test in splitter.split(np.zeros(len(y)), y, groups):
         for value in values:
@@ -172,7 +180,7 @@ def evaluate_profile_classifier(estimator, X, y, *, groups=None, cv=None, n_spli
         if len(groups) != n_samples:
             raise ValueError(f"groups must give one group per sample: {n_samples} samples, {len(groups)} groups.")
     if cv is None:
-        n_splits = check_int(n_splits, "n_splits")
+        n_splits = _check_n_splits(n_splits, "evaluate_profile_classifier")
         splitter = StratifiedKFold if groups is None else StratifiedGroupKFold
         cv = splitter(n_splits=n_splits, shuffle=True, random_state=random_state)
     cv = check_cv(cv, y, classifier=True)

@@ -6,6 +6,8 @@ order, the plan (batch size and lens tiles, from free memory), sharding into who
 shards run (here, or on joblib's or Dask's workers) and the progress bar.
 """
 
+import contextlib
+
 import joblib
 import numpy as np
 from tqdm.auto import tqdm
@@ -18,11 +20,14 @@ from ._memory import plan_engine
 from ._result import ProfileResult
 from ._registry import expand_statistics, needs_whole_rows, records_embedding
 from ._spec import ProfileSpec
+from ._threads import choose_threads, torch_threads
 
 # On joblib's workers, about this many prompts are profiled between two writes to the per-prompt cache
 # (each shard pays a model load there). Here, every batch is written as it finishes: a long run that is
 # killed loses one batch at most.
 CHECKPOINT_PROMPTS = 64
+# What the progress bar says about the number of torch threads.
+_THREAD_REASONS = {"set": "n_threads", "yours": "torch.set_num_threads", "idle": "idle cores"}
 
 
 def plan_profiling(loaded, token_ids, spec, *, batch_size="auto", vocab_chunk="auto"):
@@ -143,14 +148,18 @@ class ProfileRunner:
         As in the plan.
     n_jobs : int or None
         Worker processes, through joblib (None: 1 unless in a ``parallel_config`` context).
+    n_threads : int or None
+        torch threads while decoding here; None chooses (see :func:`~._threads.choose_threads`).
     store : ProfileStore or None
         The per-prompt cache, under ``spec.cache_key()``.
     progress : str or None
         Description of a progress bar over prompts; None for no bar.
     """
 
-    def __init__(self, loaded, spec, *, batch_size="auto", vocab_chunk="auto", n_jobs=None, store=None, progress=None):
+    def __init__(self, loaded, spec, *, batch_size="auto", vocab_chunk="auto", n_jobs=None, n_threads=None, store=None,
+                 progress=None):
         self.loaded = loaded
+        self.n_threads = n_threads
         self.spec = spec
         self.batch_size = batch_size
         self.vocab_chunk = vocab_chunk
@@ -203,8 +212,16 @@ class ProfileRunner:
             batches = _batches(canonical_order(token_ids, pending_seeds), plan.batch_size)
             per_shard = 1 if self._decodes_here() else max(1, CHECKPOINT_PROMPTS // plan.batch_size)
             shards = [batches[start : start + per_shard] for start in range(0, len(batches), per_shard)]
-            with tqdm(total=len(identities), disable=self.progress is None, unit="prompt", desc=self.progress,
-                      mininterval=0.5, miniters=1) as bar:
+            # Decoding here: the runner chooses torch's threads for this call (see _threads); workers keep theirs.
+            here = self._decodes_here() or len(shards) == 1
+            n_threads, reason = choose_threads(self.n_threads) if here else (None, None)
+            description = self.progress
+            if description is not None and n_threads is not None:
+                description += f", {n_threads} thread{'s' if n_threads > 1 else ''} ({_THREAD_REASONS[reason]})"
+            with torch_threads(n_threads) if here else contextlib.nullcontext(), tqdm(
+                total=len(identities), disable=self.progress is None, unit="prompt", desc=description,
+                mininterval=0.5, miniters=1,
+            ) as bar:
                 results = self._run_shards(token_ids, pending_seeds, shards, plan, bar.update)
                 for shard, (shard_values, shard_tokens) in zip(shards, results):
                     members = [i for batch in shard for i in batch]

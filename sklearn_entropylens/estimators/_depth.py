@@ -17,16 +17,26 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._param_validation import InstanceOf, Interval, Options, ValidatedParametersMixin
+from .._param_validation import Checked, Interval, InvalidParameterError, Options, ValidatedParametersMixin
 from .._public_names import public_module
 from ..lens import FeatureLayout
 
-def _check_n_layers(n_layers):
-    if n_layers is None:
-        return None
-    if isinstance(n_layers, bool) or not isinstance(n_layers, numbers.Integral) or n_layers < 1:
-        raise ValueError(f"n_layers must be None or a positive int, got {n_layers!r}.")
-    return int(n_layers)
+def _layer_count(n_layers):
+    """A checked ``n_layers`` entry as an int (None stays None)."""
+    return None if n_layers is None else int(n_layers)
+
+
+def check_layer_counts(n_layers):
+    """Validate a list of per-table ``n_layers``: each None or a positive int."""
+    if not isinstance(n_layers, (list, tuple)) or not all(
+        value is None or (isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1)
+        for value in n_layers
+    ):
+        raise InvalidParameterError(
+            f"The 'n_layers' parameter of DepthRescaler must be None, a positive int or a list of them (one per "
+            f"table); got {n_layers!r}."
+        )
+    return list(n_layers)
 
 
 def _is_collection_of_tables(X):
@@ -56,7 +66,7 @@ class _LayoutMixin:
         if _is_collection_of_tables(X):
             if per_table and len(self.n_layers) != len(X):
                 raise ValueError(f"n_layers gives {len(self.n_layers)} depths for {len(X)} tables.")
-            depths = [_check_n_layers(n) for n in self.n_layers] if per_table else [_check_n_layers(self.n_layers)] * len(X)
+            depths = [_layer_count(n) for n in self.n_layers] if per_table else [_layer_count(self.n_layers)] * len(X)
             if reset:
                 for attribute in ("n_features_in_", "feature_names_in_"):
                     if hasattr(self, attribute):
@@ -73,7 +83,7 @@ class _LayoutMixin:
             return tables
         if per_table:
             raise ValueError("A list of n_layers needs X as a list of tables, one per model.")
-        n_layers = _check_n_layers(self.n_layers)
+        n_layers = _layer_count(self.n_layers)
         array = validate_data(self, X, reset=reset, dtype=np.float64)
         names = getattr(self, "feature_names_in_", None)
         return [(array, self._layout(X, names, array.shape[1], n_layers, "X"))]
@@ -145,7 +155,7 @@ class DepthRescaler(ValidatedParametersMixin, _LayoutMixin, TransformerMixin, Ba
     _entropylens_constraints = {
         "n_points": [Options(None), Interval(numbers.Integral, 1, None)],
         "kind": [Options("linear", "cubic", "pad")],
-        "n_layers": [Options(None), Interval(numbers.Integral, 1, None), InstanceOf(list, tuple)],
+        "n_layers": [Options(None), Interval(numbers.Integral, 1, None), Checked(check_layer_counts)],
     }
 
     def __init__(self, n_points=None, *, kind="linear", n_layers=None):
@@ -410,11 +420,8 @@ class ExpansionPruningTransformer(ValidatedParametersMixin, _LayoutMixin, Transf
             In the column order of :meth:`transform`.
         """
         check_is_fitted(self)
-        if self.layers_ is not None:
-            width = max(2, len(str(int(self.layers_[-1]))))
-            delta_names = [f"delta_layer{int(layer):0{width}d}" for layer in self.layers_[1:]]
-        else:
-            delta_names = [f"delta_depth{depth:.4f}" for depth in self.depths_[1:]]
+        layers = None if self.layers_ is None else self.layers_[1:]
+        delta_names = [f"delta_{cell}" for cell in FeatureLayout.cell_names(layers, self.depths_[1:])]
         cells = []
         if self.features in ("all", "deltas"):
             cells += delta_names

@@ -23,7 +23,7 @@ import torch
 from ._tracing import block_input, block_output, relative_tolerance, site_stream
 from ._encoding import left_padded_batch
 from ._layer_statistics import lens_statistics
-from ._layout import split_site
+from ._layout import site_statistic, split_site
 from ._registry import declaration, records_embedding
 from .._validation import user_stacklevel
 
@@ -214,7 +214,7 @@ def _profile_batch(loaded, lens, batch_ids, seeds, spec, plan):
         last_hidden = torch.empty((batch, hidden_size), dtype=loaded.dtype, device=lens_device)
     values = {name: torch.empty((n_tokens, n_lens + 1, batch), dtype=torch.float64) for name in statistics}
     for site in sublayer_sites:
-        values.update({f"{site}_{name}": torch.empty((n_tokens, adapter.n_layers, batch), dtype=torch.float64)
+        values.update({site_statistic(site, name): torch.empty((n_tokens, adapter.n_layers, batch), dtype=torch.float64)
                        for name in statistics})
     tokens = torch.empty((batch, n_tokens), dtype=torch.long)
     generators = None
@@ -257,7 +257,7 @@ def _profile_batch(loaded, lens, batch_ids, seeds, spec, plan):
                     rows = buffer[: slot + 1, n_lens + k * adapter.n_layers : n_lens + (k + 1) * adapter.n_layers]
                     computed = lens_statistics(lens, rows, all_blocks, final_buffer[: slot + 1], **options)
                     for name, value in computed.items():  # every block is a lens row; drop the final layer
-                        values[f"{site}_{name}"][flushed : step + 1] = value[:, :-1].cpu()
+                        values[site_statistic(site, name)][flushed : step + 1] = value[:, :-1].cpu()
                 flushed = step + 1
             if step == n_tokens - 1:
                 break

@@ -235,11 +235,24 @@ class FeatureLayout:
         """View X (n_samples, n_groups * n_layers) as (n_samples, n_groups, n_layers)."""
         return X.reshape(X.shape[0], len(self.groups), self.n_layers)
 
+    @staticmethod
+    def cell_names(layers=None, depths=None):
+        """The per-layer part of feature names: ``layerLL`` for layer indices (zero-padded), else ``depthD``."""
+        if layers is not None:
+            width = max(2, len(str(int(layers[-1]))))
+            return [f"layer{int(layer):0{width}d}" for layer in layers]
+        return [f"depth{depth:.4f}" for depth in depths]
+
     def feature_names(self):
         """``<group>_layerLL`` for every group and layer (``<group>_depthD`` without layer indices)."""
-        if self.layers is None:
-            cells = [f"depth{depth:.4f}" for depth in self.depths]
-        else:
-            width = max(2, len(str(int(self.layers[-1]))))
-            cells = [f"layer{int(layer):0{width}d}" for layer in self.layers]
+        cells = self.cell_names(self.layers, self.depths)
         return [f"{group}_{cell}" for group in self.groups for cell in cells]
+
+    def position_groups(self, statistic):
+        """Indices of the groups holding ``statistic`` at one position each (``aggregate="concat"``), by position."""
+        found = []
+        for k in self.groups_of(statistic):
+            match = _CELL.match(self.groups[k])
+            if match and match["kind"] == "pos":
+                found.append((int(match["index"]), k))
+        return [k for _, k in sorted(found)]

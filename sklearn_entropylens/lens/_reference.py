@@ -12,6 +12,7 @@ import math
 import numpy as np
 import torch
 
+from ._layout import site_statistic
 from ._registry import renyi_order
 
 
@@ -304,7 +305,7 @@ def _reference_loop(model, device, token_ids, n_tokens, continuations, exact, ac
                 site_logits.to(torch.float64), settings["statistics"], alpha=settings["alpha"], top_p=settings["top_p"],
                 frequency_ranks=settings["frequency_ranks"],
             )
-            values.update({f"{site}_{name}": value[:, :-1] for name, value in site_values.items()})
+            values.update({site_statistic(site, name): value[:, :-1] for name, value in site_values.items()})
         all_values.append(values)
         all_tokens.append(tokens)
     stacked_values = {name: np.stack([values[name] for values in all_values]) for name in all_values[0]}

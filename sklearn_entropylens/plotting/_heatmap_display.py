@@ -98,7 +98,7 @@ class EntropyHeatmapDisplay:
         layout = _layout_of(profile.shape[0], feature_names=names, layout=layout, what="the profile")
         if not layout.named or layout.layers is None:
             raise ValueError("feature_names (or layout) must name positions and layers, as aggregate='concat' does.")
-        chosen = [k for k in layout.groups_of(statistic) if "_pos" in layout.groups[k]]
+        chosen = layout.position_groups(statistic)
         if not chosen:
             raise ValueError(f"No per-position {statistic!r} features; profile with aggregate='concat'.")
         values = layout.split(profile[None])[0, chosen]

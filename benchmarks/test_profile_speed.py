@@ -91,7 +91,7 @@ def test_floor_lens_matmuls(benchmark, loaded, results):
 
 def _tiled_lens_matmuls(loaded):
     weight = loaded.adapter.unembedding.weight
-    plan = plan_profiling(loaded, [[0]], ProfileSpec(model=None, model_revision="", device_type="cpu", n_tokens=N_TOKENS))
+    plan = plan_profiling(loaded, [[0]], ProfileSpec(model=None, model_revision="", dtype="float32", device_type="cpu", n_tokens=N_TOKENS))
     row_tile, vocab_chunk = plan.row_tile, plan.vocab_chunk
     total_rows = _lens_rows(loaded) * N_TOKENS
     hidden = torch.randn(min(row_tile, total_rows), weight.shape[1])

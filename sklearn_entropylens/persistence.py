@@ -55,11 +55,27 @@ def get_trusted_types():
     return sorted(_library_types().values()) + _SKLEARN_TYPES_OF_DEFAULTS
 
 
-def _public_type_names(data):
-    """A saved file's bytes with every private path of a library type replaced by its public name.
+# Where the library's types lived before they were saved under their public names: the exact paths that
+# files saved by earlier versions name (0.1.0.dev0 up to 2026-12-06), each read as the public type.
+_EARLIER_PATHS = {
+    "sklearn_entropylens.estimators._classifiers.CorrectnessClassifier": "CorrectnessClassifier",
+    "sklearn_entropylens.estimators._classifiers.FormatClassifier": "FormatClassifier",
+    "sklearn_entropylens.estimators._classifiers.TaskClassifier": "TaskClassifier",
+    "sklearn_entropylens.estimators._depth.DepthRescaler": "DepthRescaler",
+    "sklearn_entropylens.estimators._depth.ExpansionPruningTransformer": "ExpansionPruningTransformer",
+    "sklearn_entropylens.estimators._family.ModelFamilyClassifier": "ModelFamilyClassifier",
+    "sklearn_entropylens.estimators._intervention.InterventionScorer": "InterventionScorer",
+    "sklearn_entropylens.estimators._profile.EntropyProfileTransformer": "EntropyProfileTransformer",
+    "sklearn_entropylens.estimators._tuned_lens.TunedLens": "TunedLens",
+    "sklearn_entropylens.lens._result.FeatureLayout": "FeatureLayout",
+}
 
-    Files saved before the types were named by their public paths name the private modules that defined
-    them then (``sklearn_entropylens.estimators._profile``), which may since have moved.
+
+def _public_type_names(data):
+    """A saved file's bytes with each earlier private path of a library type replaced by its public name.
+
+    Only the exact paths of :data:`_EARLIER_PATHS` are renamed, before the trust check, so a type of
+    anyone else's (even one with the same class name) is never taken for the library's.
     """
     public = _library_types()
     source = zipfile.ZipFile(io.BytesIO(data))
@@ -67,9 +83,9 @@ def _public_type_names(data):
 
     def rename(node):
         if isinstance(node, dict):
-            module, cls = node.get("__module__"), node.get("__class__")
-            if isinstance(module, str) and module.startswith("sklearn_entropylens") and cls in public:
-                node["__module__"] = public[cls].rpartition(".")[0]
+            earlier = f"{node.get('__module__')}.{node.get('__class__')}"
+            if earlier in _EARLIER_PATHS:
+                node["__module__"] = public[_EARLIER_PATHS[earlier]].rpartition(".")[0]
             for value in node.values():
                 rename(value)
         elif isinstance(node, list):

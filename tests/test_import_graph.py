@@ -1,7 +1,9 @@
 """The package's imports run one way: no cycles, no upward edges, no package reaching into another's private module.
 
 Every ``import`` and ``from ... import`` of the package is read from the source (function-level imports
-included, since a cycle hidden in a function is still a cycle) and resolved to the module it loads.
+included, since a cycle hidden in a function is still a cycle), as are ``importlib.import_module`` and
+``__import__`` calls with a literal name and private attributes read off an imported package
+(``from .. import lens`` then ``lens._runner``), and resolved to the modules they load.
 """
 
 import ast
@@ -30,39 +32,73 @@ LAYERS = (
 RANK = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}
 
 
-def module_name(path):
-    parts = list(path.relative_to(ROOT.parent).with_suffix("").parts)
+def module_name(path, root):
+    parts = list(path.relative_to(root.parent).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts = parts[:-1]
     return ".".join(parts)
 
 
-def is_module(name):
+def is_module(name, root):
     relative = pathlib.Path(*name.split("."))
-    return (ROOT.parent / relative).with_suffix(".py").exists() or (ROOT.parent / relative / "__init__.py").exists()
+    return (root.parent / relative).with_suffix(".py").exists() or (root.parent / relative / "__init__.py").exists()
 
 
-def imported_modules(path):
+def imported_modules(path, root):
     """The package modules a file imports, anywhere in it, resolved to module names."""
-    name = module_name(path)
+    package_name = root.name
+    name = module_name(path, root)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    found, bound = set(), {}
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names if alias.name.split(".")[0] == PACKAGE)
+            for alias in node.names:
+                if alias.name.split(".")[0] == package_name:
+                    found.add(alias.name)
+                    if alias.asname:
+                        bound[alias.asname] = alias.name
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.split(".")[: len(package.split(".")) - node.level + 1]
                 target = ".".join(base + ([node.module] if node.module else []))
             else:
                 target = node.module or ""
-            if target.split(".")[0] != PACKAGE:
+            if target.split(".")[0] != package_name:
                 continue
             for alias in node.names:
                 submodule = f"{target}.{alias.name}"
-                found.add(submodule if is_module(submodule) else target)
+                if is_module(submodule, root):
+                    found.add(submodule)
+                    bound[alias.asname or alias.name] = submodule
+                else:
+                    found.add(target)
+        elif (
+            isinstance(node, ast.Call)
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+            and node.args[0].value.split(".")[0] == package_name
+            and (
+                (isinstance(node.func, ast.Name) and node.func.id == "__import__")
+                or (isinstance(node.func, ast.Attribute) and node.func.attr == "import_module")
+            )
+        ):
+            found.add(node.args[0].value)
+    for node in ast.walk(tree):
+        # A private module read as an attribute of an imported package: ``lens._runner``.
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in bound:
+            attribute = node.attr
+            if attribute.startswith("_") and not attribute.startswith("__"):
+                candidate = f"{bound[node.value.id]}.{attribute}"
+                if is_module(candidate, root):
+                    found.add(candidate)
     found.discard(name)
     return found
+
+
+def import_graph(root):
+    return {module_name(path, root): imported_modules(path, root) for path in sorted(root.rglob("*.py"))}
 
 
 def unit_of(name):
@@ -80,9 +116,6 @@ def private_owner(target):
     return None
 
 
-GRAPH = {module_name(path): imported_modules(path) for path in sorted(ROOT.rglob("*.py"))}
-
-
 def cycles(graph):
     """Every strongly connected component of more than one module (Tarjan)."""
     index, low, stack, on_stack, found, counter = {}, {}, [], set(), [], [0]
@@ -92,7 +125,7 @@ def cycles(graph):
         counter[0] += 1
         stack.append(node)
         on_stack.add(node)
-        for successor in graph.get(node, ()):
+        for successor in sorted(graph.get(node, ())):
             if successor not in index:
                 visit(successor)
                 low[node] = min(low[node], low[successor])
@@ -115,6 +148,28 @@ def cycles(graph):
     return found
 
 
+def upward_edges(graph, rank):
+    return sorted(
+        f"{importer} -> {target}"
+        for importer, targets in graph.items()
+        for target in targets
+        if rank[unit_of(target)] > rank[unit_of(importer)]
+    )
+
+
+def private_reaches(graph):
+    return sorted(
+        f"{importer} -> {target}"
+        for importer, targets in graph.items()
+        for target in targets
+        if private_owner(target) is not None
+        and not (importer == private_owner(target) or importer.startswith(private_owner(target) + "."))
+    )
+
+
+GRAPH = import_graph(ROOT)
+
+
 def test_every_module_is_in_a_layer():
     assert {unit_of(name) for name in GRAPH} <= set(RANK), sorted({unit_of(name) for name in GRAPH} - set(RANK))
 
@@ -124,41 +179,55 @@ def test_no_import_cycles():
 
 
 def test_no_upward_imports():
-    upward = sorted(
-        f"{importer} -> {target}"
-        for importer, targets in GRAPH.items()
-        for target in targets
-        if RANK[unit_of(target)] > RANK[unit_of(importer)]
-    )
-    assert upward == []
+    assert upward_edges(GRAPH, RANK) == []
 
 
 def test_no_package_imports_another_packages_private_module():
-    reaching = sorted(
-        f"{importer} -> {target}"
-        for importer, targets in GRAPH.items()
-        for target in targets
-        if private_owner(target) is not None
-        and not (importer == private_owner(target) or importer.startswith(private_owner(target) + "."))
-    )
-    assert reaching == []
+    assert private_reaches(GRAPH) == []
 
 
-@pytest.mark.parametrize(
-    "graph, expected",
-    [
-        ({"a": {"b"}, "b": {"a"}}, [["a", "b"]]),
-        ({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}, [["a", "b", "c"]]),
-        ({"a": {"b"}, "b": set()}, []),
-    ],
-)
-def test_the_cycle_finder_finds_cycles(graph, expected):
-    assert cycles(graph) == expected
+# Each rule on a small package written for the test, with the violation it must find.
+@pytest.fixture
+def toy(tmp_path):
+    def write(files):
+        for relative, text in {"toy/__init__.py": "", "toy/low/__init__.py": "", "toy/high/__init__.py": "",
+                               **files}.items():
+            path = tmp_path / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        return import_graph(tmp_path / "toy")
+
+    return write
 
 
-def test_the_walk_sees_function_level_and_relative_imports():
-    # lens/_runner.py imported models/_loading inside a function before the restructure; a relative
-    # import of a sibling and of the package itself must both resolve.
-    assert f"{PACKAGE}.lens._decode" in GRAPH[f"{PACKAGE}.lens._runner"]
-    assert private_owner(f"{PACKAGE}.lens._decode") == f"{PACKAGE}.lens"
-    assert private_owner(f"{PACKAGE}.lens") is None
+TOY_RANK = {"low": 0, "high": 1, "": 2}
+
+
+def test_a_cycle_through_a_function_level_import_is_found(toy):
+    graph = toy({"toy/low/_a.py": "from . import _b\n",
+                 "toy/low/_b.py": "def f():\n    from ._a import g\n"})
+    assert cycles(graph) == [["toy.low._a", "toy.low._b"]]
+
+
+def test_an_upward_import_is_found_also_through_importlib(toy):
+    graph = toy({"toy/low/_a.py": "import importlib\nm = importlib.import_module('toy.high')\n"})
+    assert upward_edges(graph, TOY_RANK) == ["toy.low._a -> toy.high"]
+    graph = toy({"toy/low/_a.py": "def f():\n    from ..high import thing\n"})
+    assert upward_edges(graph, TOY_RANK) == ["toy.low._a -> toy.high"]
+
+
+@pytest.mark.parametrize("source", [
+    "from ..low._b import x\n",
+    "import toy.low._b as b\n",
+    "from .. import low\ny = low._b\n",
+    "y = __import__('toy.low._b')\n",
+])
+def test_a_reach_into_another_packages_private_module_is_found(toy, source):
+    graph = toy({"toy/low/_b.py": "x = 1\n", "toy/high/_a.py": source})
+    assert private_reaches(graph) == ["toy.high._a -> toy.low._b"]
+
+
+def test_a_package_may_use_its_own_private_modules(toy):
+    graph = toy({"toy/low/_b.py": "x = 1\n", "toy/low/_c.py": "from ._b import x\n",
+                 "toy/low/__init__.py": "from ._c import x\n"})
+    assert private_reaches(graph) == [] and upward_edges(graph, TOY_RANK) == [] and cycles(graph) == []

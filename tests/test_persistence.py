@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import skops.io
 from skops.io.exceptions import UntrustedTypesFoundException
+from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -73,19 +74,41 @@ ARTIFACTS = pathlib.Path(__file__).parent / "data" / "artifacts"
 
 
 def test_a_file_saved_before_the_restructure_loads_and_predicts_the_same(smollm2):
-    # Saved by the library at 9d7b1df, when the types lived in private modules that have since moved
-    # (tests/data/artifacts/make_pre_move_artifact.py wrote them).
+    # Saved by the library at 9d7b1df, when the types lived in private modules that have since moved, and
+    # before n_threads existed (tests/data/artifacts/make_pre_move_artifact.py wrote them, at 2 threads).
     saved = json.loads((ARTIFACTS / "pipeline_before_issue34.json").read_text())
     assert "sklearn_entropylens.estimators._profile.EntropyProfileTransformer" in skops.io.get_untrusted_types(
         file=ARTIFACTS / "pipeline_before_issue34.skops"
     )
     pipeline = load(ARTIFACTS / "pipeline_before_issue34.skops")
     assert type(pipeline[0]) is EntropyProfileTransformer
+    assert pipeline[0].n_threads is None  # a parameter added since takes its default
+    pipeline.set_params(entropyprofiletransformer__n_threads=2)
     features = pipeline[0].transform(saved["prompts"])
-    np.testing.assert_array_equal(features, np.asarray(saved["profile_features"], dtype=np.float32))
-    np.testing.assert_allclose(pipeline.decision_function(saved["prompts"]), saved["decision_function"], rtol=1e-12)
+    np.testing.assert_allclose(features, np.asarray(saved["profile_features"], dtype=np.float32), rtol=1e-6)
+    np.testing.assert_allclose(pipeline.decision_function(saved["prompts"]), saved["decision_function"], rtol=1e-5)
+
+
+def test_a_file_saved_before_the_restructure_without_a_model_loads():
     extremes = load(ARTIFACTS / "expansion_pruning_before_issue34.skops")
+    assert type(extremes).__name__ == "ExpansionPruningTransformer" and type(extremes).__module__ == "sklearn_entropylens"
     assert extremes.groups_ == ["entropy"] and extremes.n_features_in_ == 30
+    assert extremes.transform(np.tile(np.linspace(3.0, 1.0, 30), (2, 1))).shape == (2, 29 + 5)
+
+
+class TunedLens(BaseEstimator):
+    """Someone else's class that shares a name with one of the library's."""
+
+    def __init__(self, weights=None):
+        self.weights = weights
+
+
+def test_another_packages_class_of_the_same_name_is_never_taken_for_the_librarys(tmp_path):
+    path = tmp_path / "theirs.skops"
+    skops.io.dump(TunedLens(weights=[1.0, 2.0]), path)
+    with pytest.raises(UntrustedTypesFoundException, match=f"{__name__}.TunedLens"):
+        load(path)
+    assert type(load(path, trusted=[f"{__name__}.TunedLens"])) is TunedLens
 
 
 def test_depth_and_family_estimators_round_trip(tmp_path):

@@ -69,8 +69,8 @@ def test_numeric_loading_options_key_the_cache():
     assert placed.cache_key(numeric_only=True) == plain.cache_key(numeric_only=True)
     assert placed.cache_key() != plain.cache_key()  # the loaded-model cache keeps them apart
     assert eager.cache_key(numeric_only=True) == plain.cache_key(numeric_only=True).replace("kwargs=''", "kwargs=\"attn_implementation='eager'\"")
-    profile = ProfileSpec(model=eager, model_revision="r", device_type="cpu", n_tokens=2)
-    assert profile.cache_key() != ProfileSpec(model=plain, model_revision="r", device_type="cpu", n_tokens=2).cache_key()
+    profile = ProfileSpec(model=eager, model_revision="r", dtype="float32", device_type="cpu", n_tokens=2)
+    assert profile.cache_key() != ProfileSpec(model=plain, model_revision="r", dtype="float32", device_type="cpu", n_tokens=2).cache_key()
 
 
 def test_offloaded_unembedding_is_refused(tiny_directory, tmp_path):
@@ -143,10 +143,10 @@ def test_bfloat16_profiles_run_end_to_end():
 
 def test_plan_with_ample_memory_is_the_cpu_default():
     loaded = load_model(register_tiny_model("llama"))
-    plan = plan_profiling(loaded, [[1, 2, 3]], ProfileSpec(model=None, model_revision="r", device_type="cpu", n_tokens=32))
+    plan = plan_profiling(loaded, [[1, 2, 3]], ProfileSpec(model=None, model_revision="r", dtype="float32", device_type="cpu", n_tokens=32))
     assert (plan.batch_size, plan.row_tile, plan.vocab_chunk) == (8, 2048, loaded.vocab_size)
     assert plan.whole_row_bytes == _memory.WHOLE_ROW_BYTES
-    fixed = plan_profiling(loaded, [[1]], ProfileSpec(model=None, model_revision="r", device_type="cpu", n_tokens=4), batch_size=3, vocab_chunk=17)
+    fixed = plan_profiling(loaded, [[1]], ProfileSpec(model=None, model_revision="r", dtype="float32", device_type="cpu", n_tokens=4), batch_size=3, vocab_chunk=17)
     assert (fixed.batch_size, fixed.vocab_chunk) == (3, 17)
 
 

@@ -8,8 +8,8 @@ import torch
 from sklearn.utils import Bunch
 
 from ..lens import default_batch_size, encode_prompts, left_padded_batch
-from ..models import DEFAULT_MODEL, ModelSpec, check_model
-from .._param_validation import Boolean, Checked, InstanceOf, Interval, Options, validate_arguments
+from ..models import DEFAULT_MODEL, check_model_spec
+from .._param_validation import Boolean, Checked, Interval, Options, validate_arguments
 from .._validation import check_prompts
 
 LETTERS = ("A", "B", "C", "D")
@@ -107,7 +107,7 @@ def _confidence_table(probabilities, chosen, sequence_scores=None):
 
 _ANSWER_CORRECTNESS_CONSTRAINTS = {
     "method": [Options("letters", "options")],
-    "model": [InstanceOf(ModelSpec), Checked(check_model)],
+    "model": [Checked(check_model_spec)],
     "chat_template": [Boolean()],
     "batch_size": [Options("auto"), Interval(numbers.Integral, 1, None)],
 }
@@ -183,8 +183,7 @@ def answer_correctness(X, answers, *, options=None, method="letters", model=DEFA
         options = np.asarray(options, dtype=object)
         if options.shape != (len(prompts), len(letters)):
             raise ValueError(f"options must have shape ({len(prompts)}, {len(letters)}), got {options.shape}.")
-    model = arguments["model"] if isinstance(arguments["model"], ModelSpec) else ModelSpec(arguments["model"])
-    loaded = model.load()
+    loaded = arguments["model"].load()
     batch_size = default_batch_size(loaded.device) if batch_size == "auto" else int(batch_size)
     token_ids = encode_prompts(loaded, prompts, n_tokens=1, chat_template=chat_template)
     sequence_scores = None

@@ -31,6 +31,9 @@ def _check_models(X, what="X"):
         return models, False
     if not models:
         raise ValueError(f"{what} is empty: give at least one model.")
+    for model in models:
+        if isinstance(model, ModelSpec):
+            model.check()
     bad = [model for model in models if not isinstance(model, (str, ModelSpec))]
     if bad:
         raise TypeError(
@@ -143,11 +146,7 @@ class ModelFamilyClassifier(ValidatedParametersMixin, ClassifierMixin, BaseEstim
 
     def _profiler(self, model, seed):
         """The base profiler on one model: an identifier replaces its ``model``, a ModelSpec all five model parameters."""
-        if isinstance(model, ModelSpec):
-            model = {"model": model.model, "revision": model.revision, "dtype": model.dtype, "device": model.device,
-                     "model_kwargs": model.model_kwargs or None}
-        else:
-            model = {"model": model}
+        model = model.params() if isinstance(model, ModelSpec) else {"model": model}
         return clone(self._base_profiler()).set_params(random_state=seed, **model)
 
     def _base_profiler(self):

@@ -1,5 +1,6 @@
 """EntropyProfileTransformer: prompts in, per-layer logit-lens entropy features out."""
 
+import inspect
 import numbers
 
 import numpy as np
@@ -210,7 +211,8 @@ class EntropyProfileTransformer(ValidatedParametersMixin, TransformerMixin, Base
     sampling_seed_ : int or None
         Base seed of sampled continuations; None for greedy decoding.
     model_spec_ : ModelSpec
-        The model, its dtype and device resolved (``"auto"`` made explicit): what a worker loads.
+        The model parameters as one specification: what ``transform`` and workers load (``"auto"`` is
+        resolved on the machine that loads it).
     device_type_ : str
         The type of the device the model ran on when fitted (``"cpu"``, ``"cuda"``).
     spec_ : ProfileSpec
@@ -375,7 +377,7 @@ class EntropyProfileTransformer(ValidatedParametersMixin, TransformerMixin, Base
 
     def _fit(self):
         values = self._validate_params()
-        model_spec = ModelSpec.of(self).resolved()
+        model_spec = ModelSpec.of(self)
         loaded = model_spec.load()
         self.model_name_ = loaded.name
         self.model_revision_ = loaded.revision
@@ -416,6 +418,7 @@ class EntropyProfileTransformer(ValidatedParametersMixin, TransformerMixin, Base
         return ProfileSpec(
             model=self.model_spec_,
             model_revision=self.model_revision_,
+            dtype=self.dtype_,
             device_type=self.device_type_,
             n_tokens=int(self.n_tokens),
             statistics=tuple(self.statistics_),
@@ -439,10 +442,15 @@ class EntropyProfileTransformer(ValidatedParametersMixin, TransformerMixin, Base
 
     def __setstate__(self, state):
         super().__setstate__(state)
+        # A transformer saved by an earlier version lacks the parameters added since: they take their defaults.
+        defaults = inspect.signature(type(self).__init__).parameters
+        for name in self._get_param_names():
+            if name not in self.__dict__:
+                setattr(self, name, defaults[name].default)
         if hasattr(self, "feature_layout_"):
-            if not hasattr(self, "model_spec_"):  # saved before the specifications (0.1.0.dev0, 2026-12-06)
-                self.model_spec_ = ModelSpec.of(self).resolved()
-                self.device_type_ = self.model_spec_.device.partition(":")[0]
+            if not hasattr(self, "model_spec_"):  # fitted before the specifications (0.1.0.dev0, 2026-12-06)
+                self.model_spec_ = ModelSpec.of(self)
+                self.device_type_ = "cpu" if self.device == "auto" else str(self.device).partition(":")[0]
             self.spec_ = self._profile_spec()
 
     def _loaded(self):

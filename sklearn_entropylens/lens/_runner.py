@@ -82,7 +82,8 @@ def profile_token_ids(loaded, token_ids, *, n_tokens, statistics=("entropy",), a
         Values of shape (n_prompts, n_statistics, n_tokens, n_layers) and the generated tokens.
     """
     alpha = tuple(float(order) for order in alpha) if isinstance(alpha, (list, tuple)) else float(alpha)
-    spec = ProfileSpec(model=None, model_revision=loaded.revision, device_type=loaded.device.type, n_tokens=n_tokens,
+    spec = ProfileSpec(model=None, model_revision=loaded.revision, dtype=str(loaded.dtype).removeprefix("torch."),
+                       device_type=loaded.device.type, n_tokens=n_tokens,
                        statistics=expand_statistics(tuple(statistics), alpha), alpha=alpha, top_p=top_p,
                        include_embedding=include_embedding, temperature=temperature, sites=tuple(sites),
                        frequency_ranks=frequency_ranks)
@@ -107,6 +108,11 @@ def profile_shard(spec, token_ids, seeds, batches, plan):
     loads it once; the engine is handed the model specification, never imports the loading code.
     """
     loaded = spec.model.load()
+    if loaded.revision != spec.model_revision:
+        raise ValueError(
+            f"A worker loaded {loaded.name!r} at revision {loaded.revision!r}, but the profiles were fitted at "
+            f"{spec.model_revision!r}: give every worker the same model files (or pin the revision)."
+        )
     return decode_batches(loaded, make_lens(loaded.adapter, spec.translators), token_ids, seeds, batches, spec, plan)
 
 
@@ -213,7 +219,10 @@ class ProfileRunner:
             per_shard = 1 if self._decodes_here() else max(1, CHECKPOINT_PROMPTS // plan.batch_size)
             shards = [batches[start : start + per_shard] for start in range(0, len(batches), per_shard)]
             # Decoding here: the runner chooses torch's threads for this call (see _threads); workers keep theirs.
-            here = self._decodes_here() or len(shards) == 1
+            # A model on a GPU keeps torch's setting unless n_threads is given.
+            here = (self._decodes_here() or len(shards) == 1) and (
+                self.loaded.device.type == "cpu" or self.n_threads is not None
+            )
             n_threads, reason = choose_threads(self.n_threads) if here else (None, None)
             description = self.progress
             if description is not None and n_threads is not None:

@@ -165,10 +165,13 @@ class ProfileSpec:
     Parameters
     ----------
     model : ModelSpec
-        The model (:class:`~sklearn_entropylens.models.ModelSpec`, resolved): a worker process loads the
-        model with its ``load()``; the cache key holds its ``cache_key(numeric_only=True)``.
+        The model (:class:`~sklearn_entropylens.models.ModelSpec`, as the estimator's parameters give it):
+        a worker process loads it with its ``load()`` (resolving ``"auto"`` on that machine); the cache key
+        holds its ``cache_key(numeric_only=True)`` and the resolved revision, dtype and device type below.
     model_revision : str
         The revision the model resolved to when it was loaded (a hub commit, a content hash).
+    dtype : str
+        The weight dtype the model was loaded in (``"float32"``, ``"bfloat16"``).
     device_type : str
         Where the model ran when it was loaded (``"cpu"``, ``"cuda"``): CPU and GPU kernels round (and
         sample) differently, so a profile is only served on its device type.
@@ -201,6 +204,7 @@ class ProfileSpec:
 
     model: object
     model_revision: str
+    dtype: str
     device_type: str
     n_tokens: int
     statistics: tuple = ("entropy",)
@@ -262,6 +266,7 @@ class ProfileSpec:
             "format": CACHE_FORMAT,
             "model": self.model.cache_key(numeric_only=True),
             "revision": self.model_revision,
+            "dtype": self.dtype,
             "device_type": self.device_type,
             "n_tokens": int(self.n_tokens),
             "statistics": list(self.statistics),

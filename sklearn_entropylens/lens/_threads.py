@@ -6,27 +6,46 @@ tokens, SmolLM2), 2 threads took 25.0 s beside one busy process and 1 thread 13.
 So the runner owns the choice, for the duration of one call, and restores torch's setting after:
 
 - ``n_threads`` given: that many;
-- else a number the user set with ``torch.set_num_threads`` (one that differs from torch's default): that;
-- else the cores idle when profiling starts (a 0.1 s sample of per-core load), at least 1, at most torch's
-  default.
+- else a number the user set with ``torch.set_num_threads`` after importing the library (one that
+  differs from the number torch had then): that;
+- else, for a model on the CPU, the cores idle when profiling starts (a 0.1 s sample of the load of the
+  cores this process may run on), at least 1, at most the number torch had at import. A model on a GPU
+  keeps torch's setting.
 
 The choice changes only float rounding (the GEMM's blocking), never what is computed; it is not part of
 a profile's cache key, like the batch size.
 """
 
 import contextlib
+import os
 
 import psutil
+import torch
+
+# torch's intra-op threads when the library was imported: its default (one per physical core, or
+# OMP_NUM_THREADS), or a number the user set before importing us, which is then the most we take.
+_THREADS_AT_IMPORT = torch.get_num_threads()
 
 
 def default_threads():
-    """torch's own default: one intra-op thread per physical core (all logical ones if unknown)."""
-    return psutil.cpu_count(logical=False) or psutil.cpu_count() or 1
+    """The number of torch threads when the library was imported (torch's default unless set before)."""
+    return _THREADS_AT_IMPORT
+
+
+def _usable_cpus():
+    """The CPUs this process may run on (its affinity), or None where the platform does not say."""
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return None
 
 
 def idle_cores(interval=0.1):
-    """How many cores are idle now: the sum of each core's idle share over ``interval`` seconds, rounded."""
+    """How many of this process's cores are idle now: the sum of their idle shares over ``interval`` s, rounded."""
     busy = psutil.cpu_percent(interval=interval, percpu=True)
+    cpus = _usable_cpus()
+    if cpus is not None and max(cpus, default=-1) < len(busy):
+        busy = [busy[cpu] for cpu in cpus]
     return int(round(sum(max(0.0, 100.0 - share) for share in busy) / 100.0))
 
 
@@ -44,8 +63,6 @@ def choose_threads(n_threads=None):
     reason : str
         ``"set"`` (given), ``"yours"`` (``torch.set_num_threads`` was called) or ``"idle"`` (the idle cores).
     """
-    import torch
-
     if n_threads is not None:
         return int(n_threads), "set"
     current, default = torch.get_num_threads(), default_threads()
@@ -56,9 +73,7 @@ def choose_threads(n_threads=None):
 
 @contextlib.contextmanager
 def torch_threads(n_threads):
-    """Run the block with ``n_threads`` torch intra-op threads, then restore the previous number."""
-    import torch
-
+    """Run the block with ``n_threads`` torch intra-op threads, then restore the previous number (also on error)."""
     previous = torch.get_num_threads()
     if n_threads != previous:
         torch.set_num_threads(n_threads)

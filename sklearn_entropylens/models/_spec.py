@@ -128,7 +128,9 @@ class ModelSpec:
     >>> spec.cache_key()
     "model='smollm2-135m';revision=None;dtype='float32';device='cpu';kwargs=''"
     >>> spec.cache_key(numeric_only=True)
-    "model='smollm2-135m';revision=None;dtype='float32';device=None;kwargs=''"
+    "model='smollm2-135m';kwargs=''"
+    >>> spec == ModelSpec("smollm2-135m", dtype="float32", device="cpu")
+    True
     """
 
     model: str = DEFAULT_MODEL
@@ -139,6 +141,26 @@ class ModelSpec:
 
     def __post_init__(self):
         object.__setattr__(self, "model_kwargs", dict(self.model_kwargs or {}))
+
+    def __eq__(self, other):
+        return isinstance(other, ModelSpec) and self.cache_key() == other.cache_key()
+
+    def __hash__(self):
+        return hash(self.cache_key())
+
+    def check(self):
+        """Check every field (as estimators check their model parameters) and return the specification."""
+        check_model(self.model)
+        check_revision(self.revision)
+        check_dtype(self.dtype)
+        check_device(self.device)
+        check_placement(self.device, check_model_kwargs(self.model_kwargs))
+        return self
+
+    def params(self):
+        """The five estimator parameters of this specification: the inverse of :meth:`of`."""
+        return {"model": self.model, "revision": self.revision, "dtype": self.dtype, "device": self.device,
+                "model_kwargs": dict(self.model_kwargs) or None}
 
     @classmethod
     def of(cls, estimator):
@@ -156,17 +178,20 @@ class ModelSpec:
         return replace(self, dtype=dtype, device=device)
 
     def cache_key(self, *, numeric_only=False):
-        """The text key of this specification: the per-process model cache's and, with ``numeric_only``, a profile's.
+        """The text key of this specification: the per-process model cache's and, with ``numeric_only``, a profile's part.
 
-        ``numeric_only`` keeps what changes the numbers: no device (a profile's key holds the type of the
-        device the model ran on) and no placement-only loading option (``device_map``, ``max_memory``, ...).
+        ``numeric_only`` keeps the identifier and the loading options that change the numbers (not the
+        placement-only ones: ``device_map``, ``max_memory``, ...): the revision, dtype and device type a
+        model resolves to are known only once loaded, and a profile's key holds those resolved values
+        (:meth:`~sklearn_entropylens.lens.ProfileSpec.cache_key`).
         """
-        device = None if numeric_only else self.device
         kwargs = sorted(
             (key, value) for key, value in self.model_kwargs.items() if not (numeric_only and key in PLACEMENT_KWARGS)
         )
         loading = ";".join(f"{key}={_describe(value)}" for key, value in kwargs)
-        return f"model={self.model!r};revision={self.revision!r};dtype={str(self.dtype)!r};device={device!r};kwargs={loading!r}"
+        if numeric_only:
+            return f"model={self.model!r};kwargs={loading!r}"
+        return f"model={self.model!r};revision={self.revision!r};dtype={str(self.dtype)!r};device={str(self.device)!r};kwargs={loading!r}"
 
     @property
     def local_only(self):
@@ -288,6 +313,13 @@ def load_model(name=DEFAULT_MODEL, *, revision=None, dtype="auto", device="auto"
     model_kwargs = check_model_kwargs(model_kwargs)
     check_placement(device, model_kwargs)
     return ModelSpec(name, revision=revision, dtype=dtype, device=device, model_kwargs=model_kwargs).load()
+
+
+def check_model_spec(model):
+    """Validate a model given as an identifier or a :class:`ModelSpec`; return the checked ModelSpec."""
+    if isinstance(model, ModelSpec):
+        return model.check()
+    return ModelSpec(check_model(model))
 
 
 # The constraint-table entries of an estimator's five model parameters (see ModelSpec.of).

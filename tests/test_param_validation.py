@@ -15,8 +15,6 @@ from sklearn_entropylens import (
 )
 from sklearn_entropylens._param_validation import InvalidParameterError
 
-# Resolved, with their own messages, where the model is loaded.
-RESOLVED_BY_LOAD_MODEL = {"model", "revision", "dtype", "device"}
 
 
 ESTIMATORS = [
@@ -28,7 +26,7 @@ ESTIMATORS = [
 @pytest.mark.parametrize("estimator", ESTIMATORS)
 def test_every_parameter_is_declared(estimator):
     parameters = set(inspect.signature(estimator).parameters)
-    assert set(estimator._entropylens_constraints) == parameters - RESOLVED_BY_LOAD_MODEL
+    assert set(estimator._entropylens_constraints) == parameters  # every parameter, the model's included
 
 
 @pytest.mark.parametrize("estimator, parameter, value, expected", [
@@ -42,7 +40,7 @@ def test_every_parameter_is_declared(estimator):
     (FormatClassifier(), "classifier", 3, r"'classifier' parameter of FormatClassifier must be None or a classifier"),
     (CorrectnessClassifier(), "scaler", "standard", r"'scaler' .* a transformer \(fit and transform\)"),
     (TunedLens(), "training_vocab", 0, r"'training_vocab' parameter of TunedLens must be None or an int in \[1, inf\); got 0"),
-    (EntropyProfileTransformer(), "lens", "tuned", r"'lens' parameter of EntropyProfileTransformer must be 'logit' or an instance of TunedLens"),
+    (EntropyProfileTransformer(), "lens", "tuned", r"'lens' parameter of EntropyProfileTransformer must be 'logit', a fitted TunedLens, or FrozenEstimator\(TunedLens\)"),
 ])
 def test_a_bad_value_names_the_parameter_the_estimator_and_what_it_accepts(estimator, parameter, value, expected):
     estimator.set_params(**{parameter: value})

@@ -60,7 +60,7 @@ FORMAT_WORDINGS = {
                     "Produce a breaking-news story for a television bulletin on {topic}"),
 }
 
-# Measured with answer_correctness on the bundled SmolLM2-135M-Instruct (tests/test_datasets.py checks
+# Measured with answer_correctness on the bundled SmolLM2-135M-Instruct (tests/datasets/test_datasets.py checks
 # the first figure on the real model).
 SMOLLM2_CLOZE_ACCURACY = 0.665
 SMOLLM2_LETTERS_ACCURACY = 0.233

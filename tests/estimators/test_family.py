@@ -71,7 +71,7 @@ def test_family_classifier_needs_sampling():
         ModelFamilyClassifier(profiler=EntropyProfileTransformer(temperature=0)).fit(["a"], ["x"])
 
 
-@pytest.mark.bundled
+@pytest.mark.slow
 def test_real_families_are_separated_and_expansion_follows_candidate_sets(smollm2, gemma3, tmp_path):
     """SmolLM2 (Llama family) against Gemma-3: leave-one-sample-out kNN on depth-rescaled profiles."""
     reset_profile_counters()

@@ -194,7 +194,7 @@ def test_intervention_scorer_bad_input(params, X, message):
         scorer.fit(_questions()).score(X if X is not None else _questions(), ["A"])
 
 
-@pytest.mark.bundled
+@pytest.mark.slow
 def test_intervention_on_the_bundled_model(smollm2):
     from sklearn_entropylens.datasets import load_multiple_choice
 

@@ -19,7 +19,7 @@ from sklearn_entropylens import (
 )
 from sklearn_entropylens.datasets import PAPER_FORMATS, load_formats, load_multiple_choice, load_story_tasks
 
-pytestmark = pytest.mark.bundled
+pytestmark = pytest.mark.slow  # (the bundled marker comes from the smollm2 fixture, in conftest.py)
 
 
 def _beats_dummy(result, margin=0.1):

@@ -62,14 +62,35 @@ def test_scorers_read_the_probability_of_the_positive_class():
 
 
 def test_corrected_ttest_follows_nadeau_and_bengio():
-    scores, baseline = np.array([0.81, 0.76, 0.84, 0.79, 0.73]), np.array([0.52, 0.49, 0.55, 0.47, 0.50])
-    result = corrected_resampled_ttest(scores, baseline, n_train=160, n_test=40, confidence=0.9)
-    d = scores - baseline
-    se = np.sqrt((1 / 5 + 40 / 160) * d.var(ddof=1))
-    assert result.statistic == pytest.approx(d.mean() / se)
-    assert result.pvalue == pytest.approx(2 * stats.t.sf(d.mean() / se, 4))
-    assert result.ci_high - result.mean_difference == pytest.approx(stats.t.ppf(0.95, 4) * se)
+    # Nadeau and Bengio (2003, Machine Learning 52, eq. 8 and section 5): J = 5 random splits with
+    # n1 = 100 training and n2 = 30 test examples; t = mean(d) / sqrt((1/J + n2/n1) * s^2), J - 1 df.
+    # Worked by hand on these numbers (no formula of the code restated):
+    #   d = scores - baseline = [0.14, 0.06, 0.10, 0.10, 0.10], mean 0.10,
+    #   s^2 = (0.04^2 + 0.04^2 + 0 + 0 + 0) / 4 = 0.0008,
+    #   (1/5 + 30/100) * 0.0008 = 0.5 * 0.0008 = 0.0004, standard error 0.02, t = 0.10 / 0.02 = 5 exactly.
+    scores, baseline = [0.84, 0.80, 0.85, 0.78, 0.83], [0.70, 0.74, 0.75, 0.68, 0.73]
+    result = corrected_resampled_ttest(scores, baseline, n_train=100, n_test=30, confidence=0.95)
+    assert result.df == 4
+    assert result.mean_difference == pytest.approx(0.10, rel=1e-12)
+    assert result.statistic == pytest.approx(5.0, rel=1e-9)
+    # Student's t with 4 df has a closed-form CDF, F(t) = 1/2 + (3u - u^3)/4 with u = t / sqrt(4 + t^2),
+    # so the two-sided p-value at t = 5 is 1 - (3u - u^3)/2 = 0.0074904...; scipy's t distribution agrees.
+    u = 5 / np.sqrt(29)
+    assert result.pvalue == pytest.approx(1 - (3 * u - u**3) / 2, rel=1e-9)
+    assert result.pvalue == pytest.approx(0.0074904, abs=1e-7)
+    assert result.pvalue == pytest.approx(2 * stats.t.sf(5.0, 4), rel=1e-9)
+    # 95 % interval: 0.10 +/- t_{0.975, 4} * 0.02, with t_{0.975, 4} = 2.776445 (tables of Student's t).
+    assert result.ci_low == pytest.approx(0.10 - 2.776445 * 0.02, abs=1e-7)
+    assert result.ci_high == pytest.approx(0.10 + 2.776445 * 0.02, abs=1e-7)
+    # The correction multiplies the plain paired t (scipy's ttest_rel, 7.9057 = 5 sqrt(2.5)) by
+    # sqrt((1/J) / (1/J + n2/n1)) = sqrt(0.2 / 0.5): it only shrinks the statistic.
     plain = stats.ttest_rel(scores, baseline)
-    assert result.pvalue > plain.pvalue  # the correction only widens
+    assert plain.statistic == pytest.approx(5 * np.sqrt(2.5), rel=1e-9)
+    assert result.statistic == pytest.approx(plain.statistic * np.sqrt(0.2 / 0.5), rel=1e-9)
+    assert result.pvalue > plain.pvalue
+    # The sign follows the order of the two learners.
+    reversed_result = corrected_resampled_ttest(baseline, scores, n_train=100, n_test=30, confidence=0.95)
+    assert reversed_result.statistic == pytest.approx(-5.0, rel=1e-9)
+    assert reversed_result.pvalue == pytest.approx(result.pvalue, rel=1e-9)
     with pytest.raises(ValueError, match="at least 2 folds"):
         corrected_resampled_ttest([0.5], [0.5], n_train=1, n_test=1)

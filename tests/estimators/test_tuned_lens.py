@@ -7,6 +7,7 @@ import skops.io
 import torch
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
+from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import make_pipeline
 
 from sklearn_entropylens import (
@@ -128,7 +129,8 @@ def test_the_transformer_profiles_through_a_fitted_tuned_lens_and_caches_it_apar
     assert tuned.lens_hash_ == lens.lens_hash_ and logit.lens_hash_ is None
     assert not np.allclose(logit_features, tuned_features)  # a different lens, a different cache entry
     np.testing.assert_array_equal(tuned.transform(PROMPTS), tuned_features)  # served from the cache
-    np.testing.assert_array_equal(clone(tuned).fit_transform(PROMPTS), tuned_features)  # clones keep the lens
+    frozen = clone(tuned).set_params(lens=FrozenEstimator(lens))
+    np.testing.assert_array_equal(clone(frozen).fit_transform(PROMPTS), tuned_features)  # a frozen lens survives clone
     kl = tuned_features[:, tuned.n_layers_:]
     assert kl[:, -1] == pytest.approx(0, abs=1e-6)
 
@@ -345,7 +347,7 @@ def test_a_fit_reports_its_exact_held_out_kl_and_mass_per_layer(fitted_tiny):
 
 # -- The tuned-lens package's lens files ----------------------------------------------------------------
 
-FIXTURE = pathlib.Path(__file__).parent / "data" / "tuned_lens_tiny_llama"  # made by make_fixture.py there
+FIXTURE = pathlib.Path(__file__).parents[1] / "data" / "tuned_lens_tiny_llama"  # made by make_fixture.py there
 
 
 @pytest.fixture(scope="module")

@@ -13,15 +13,27 @@ collect_ignore_glob = ["data/*"]
 
 
 # The fixtures that load a real bundled model. Every test that uses one, directly or through another
-# fixture, gets the ``bundled`` marker here and nowhere else (the marker is declared in setup.cfg), so
+# fixture, and every doctest that builds a model-backed object, gets the ``bundled`` marker here and nowhere else (the marker is declared in setup.cfg), so
 # ``-m "not bundled"`` runs the offline suite and ``-m bundled`` the real-model checks.
 REAL_MODEL_FIXTURES = frozenset({"smollm2", "gemma3"})
+
+
+# The package's doctests take no fixtures: those that build a model-backed object run the default model.
+MODEL_BACKED_CALLS = ("EntropyProfileTransformer(", "TunedLens(", "load_model(", "answer_correctness(",
+                      "Classifier(", "InterventionScorer(")
+
+
+def _needs_a_bundled_model(item):
+    if REAL_MODEL_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        return True
+    examples = getattr(getattr(item, "dtest", None), "examples", ())
+    return any(call in example.source for example in examples for call in MODEL_BACKED_CALLS)
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest's own hook deselects by -m
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if REAL_MODEL_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        if _needs_a_bundled_model(item):
             item.add_marker(pytest.mark.bundled)
 
 

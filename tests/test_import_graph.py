@@ -71,6 +71,8 @@ def imported_modules(path, root):
                 if is_module(submodule, root):
                     found.add(submodule)
                     bound[alias.asname or alias.name] = submodule
+                elif alias.name.startswith("_") and not alias.name.startswith("__"):
+                    found.add(submodule)  # a private name of the module: reached like a private module
                 else:
                     found.add(target)
         elif (
@@ -90,14 +92,13 @@ def imported_modules(path, root):
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in bound:
             attribute = node.attr
             if attribute.startswith("_") and not attribute.startswith("__"):
-                candidate = f"{bound[node.value.id]}.{attribute}"
-                if is_module(candidate, root):
-                    found.add(candidate)
+                found.add(f"{bound[node.value.id]}.{attribute}")
     found.discard(name)
     return found
 
 
 def import_graph(root):
+    """Each module's imports; a private name read from a module counts as an edge to ``<module>.<name>``."""
     return {module_name(path, root): imported_modules(path, root) for path in sorted(root.rglob("*.py"))}
 
 
@@ -218,6 +219,7 @@ def test_an_upward_import_is_found_also_through_importlib(toy):
 
 @pytest.mark.parametrize("source", [
     "from ..low._b import x\n",
+    "from ..low import _b\n",
     "import toy.low._b as b\n",
     "from .. import low\ny = low._b\n",
     "y = __import__('toy.low._b')\n",
@@ -225,6 +227,12 @@ def test_an_upward_import_is_found_also_through_importlib(toy):
 def test_a_reach_into_another_packages_private_module_is_found(toy, source):
     graph = toy({"toy/low/_b.py": "x = 1\n", "toy/high/_a.py": source})
     assert private_reaches(graph) == ["toy.high._a -> toy.low._b"]
+
+
+def test_a_private_name_of_another_package_is_found(toy):
+    graph = toy({"toy/low/__init__.py": "def _helper():\n    pass\n",
+                 "toy/high/_a.py": "from ..low import _helper\nfrom .. import low\ny = low._other\n"})
+    assert private_reaches(graph) == ["toy.high._a -> toy.low._helper", "toy.high._a -> toy.low._other"]
 
 
 def test_a_package_may_use_its_own_private_modules(toy):

@@ -98,3 +98,13 @@ def test_constraints_pin_every_runtime_dependency():
     for requirement in requirements:
         name = re.sub(r"[-_.]+", "-", re.split(r"[<>=!~\[ ]", requirement)[0]).lower()
         assert name in pinned, f"{name} is not pinned in constraints.txt"
+
+
+def test_every_subpackage_exports_what_its_all_lists():
+    # A name in __all__ that does not resolve breaks ``from <package> import *``.
+    import importlib
+
+    for package in ("datasets", "estimators", "experiments", "lens", "metrics", "models", "plotting"):
+        module = importlib.import_module(f"sklearn_entropylens.{package}")
+        missing = [name for name in getattr(module, "__all__", ()) if not hasattr(module, name)]
+        assert missing == [], (package, missing)

@@ -15,6 +15,7 @@ from .._public_names import public_module
 _STEPS = ("profiler", "scaler", "classifier")
 
 
+@public_module("sklearn_entropylens.estimators")
 class ProfileClassifier(ValidatedParametersMixin, ClassifierMixin, BaseEstimator):
     """Profile, scale and classify prompts.
 

@@ -7,7 +7,7 @@ import pandas as pd
 import torch
 from sklearn.utils import Bunch
 
-from ..lens import default_batch_size, encode_prompts, left_padded_batch
+from ..lens import default_batch_size, encode_prompts, left_padded_batch, threads_for
 from ..models import DEFAULT_MODEL, check_model_spec
 from .._param_validation import Boolean, Checked, Interval, Options, validate_arguments
 from .._validation import check_prompts
@@ -187,11 +187,12 @@ def answer_correctness(X, answers, *, options=None, method="letters", model=DEFA
     batch_size = default_batch_size(loaded.device) if batch_size == "auto" else int(batch_size)
     token_ids = encode_prompts(loaded, prompts, n_tokens=1, chat_template=chat_template)
     sequence_scores = None
-    if method == "letters":
-        scores = _letter_scores(loaded, token_ids, letters, batch_size)
-    else:
-        sequence_scores = _option_scores(loaded, token_ids, options, batch_size)
-        scores = sequence_scores[0]
+    with threads_for(loaded)[0]:  # torch's threads chosen as the profiler chooses them (lens/_threads.py)
+        if method == "letters":
+            scores = _letter_scores(loaded, token_ids, letters, batch_size)
+        else:
+            sequence_scores = _option_scores(loaded, token_ids, options, batch_size)
+            scores = sequence_scores[0]
     chosen = scores.argmax(axis=1)
     predicted = np.asarray(letters)[chosen]
     shifted = np.exp(scores - scores.max(axis=1, keepdims=True))

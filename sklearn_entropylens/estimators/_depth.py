@@ -258,7 +258,7 @@ class DepthRescaler(ValidatedParametersMixin, _LayoutMixin, TransformerMixin, Ba
             width = max(2, len(str(self.n_points_)))
             cells = [f"pad{int(k):0{width}d}" for k in self.depths_]
         else:
-            cells = [f"depth{depth:.4f}" for depth in self.depths_]
+            cells = FeatureLayout.cell_names(depths=self.depths_)
         return np.asarray([f"{group}_{cell}" for group in self.groups_ for cell in cells], dtype=object)
 
 

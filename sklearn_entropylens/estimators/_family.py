@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..models import ModelSpec
 from ._depth import DepthRescaler, _is_collection_of_tables
 from ._profile import EntropyProfileTransformer
-from .._param_validation import HasMethods, InstanceOf, Interval, Options, ValidatedParametersMixin
+from .._param_validation import HasMethods, InstanceOf, Interval, InvalidParameterError, Options, ValidatedParametersMixin
 from .._validation import EmptyPromptWarning
 from .._public_names import public_module
 
@@ -144,6 +144,15 @@ class ModelFamilyClassifier(ValidatedParametersMixin, ClassifierMixin, BaseEstim
             return self.sampling_seed_
         return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
 
+    def _validate_params(self):
+        values = super()._validate_params()
+        temperature = self._base_profiler().temperature
+        if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or temperature <= 0:
+            raise InvalidParameterError(
+                f"The profiler's temperature must be > 0: the fingerprint samples continuations, got {temperature!r}."
+            )
+        return values
+
     def _profiler(self, model, seed):
         """The base profiler on one model: an identifier replaces its ``model``, a ModelSpec all five model parameters."""
         model = model.params() if isinstance(model, ModelSpec) else {"model": model}
@@ -207,11 +216,6 @@ class ModelFamilyClassifier(ValidatedParametersMixin, ClassifierMixin, BaseEstim
         if y.ndim != 1 or len(y) != len(models):
             raise ValueError(f"y must give one family per model: {len(models)} models, y of shape {y.shape}.")
         check_classification_targets(y)
-        temperature = self._base_profiler().temperature
-        if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or temperature <= 0:
-            raise ValueError(
-                f"The profiler's temperature must be > 0: the fingerprint samples continuations, got {temperature!r}."
-            )
         if hasattr(self, "sampling_seed_"):
             del self.sampling_seed_  # a refit draws its seed from random_state again
         seed = self._sampling_seed()

@@ -33,9 +33,9 @@ def skip_layers(model, layers):
 
     Parameters
     ----------
-    model : torch.nn.Module, LoadedModel or str
-        A supported causal LM, a loaded model, or a model identifier (loaded through the per-process
-        cache).
+    model : torch.nn.Module, LoadedModel, ModelSpec or str
+        A supported causal LM, a loaded model, or a model identifier or specification (loaded through
+        the per-process cache).
     layers : iterable of int
         1-based block indices (block ``l`` of ``1 .. L``, as in the profiles' ``layerLL`` names).
 

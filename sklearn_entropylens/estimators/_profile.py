@@ -138,11 +138,13 @@ class EntropyProfileTransformer(ValidatedParametersMixin, TransformerMixin, Base
     token_frequencies : array-like of shape (vocab_size,) or None, default=None
         Occurrences of each token id, for ``"top1_frequency_rank"`` (see :func:`token_frequencies`);
         None counts them on the built-in stories with the model's tokenizer.
-    lens : "logit" or TunedLens, default="logit"
+    lens : "logit", TunedLens or FrozenEstimator, default="logit"
         How each layer is read: the logit lens (the model's final norm and unembedding, as in the
         paper), or a fitted :class:`TunedLens` of the same model and revision (its translator, then
         the same head). Every statistic, aggregate and the cache work with either; profiles through a
-        tuned lens are cached under its content. A tuned lens reads the block site only.
+        tuned lens are cached under its content. A tuned lens reads the block site only. ``clone``
+        (in pipelines, grid searches, cross-validation) gives an unfitted lens, as scikit-learn does: pass
+        ``FrozenEstimator(lens)`` (:class:`sklearn.frozen.FrozenEstimator`) to keep it fitted.
     temperature : float, default=0.0
         0 for greedy decoding; a positive value samples the continuation at that temperature. The
         entropies themselves are always of the untempered distribution, as in the reference.
@@ -179,10 +181,13 @@ class EntropyProfileTransformer(ValidatedParametersMixin, TransformerMixin, Base
         :func:`register_model` live in this process only and are profiled here.
     n_threads : int or None, default=None
         torch CPU threads while profiling in this process, set for the duration of each call and restored
-        after. None chooses: a number you set with ``torch.set_num_threads`` is kept; otherwise the cores
-        idle when profiling starts (torch's default of one thread per core is up to twice as slow beside
-        another busy process). The progress bar says what was chosen. Changes the results only by float
-        rounding; not part of the ``memory`` cache key.
+        after. None chooses: a number you set with ``torch.set_num_threads`` after importing the library
+        is kept; otherwise, for a model on the CPU, the cores idle when profiling starts (of those this
+        process may run on), at most the number torch had at import (torch's default of one thread per
+        core is two to four times slower beside another busy process); a model on a GPU keeps torch's
+        setting. The progress bar says what was chosen. The thread count changes the results only by
+        float rounding, so under varying load two runs may differ in the last bits: set ``n_threads``
+        for bitwise-reproducible runs. Not part of the ``memory`` cache key.
     memory : str, joblib.Memory or None, default=None
         Cache profiles per prompt under this location, keyed by the prompt and every parameter that
         changes the numbers, the device type and the engine's numeric version included (not
@@ -381,7 +386,7 @@ class EntropyProfileTransformer(ValidatedParametersMixin, TransformerMixin, Base
         loaded = model_spec.load()
         self.model_name_ = loaded.name
         self.model_revision_ = loaded.revision
-        self.dtype_ = str(loaded.dtype).removeprefix("torch.")
+        self.dtype_ = loaded.dtype_name
         self.n_layers_ = loaded.n_layers
         self.vocab_size_ = loaded.vocab_size
         self.statistics_ = expand_statistics(values["statistics"], values["alpha"])
@@ -401,7 +406,7 @@ class EntropyProfileTransformer(ValidatedParametersMixin, TransformerMixin, Base
         if self.temperature > 0:
             self.sampling_seed_ = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         self.model_spec_ = model_spec
-        self.device_type_ = loaded.device.type
+        self.device_type_ = loaded.device_type
         self.spec_ = self._profile_spec()
         self.spec_.check_model(loaded)
         self.layers_ = self.spec_.layers(loaded.n_layers)
@@ -448,7 +453,8 @@ class EntropyProfileTransformer(ValidatedParametersMixin, TransformerMixin, Base
             if name not in self.__dict__:
                 setattr(self, name, defaults[name].default)
         if hasattr(self, "feature_layout_"):
-            if not hasattr(self, "model_spec_"):  # fitted before the specifications (0.1.0.dev0, 2026-12-06)
+            if not hasattr(self, "model_spec_"):  # fitted before the specifications (0.1.0.dev0, 2026-12-06);
+                # the device type is where it was fitted, for the record: profiles are keyed by where they run.
                 self.model_spec_ = ModelSpec.of(self)
                 self.device_type_ = "cpu" if self.device == "auto" else str(self.device).partition(":")[0]
             self.spec_ = self._profile_spec()
@@ -467,13 +473,15 @@ class EntropyProfileTransformer(ValidatedParametersMixin, TransformerMixin, Base
 
     def _runner(self, *, cached=True):
         loaded = self._loaded()
+        # Fitted on one machine, used on another (a laptop, then a GPU): the profile is keyed by where it runs.
+        spec = self.spec_.on(loaded)
         store = None
         location = check_memory(self.memory).location if cached else None
         if location is not None:
-            store = ProfileStore(location, self.spec_.cache_key())
+            store = ProfileStore(location, spec.cache_key())
         return ProfileRunner(
             loaded,
-            self.spec_,
+            spec,
             batch_size=self.batch_size,
             vocab_chunk=self.vocab_chunk,
             n_jobs=self.n_jobs,

@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 from .._param_validation import Boolean, InstanceOf, Interval, Options, ValidatedParametersMixin
 from .._validation import check_prompts
 from .._public_names import public_module
-from ..lens import LogitLens, Translators, block_input, block_output, lens_statistics, make_lens
+from ..lens import LogitLens, Translators, block_input, block_output, lens_statistics, make_lens, threads_for
 from ..models import DEFAULT_MODEL, MODEL_CONSTRAINTS, ModelSpec
 
 # Positions per chunk of the exact (whole-vocabulary) KL: a (chunk x layers, vocabulary) tile at most.
@@ -260,6 +260,10 @@ class TunedLens(ValidatedParametersMixin, BaseEstimator):
     def _fit(self, texts):
         started = time.perf_counter()
         loaded = self.load()
+        with threads_for(loaded)[0]:  # torch's threads chosen as the profiler chooses them (lens/_threads.py)
+            return self._fit_loaded(loaded, texts, started)
+
+    def _fit_loaded(self, loaded, texts, started):
         rng = check_random_state(self.random_state)
         order = rng.permutation(len(texts))
         n_validation = min(len(texts) - 1, max(1, int(round(self.validation_fraction * len(texts)))))

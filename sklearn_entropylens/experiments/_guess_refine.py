@@ -87,7 +87,7 @@ def _frequency_guesses(model, lens_name, lens, prompts, n_tokens):
     profiler, result = _profile(model, lens, prompts, n_tokens, ["top1_frequency_rank", "top1_agreement", "top1_settled"],
                                 _training_story_frequencies(model))
     ranks, agreement = result["top1_frequency_rank"], result["top1_agreement"]
-    depths = profiler.layers_ / profiler.n_layers_
+    depths = profiler.feature_layout_.depths
     curves = pd.DataFrame({
         "relative_depth": depths,
         "top10_share": (ranks <= 10).mean(axis=(0, 1)),

@@ -36,6 +36,7 @@ from ._spec import (
     check_truncation,
 )
 from ._runner import ProfileRunner, make_lens, profile_token_ids
+from ._threads import threads_for
 from ._tracing import block_input, block_output, site_stream
 from ._tuned import Translators, TunedLogitLens
 from ._tuned_lens_files import read_tuned_lens, unembedding_hash, write_tuned_lens
@@ -84,7 +85,6 @@ __all__ = [
     "left_padded_batch",
     "lens_statistics",
     "make_lens",
-    "order: it never imports it. The",
     "probe_ids",
     "profile_token_ids",
     "read_tuned_lens",
@@ -95,6 +95,7 @@ __all__ = [
     "site_stream",
     "split_site",
     "token_frequencies",
+    "threads_for",
     "token_text",
     "unembedding_hash",
     "verify_adapter",

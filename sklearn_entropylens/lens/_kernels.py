@@ -71,9 +71,8 @@ class StreamingEntropy:
     """
 
     def __init__(self, n_rows, alpha, device="cpu"):
-        orders = tuple(check_alpha(order) for order in alpha) if isinstance(alpha, tuple) else (check_alpha(alpha),)
-        if not orders or len(set(orders)) != len(orders):
-            raise ValueError(f"alpha must be one order or distinct orders, got {alpha!r}.")
+        # Orders arrive checked (by the profile's specification, or by entropy_from_logits).
+        orders = tuple(float(order) for order in alpha) if isinstance(alpha, tuple) else (float(alpha),)
         if len({accumulates_in_float64(order) for order in orders}) != 1:
             raise ValueError(f"Orders {orders} need different accumulation dtypes; accumulate them apart.")
         self.orders = orders
@@ -146,7 +145,7 @@ class StreamingEntropy:
             if len(self.orders) != 1:
                 raise ValueError(f"Name the order: this accumulator holds {self.orders}.")
             alpha = self.orders[0]
-        alpha = check_alpha(alpha)
+        alpha = float(alpha)
         if alpha == 0.0:
             return torch.log(self._support).to(self.dtype)
         # A row whose logits were all -inf has no terms: its clamped ones counted exp(floor) each. (A row
@@ -185,6 +184,7 @@ def entropy_from_logits(logits, alpha=1.0, chunk_size=None):
     >>> round(float(entropy_from_logits(torch.zeros(4))), 6)  # uniform over 4 tokens: log 4
     1.386294
     """
+    alpha = check_alpha(alpha)
     logits = torch.as_tensor(np.asarray(logits) if not torch.is_tensor(logits) else logits)
     batch_shape = logits.shape[:-1]
     rows = logits.reshape(-1, logits.shape[-1])

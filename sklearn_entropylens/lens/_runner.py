@@ -20,7 +20,7 @@ from ._memory import plan_engine
 from ._result import ProfileResult
 from ._registry import expand_statistics, needs_whole_rows, records_embedding
 from ._spec import ProfileSpec
-from ._threads import choose_threads, torch_threads
+from ._threads import threads_for
 
 # On joblib's workers, about this many prompts are profiled between two writes to the per-prompt cache
 # (each shard pays a model load there). Here, every batch is written as it finishes: a long run that is
@@ -82,8 +82,8 @@ def profile_token_ids(loaded, token_ids, *, n_tokens, statistics=("entropy",), a
         Values of shape (n_prompts, n_statistics, n_tokens, n_layers) and the generated tokens.
     """
     alpha = tuple(float(order) for order in alpha) if isinstance(alpha, (list, tuple)) else float(alpha)
-    spec = ProfileSpec(model=None, model_revision=loaded.revision, dtype=str(loaded.dtype).removeprefix("torch."),
-                       device_type=loaded.device.type, n_tokens=n_tokens,
+    spec = ProfileSpec(model=None, model_revision=loaded.revision, dtype=loaded.dtype_name,
+                       device_type=loaded.device_type, n_tokens=n_tokens,
                        statistics=expand_statistics(tuple(statistics), alpha), alpha=alpha, top_p=top_p,
                        include_embedding=include_embedding, temperature=temperature, sites=tuple(sites),
                        frequency_ranks=frequency_ranks)
@@ -218,16 +218,16 @@ class ProfileRunner:
             batches = _batches(canonical_order(token_ids, pending_seeds), plan.batch_size)
             per_shard = 1 if self._decodes_here() else max(1, CHECKPOINT_PROMPTS // plan.batch_size)
             shards = [batches[start : start + per_shard] for start in range(0, len(batches), per_shard)]
-            # Decoding here: the runner chooses torch's threads for this call (see _threads); workers keep theirs.
-            # A model on a GPU keeps torch's setting unless n_threads is given.
-            here = (self._decodes_here() or len(shards) == 1) and (
-                self.loaded.device.type == "cpu" or self.n_threads is not None
+            # Decoding here: the runner sets torch's threads for this call (see _threads); workers keep theirs.
+            threads, n_threads, reason = (
+                threads_for(self.loaded, self.n_threads)
+                if self._decodes_here() or len(shards) == 1
+                else (contextlib.nullcontext(), None, None)
             )
-            n_threads, reason = choose_threads(self.n_threads) if here else (None, None)
             description = self.progress
             if description is not None and n_threads is not None:
                 description += f", {n_threads} thread{'s' if n_threads > 1 else ''} ({_THREAD_REASONS[reason]})"
-            with torch_threads(n_threads) if here else contextlib.nullcontext(), tqdm(
+            with threads, tqdm(
                 total=len(identities), disable=self.progress is None, unit="prompt", desc=description,
                 mininterval=0.5, miniters=1,
             ) as bar:

@@ -7,6 +7,7 @@ profile transformer builds it in ``fit`` from parameters its constraint table ch
 depends on the loaded model (:meth:`ProfileSpec.check_model`).
 """
 
+import dataclasses
 import math
 import numbers
 from dataclasses import dataclass, field
@@ -242,6 +243,13 @@ class ProfileSpec:
     def layers(self, n_blocks):
         """Layer indices of the profile: ``[0,] 1 .. L``."""
         return np.arange(0 if self.include_embedding else 1, n_blocks + 1)
+
+    def on(self, loaded):
+        """This specification for the model as it is loaded now: its dtype and device type, which the numbers
+        (and so the cache key) depend on, are where it runs, not where the estimator was fitted."""
+        if (self.dtype, self.device_type) == (loaded.dtype_name, loaded.device_type):
+            return self
+        return dataclasses.replace(self, dtype=loaded.dtype_name, device_type=loaded.device_type)
 
     def check_model(self, loaded):
         """Raise a ValueError naming the model and the reason when ``loaded`` cannot give this profile."""

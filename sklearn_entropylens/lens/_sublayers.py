@@ -10,9 +10,6 @@ from ._tracing import _as_stream, _close
 # Names that say an update to the stream comes from a block's MLP (or mixture of experts) or from its
 # attention (or another token mixer: Mamba, RWKV time mixing, convolution, xLSTM).
 _MLP_NAMES = re.compile(r"mlp|ffn|feed_?forward|moe|fc2|channel|expert", re.IGNORECASE)
-
-
-_MLP_NAMES = re.compile(r"mlp|ffn|feed_?forward|moe|fc2|channel|expert", re.IGNORECASE)
 _ATTENTION_NAMES = re.compile(r"attn|attention|mixer|mamba|temporal|lstm|conv|operator|time", re.IGNORECASE)
 
 

@@ -82,3 +82,15 @@ def torch_threads(n_threads):
     finally:
         if torch.get_num_threads() != previous:
             torch.set_num_threads(previous)
+
+
+def threads_for(loaded, n_threads=None):
+    """The threads to run ``loaded`` with: ``(context manager, number or None, reason or None)``.
+
+    A model on the CPU (or any model, with ``n_threads`` given) runs the block with
+    :func:`choose_threads`'s number; a model on a GPU keeps torch's setting.
+    """
+    if loaded.device_type != "cpu" and n_threads is None:
+        return contextlib.nullcontext(), None, None
+    number, reason = choose_threads(n_threads)
+    return torch_threads(number), number, reason

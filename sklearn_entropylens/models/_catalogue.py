@@ -9,9 +9,6 @@ from dataclasses import dataclass
 
 
 CACHE_ENV_VAR = "SKLEARN_ENTROPYLENS_CACHE"
-
-
-CACHE_ENV_VAR = "SKLEARN_ENTROPYLENS_CACHE"
 DEFAULT_MODEL = "smollm2-135m"
 
 

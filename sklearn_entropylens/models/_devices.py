@@ -20,6 +20,11 @@ def resolve_device(device):
 
 
 
+def dtype_name(dtype):
+    """A torch dtype's short name: ``torch.float32`` -> ``"float32"``."""
+    return str(dtype).removeprefix("torch.")
+
+
 def resolve_dtype(dtype, device):
     """Turn ``"auto"`` into float32 on CPU and bfloat16 on GPU; accept names and torch dtypes."""
     import torch

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from ..lens import UnsupportedArchitectureError, check_decoding, get_adapter, probe_ids, verify_adapter
 from ._catalogue import BUNDLED_MODELS, ModelLoadError
-from ._devices import resolve_device
+from ._devices import dtype_name, resolve_device
 from ._conversion import convert_bundled, local_fingerprint, quiet_transformers
 from ._hub import hub_reachable, known_names, looks_like_path, suggestion
 
@@ -35,6 +35,16 @@ class LoadedModel:
     decoding: object = None
     # The engine hooks the model's blocks while it runs: threads sharing a model take turns.
     lock: object = field(default_factory=threading.RLock, repr=False, compare=False)
+
+    @property
+    def dtype_name(self):
+        """The weight dtype's short name (``"float32"``)."""
+        return dtype_name(self.dtype)
+
+    @property
+    def device_type(self):
+        """Where the inputs go: ``"cpu"`` or ``"cuda"``."""
+        return self.device.type
 
     @property
     def n_layers(self):

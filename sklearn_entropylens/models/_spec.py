@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from .._param_validation import Checked
 from ._catalogue import BUNDLED_MODELS, DEFAULT_MODEL, ModelLoadError
-from ._devices import resolve_device, resolve_dtype
+from ._devices import dtype_name, resolve_device, resolve_dtype
 from ._hub import describe_model_argument
 from ._loading import load_from_spec
 from .._public_names import public_module
@@ -140,7 +140,9 @@ class ModelSpec:
     model_kwargs: dict = field(default=None)
 
     def __post_init__(self):
-        object.__setattr__(self, "model_kwargs", dict(self.model_kwargs or {}))
+        kwargs = self.model_kwargs
+        # A copy of a dict (None: no options); anything else is kept for check() to name.
+        object.__setattr__(self, "model_kwargs", {} if kwargs is None else dict(kwargs) if isinstance(kwargs, dict) else kwargs)
 
     def __eq__(self, other):
         return isinstance(other, ModelSpec) and self.cache_key() == other.cache_key()
@@ -174,7 +176,7 @@ class ModelSpec:
             device = "auto"
         else:
             device = str(resolve_device(self.device))
-        dtype = str(resolve_dtype(self.dtype, resolve_device(self.device))).removeprefix("torch.")
+        dtype = dtype_name(resolve_dtype(self.dtype, resolve_device(self.device)))
         return replace(self, dtype=dtype, device=device)
 
     def cache_key(self, *, numeric_only=False):
@@ -306,13 +308,8 @@ def load_model(name=DEFAULT_MODEL, *, revision=None, dtype="auto", device="auto"
         If the identifier is unknown, cannot be loaded offline, is not a causal LM, its architecture is
         not supported by the logit lens, or its unembedding is not usable (offloaded or quantized).
     """
-    check_model(name)
-    check_revision(revision)
-    check_dtype(dtype)
-    check_device(device)
-    model_kwargs = check_model_kwargs(model_kwargs)
-    check_placement(device, model_kwargs)
-    return ModelSpec(name, revision=revision, dtype=dtype, device=device, model_kwargs=model_kwargs).load()
+    check_model(name)  # first, so that a model object gets the message that says to register it
+    return ModelSpec(name, revision=revision, dtype=dtype, device=device, model_kwargs=model_kwargs).check().load()
 
 
 def check_model_spec(model):

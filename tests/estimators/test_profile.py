@@ -483,3 +483,16 @@ def test_sublayer_sites_reach_features_depth_transformers_displays_and_the_comma
     assert main(["profile", str(tmp_path / "p.txt"), "-o", str(tmp_path / "x.csv"), "--model", tiny_llama,
                  "--n-tokens", "2", "--sites", "block,attention"]) == 0
     assert "attention_entropy_layer03" in (tmp_path / "x.csv").read_text().splitlines()[0]
+
+
+def test_profiles_are_keyed_by_where_the_model_runs_not_where_it_was_fitted(tiny_llama, tmp_path):
+    import dataclasses
+
+    profiler = EntropyProfileTransformer(tiny_llama, n_tokens=2, memory=str(tmp_path)).fit(["a"])
+    here = profiler.spec_
+    assert here.on(profiler.load()) is here
+    profiler.spec_ = dataclasses.replace(here, dtype="bfloat16", device_type="cuda")  # as if fitted on a GPU
+    assert profiler.spec_.cache_key() != here.cache_key()
+    profiler.transform(["a"])  # runs here, on the CPU in float32
+    stored = {path.name for path in (tmp_path / "sklearn_entropylens" / "profiles").iterdir()}
+    assert stored == {here.cache_key()}

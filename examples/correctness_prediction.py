@@ -1,4 +1,5 @@
 """Correctness prediction from entropy profiles on the bundled SmolLM2, and what it is worth.
+==========================================================================================
 
 The protocol (:func:`~sklearn_entropylens.evaluate_profile_classifier`: 10 stratified folds, ROC-AUC
 against a stratified dummy, corrected resampled t-test and intervals) for the paper's profile (8 greedy

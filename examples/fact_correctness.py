@@ -1,4 +1,5 @@
 """Does the entropy profile know when the model is wrong, beyond what its own output confidence says?
+==================================================================================================
 
 On the fact bank (:func:`~sklearn_entropylens.datasets.load_fact_questions`, ``pip install
 "sklearn-entropylens[facts]"``): the model answers each question by option likelihood; (a) the category

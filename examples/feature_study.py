@@ -1,4 +1,5 @@
 """The pre-registered feature study of one experiment, scored by nested cross-validation.
+======================================================================================
 
 Grid (fixed before any score was seen): features {entropy; Renyi entropies of orders 0.5, 1, 5;
 those plus KL to the final layer, log rank of the final token and log top-p set size} x aggregation

@@ -1,5 +1,5 @@
-"""Output-format identification (chat log / poem / scientific piece) from windowed entropy profiles on
-the bundled SmolLM2.
+"""Output-format identification (chat log / poem / scientific piece) from windowed entropy profiles on the bundled SmolLM2.
+========================================================================================================================
 
 The protocol (:func:`~sklearn_entropylens.evaluate_profile_classifier`): 10 folds grouped by topic (a
 topic's three instructions never straddle training and test), ROC-AUC against a stratified dummy on the

@@ -1,4 +1,5 @@
 """Guess-then-Refine on the bundled models, through the logit lens and a tuned lens.
+=================================================================================
 
 Gupta et al. (arXiv 2510.18871) find, with tuned lenses on GPT-2-XL, Pythia-6.9B and Llama-2/3, that
 early layers propose high-frequency tokens that later layers refine, that function words are decided

@@ -1,4 +1,5 @@
 """The task, format and correctness experiments on a larger model (default: Qwen2.5-Coder-1.5B-Instruct).
+======================================================================================================
 
 The same protocols as ``task_identification.py``, ``format_identification.py`` and
 ``correctness_prediction.py`` (grouped folds, dummy baseline, corrected resampled t-test, the paper's

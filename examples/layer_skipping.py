@@ -1,5 +1,5 @@
-"""Skip the layers where entropy expands (or prunes) most and measure the damage to multiple-choice
-accuracy, against a random-layer control of the same size (the paper's intervention experiment).
+"""Skip the layers where entropy expands (or prunes) most and measure the damage to multiple-choice accuracy, against a random-layer control of the same size (the paper's intervention experiment).
+=================================================================================================================================================================================================
 
 On the bundled SmolLM2 (30 blocks) and the 206 built-in multiple-choice questions, scored by option
 likelihood (SmolLM2 answers at chance when reading option letters). Two things keep the comparison

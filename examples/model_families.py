@@ -1,4 +1,5 @@
 """Model fingerprints on the paper's protocol: model identity, and family across models and sizes.
+===============================================================================================
 
 SmolLM2-135M (Llama, 30 blocks), Gemma-3-270M (Gemma 3, 18 blocks) and Qwen2.5-Coder-0.5B and -1.5B
 (Qwen2, 24 and 28 blocks): each continues the empty prompt (BOS alone; Qwen has no BOS, so its

@@ -1,4 +1,5 @@
 """Entropy profiles of a few prompts on the bundled SmolLM2, and a cross-validated classifier on them.
+===================================================================================================
 
 Run: ``python examples/quickstart.py`` (about a minute on 2 CPU cores, offline).
 """

@@ -1,4 +1,5 @@
 """Entropy through the lens at three sites of every SmolLM2 block: the stream, the attention and the MLP.
+======================================================================================================
 
 Each block of a transformer adds its attention output and then its MLP output to the residual stream.
 ``sites=("block", "attention", "mlp")`` reads all three through the same logit lens (the model's final
@@ -49,6 +50,8 @@ for ax, site in zip(axes, SITES):
     ax.set_title(f"{site} site: {statistic}")
 figure.suptitle("SmolLM2-135M: lens entropy of the stream and of each sublayer's output, per task")
 figure.tight_layout()
-path = pathlib.Path(__file__).parent / "figures" / "sublayer_sites.png"
+# sphinx-gallery runs the script from its own folder, without __file__.
+here = pathlib.Path(__file__).parent if "__file__" in globals() else pathlib.Path.cwd()
+path = here / "figures" / "sublayer_sites.png"
 figure.savefig(path, dpi=120)
 print("saved", path)

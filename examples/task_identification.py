@@ -1,4 +1,5 @@
 """Task identification (continuation / counting / semantic) from entropy profiles on the bundled SmolLM2.
+======================================================================================================
 
 The protocol (:func:`~sklearn_entropylens.evaluate_profile_classifier`): 8 folds grouped by story (a
 story's 24 prompts never straddle training and test), ROC-AUC against a stratified dummy on the same

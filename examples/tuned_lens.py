@@ -1,4 +1,5 @@
 """The tuned lens on SmolLM2: how faithfully it reads each layer, and whether it helps the classifiers.
+====================================================================================================
 
 Fits a :class:`~sklearn_entropylens.TunedLens` on the first 100 built-in stories (or loads
 ``examples_cache/smollm2-135m-tuned-lens.skops``, which ``examples/guess_then_refine.py`` writes too),

@@ -19,6 +19,13 @@ def test_ci_runs_the_readmes_test_command_verbatim():
     assert "-c constraints.txt" in ci_commands[0]  # CI tests the pinned versions
 
 
+def test_ci_builds_the_docs_with_the_readmes_command_warnings_as_errors():
+    ci_commands = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if "sphinx-build" in line]
+    assert len(ci_commands) == 1, ci_commands
+    assert ci_commands[0] in _readme_commands()
+    assert " -W " in ci_commands[0] and "-c constraints.txt" in ci_commands[0]
+
+
 # The public names of the top-level package, each with the public subpackage that also exports it. Written
 # out (not read from ``__all__``) so that a name dropped from, added to or moved out of the API fails here;
 # a deliberate API change updates this table and the changelog.

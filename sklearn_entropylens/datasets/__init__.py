@@ -21,6 +21,21 @@ from ._fact_bank import FACT_CATEGORIES, build_fact_bank, fact_package_versions
 from ._facts import FACT_RECALL, FUNCTION_WORDS
 from ._questions import build_questions
 
+__all__ = [
+    "FACT_CATEGORIES",
+    "FORMATS",
+    "FORMAT_WORDINGS",
+    "PAPER_FORMATS",
+    "TASKS",
+    "TASK_CLASSES",
+    "VARIANTS",
+    "load_fact_questions",
+    "load_formats",
+    "load_multiple_choice",
+    "load_story_tasks",
+    "load_story_texts",
+]
+
 _DATA = pathlib.Path(__file__).parent / "data"
 
 TASKS = {

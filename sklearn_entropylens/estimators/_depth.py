@@ -126,13 +126,13 @@ class DepthRescaler(ValidatedParametersMixin, _LayoutMixin, TransformerMixin, Ba
     ----------
     n_points_ : int
         Number of points per group of the output.
-    depths_ : ndarray of shape (n_points_,)
+    depths_ : ndarray of shape (`n_points_`,)
         The common grid of relative depths (``"pad"``: the slot index).
     groups_ : list of str
         The group prefixes of the output features.
     n_features_in_ : int
         Number of input features, when ``fit`` saw one table.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Input feature names, when ``fit`` saw one DataFrame.
 
     Notes
@@ -210,7 +210,7 @@ class DepthRescaler(ValidatedParametersMixin, _LayoutMixin, TransformerMixin, Ba
 
         Returns
         -------
-        X_new : ndarray of shape (n_samples_total, n_groups * n_points_)
+        X_new : ndarray of shape (n_samples_total, n_groups * `n_points_`)
             Resampled profiles, group-major; rows of several tables are stacked in order.
         """
         check_is_fitted(self)
@@ -290,7 +290,7 @@ class ExpansionPruningTransformer(ValidatedParametersMixin, _LayoutMixin, Transf
         Layer indices of the input, when its feature names give them.
     n_features_in_ : int
         Number of input features.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Input feature names, when ``fit`` saw a DataFrame.
 
     Notes

@@ -101,9 +101,9 @@ class TunedLens(ValidatedParametersMixin, BaseEstimator):
 
     Attributes
     ----------
-    weights_ : ndarray of shape (n_layers_, width_, width_), float32
+    weights_ : ndarray of shape (`n_layers_`, `width_`, `width_`), float32
         ``A_l`` of layers ``0 .. L-1``.
-    biases_ : ndarray of shape (n_layers_, width_), float32
+    biases_ : ndarray of shape (`n_layers_`, `width_`), float32
         ``b_l``.
     model_name_, model_revision_ : str
         The model the lens was fitted on.
@@ -111,28 +111,28 @@ class TunedLens(ValidatedParametersMixin, BaseEstimator):
         Blocks ``L`` of the model.
     width_ : int
         Width of its residual stream.
-    validation_kl_ : ndarray of shape (n_layers_ + 1,)
+    validation_kl_ : ndarray of shape (`n_layers_` + 1,)
         Mean ``KL(final || tuned lens)`` in nats over the held-out positions, for layers ``0 .. L`` (the
         embedding layer first; block ``L``'s is 0), over the whole vocabulary.
-    logit_lens_validation_kl_ : ndarray of shape (n_layers_ + 1,)
+    logit_lens_validation_kl_ : ndarray of shape (`n_layers_` + 1,)
         The same for the logit lens, on the same positions.
-    best_epoch_ : ndarray of shape (n_layers_,)
+    best_epoch_ : ndarray of shape (`n_layers_`,)
         The epoch whose translator each layer kept (0: the identity, the logit lens).
     lens_hash_ : str
         SHA-256 of the translators and the model: the profile cache's key for this lens.
-    history_ : ndarray of shape (n_epochs_ + 1, n_layers_)
+    history_ : ndarray of shape (`n_epochs_` + 1, `n_layers_`)
         Held-out exact ``KL(final || lens)`` per layer after each epoch (row 0: before training, the logit
         lens), over the whole vocabulary: what early stopping reads.
     top_tokens_ : ndarray of shape (min(training_vocab, vocabulary),), int64
         The tokens with the most final-layer probability over the training positions (4,096 of them when
         ``training_vocab`` is None): the training loss's kept tokens, and the set the masses below are
         measured against.
-    validation_mass_outside_ : ndarray of shape (n_layers_ + 1,)
+    validation_mass_outside_ : ndarray of shape (`n_layers_` + 1,)
         Mean probability the tuned lens puts outside ``top_tokens_`` at the held-out positions, layers
         ``0 .. L`` (block ``L``'s is the final distribution's own). A faithful lens puts about as much
         there as the final distribution does; a lens that hides probability outside the training loss's
         tokens shows it here.
-    logit_lens_validation_mass_outside_ : ndarray of shape (n_layers_ + 1,)
+    logit_lens_validation_mass_outside_ : ndarray of shape (`n_layers_` + 1,)
         The same for the logit lens, on the same positions.
     n_epochs_ : int
         Epochs run.
@@ -405,7 +405,7 @@ class TunedLens(ValidatedParametersMixin, BaseEstimator):
 
         Returns
         -------
-        kl : ndarray of shape (n_layers_ + 1,)
+        kl : ndarray of shape (`n_layers_` + 1,)
             Layers ``0 .. L``: the embedding layer first, block ``L`` (0) last; over the whole vocabulary.
         """
         check_is_fitted(self)

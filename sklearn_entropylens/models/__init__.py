@@ -25,8 +25,8 @@ from ._spec import (
     register_model,
 )
 
+# The reference API. The parameter checks and constraint entries imported above serve the estimators.
 __all__ = [
-    "MODEL_CONSTRAINTS",
     "BUNDLED_MODELS",
     "DEFAULT_MODEL",
     "BundledModel",
@@ -35,18 +35,9 @@ __all__ = [
     "ModelSpec",
     "SUPPORTED_MODEL_TYPES",
     "UnsupportedArchitectureError",
-    "check_device",
-    "check_dtype",
-    "check_model",
-    "check_model_kwargs",
-    "check_model_spec",
-    "check_placement",
-    "check_revision",
     "clear_model_cache",
     "is_registered",
     "load_model",
     "model_cache_dir",
     "register_model",
-    "resolve_device",
-    "resolve_dtype",
 ]

@@ -1,0 +1,60 @@
+"""Write docs/api.rst from the package's ``__all__`` lists: one page per public object, grouped as the package is.
+
+Run by ``conf.py`` at every build, so the reference cannot fall behind the code. An object exported by
+several namespaces (the top level re-exports the subpackages' main names) gets one page, under the
+first namespace below that exports it; the others list it by that page.
+"""
+
+import importlib
+import inspect
+import pathlib
+
+GROUPS = [
+    ("sklearn_entropylens", "Estimators, displays and top-level functions"),
+    ("sklearn_entropylens.estimators", "Estimators"),
+    ("sklearn_entropylens.lens", "The lens engine"),
+    ("sklearn_entropylens.models", "Models"),
+    ("sklearn_entropylens.datasets", "Datasets"),
+    ("sklearn_entropylens.experiments", "Experiments and the evaluation protocol"),
+    ("sklearn_entropylens.metrics", "Metrics"),
+    ("sklearn_entropylens.plotting", "Plotting"),
+    ("sklearn_entropylens.persistence", "Saving and loading"),
+]
+
+
+def _kind(obj):
+    if inspect.isclass(obj):
+        return "class"
+    if callable(obj):
+        return "function"
+    return "data"
+
+
+def write(path):
+    seen, lines = {}, [
+        "API reference", "=============", "",
+        "Every public name, one page each, generated from the docstrings. An object exported in several",
+        "places is documented once; the other places link to its page.", "",
+    ]
+    for module_name, title in GROUPS:
+        module = importlib.import_module(module_name)
+        names = list(getattr(module, "__all__", ()))
+        lines += [title, "-" * len(title), "", f".. currentmodule:: {module_name}", ""]
+        new = {kind: [] for kind in ("class", "function", "data")}
+        again = []
+        for name in sorted(names):
+            obj = getattr(module, name)
+            key = id(obj) if _kind(obj) != "data" else (module_name, name)
+            if key in seen:
+                again.append((name, seen[key]))
+                continue
+            seen[key] = f"{module_name}.{name}"
+            new[_kind(obj)].append(name)
+        for kind, template in (("class", "class.rst"), ("function", "function.rst"), ("data", "data.rst")):
+            if new[kind]:
+                lines += [".. autosummary::", "   :toctree: generated", f"   :template: {template}", ""]
+                lines += [f"   {name}" for name in new[kind]] + [""]
+        if again:
+            lines += ["Also here: " + ", ".join(f":obj:`{name} <{target}>`" for name, target in again) + ".", ""]
+    pathlib.Path(path).write_text("\n".join(lines))
+    return seen

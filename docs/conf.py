@@ -1,0 +1,85 @@
+"""Sphinx configuration of the sklearn_entropylens documentation.
+
+Build: ``pip install -c constraints.txt -e ".[docs]" && sphinx-build -W -b html docs docs/_build/html``.
+"""
+
+import os
+import sys
+import warnings
+from datetime import date
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, os.path.abspath(".."))
+
+import sklearn_entropylens  # noqa: E402
+
+sys.path.insert(0, os.path.abspath("."))
+import _api  # noqa: E402
+
+_api.write(os.path.join(os.path.dirname(__file__), "api.rst"))
+
+project = "sklearn_entropylens"
+author = "the sklearn_entropylens developers"
+copyright = f"{date.today().year}, {author}"
+release = sklearn_entropylens.__version__
+version = release
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.intersphinx",
+    "sphinx.ext.mathjax",
+    "numpydoc",
+    "sphinx_gallery.gen_gallery",
+    "myst_parser",
+]
+
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py", "auto_examples/*.zip"]
+templates_path = ["_templates"]
+
+# API reference: one page per public name, generated from the docstrings.
+autosummary_generate = True
+autodoc_default_options = {"members": True, "inherited-members": False}
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+numpydoc_xref_param_type = False
+
+# No network at build time: cross-references to other projects are written as plain text.
+intersphinx_mapping = {}
+
+myst_heading_anchors = 3
+myst_enable_extensions = ["dollarmath"]
+
+html_theme = "pydata_sphinx_theme"
+html_title = f"sklearn_entropylens {release}"
+html_theme_options = {"navigation_depth": 2, "show_toc_level": 2}
+
+# The gallery: today's examples/. The cheap ones (seconds to a minute on the bundled SmolLM2) run at every
+# build, so their output and figures come from the code as it is; the long ones are shown with the output
+# of their last recorded run (in their docstrings), not executed.
+sphinx_gallery_conf = {
+    "examples_dirs": "../examples",
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"/(quickstart|sublayer_sites)\.py$",
+    "ignore_pattern": r"__init__\.py|/figures/",
+    "download_all_examples": False,
+    "remove_config_comments": True,
+    "matplotlib_animations": False,
+    "image_scrapers": ("matplotlib",),
+    "within_subsection_order": "FileNameSortKey",
+}
+
+warnings.filterwarnings("ignore", category=UserWarning, message="Matplotlib is currently using agg")
+
+
+def _skip_metadata_request_setters(app, what, name, obj, skip, options):
+    # scikit-learn generates set_<method>_request for metadata routing; their docstrings refer to
+    # scikit-learn's own glossary, and scikit-learn's reference documents them.
+    if name.startswith("set_") and name.endswith("_request"):
+        return True
+    return skip
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_metadata_request_setters)

@@ -180,7 +180,7 @@ class EntropyProfileTransformer(ValidatedParametersMixin, TransformerMixin, Base
         64 prompts, and a shard lost with its worker is run again. Models given to
         :func:`register_model` live in this process only and are profiled here.
     n_threads : int or None, default=None
-        torch CPU threads while profiling in this process, set for the duration of each call and restored
+        The number of torch CPU threads while profiling in this process, set for the duration of each call and restored
         after. None chooses: a number you set with ``torch.set_num_threads`` after importing the library
         is kept; otherwise, for a model on the CPU, the cores idle when profiling starts (of those this
         process may run on), at most the number torch had at import (torch's default of one thread per

@@ -245,8 +245,21 @@ class ProfileSpec:
         return np.arange(0 if self.include_embedding else 1, n_blocks + 1)
 
     def on(self, loaded):
-        """This specification for the model as it is loaded now: its dtype and device type, which the numbers
-        (and so the cache key) depend on, are where it runs, not where the estimator was fitted."""
+        """This specification for the model as it is loaded now.
+
+        The numbers (and so the cache key) depend on the dtype and device type where the model runs, not
+        where the estimator was fitted.
+
+        Parameters
+        ----------
+        loaded : LoadedModel
+            The model as loaded in this process.
+
+        Returns
+        -------
+        spec : ProfileSpec
+            This specification, or a copy with the loaded model's dtype and device type.
+        """
         if (self.dtype, self.device_type) == (loaded.dtype_name, loaded.device_type):
             return self
         return dataclasses.replace(self, dtype=loaded.dtype_name, device_type=loaded.device_type)

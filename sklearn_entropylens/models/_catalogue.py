@@ -96,6 +96,12 @@ class BundledModel:
         return directory / self.gguf_name
 
     def version(self):
+        """The installed version of the model's package (its first part's, for a split model).
+
+        Returns
+        -------
+        version : str
+        """
         return importlib.metadata.version(self.distribution)
 
     def _conversion_prefix(self):

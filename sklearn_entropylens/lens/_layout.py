@@ -188,6 +188,18 @@ class FeatureLayout:
 
         ``"mean"`` averages over positions; ``"concat"`` flattens position-major; an int ``w`` averages
         ``w`` equal windows of consecutive positions, flattened window-major (as the reference does).
+
+        Parameters
+        ----------
+        values : ndarray of shape (n_samples, n_tokens, n_layers)
+            One statistic's values.
+        aggregate : {"mean", "concat"} or int
+            As the transformer's ``aggregate``.
+
+        Returns
+        -------
+        features : ndarray of shape (n_samples, n_groups_of_the_statistic * n_layers)
+            The statistic's block of features.
         """
         n_samples, n_tokens, n_layers = values.shape
         if aggregate == "mean":
@@ -211,7 +223,17 @@ class FeatureLayout:
 
     @staticmethod
     def mentions_layers(names):
-        """Whether any name looks like a per-layer or per-depth feature name."""
+        """Whether any name looks like a per-layer or per-depth feature name.
+
+        Parameters
+        ----------
+        names : sequence of str
+            Feature names.
+
+        Returns
+        -------
+        mentions : bool
+        """
         return any(_LAYER_NAME.match(str(name)) or _DEPTH_NAME.match(str(name)) for name in names)
 
     @property
@@ -228,28 +250,76 @@ class FeatureLayout:
         return tuple(_statistic_of(group) for group in self.groups)
 
     def groups_of(self, statistic):
-        """Indices of the groups that hold ``statistic``."""
+        """Indices of the groups that hold ``statistic``.
+
+        Parameters
+        ----------
+        statistic : str
+            A statistic's name (``<site>_<statistic>`` at a sublayer site).
+
+        Returns
+        -------
+        indices : list of int
+        """
         return [k for k, name in enumerate(self.statistics) if name == statistic]
 
     def split(self, X):
-        """View X (n_samples, n_groups * n_layers) as (n_samples, n_groups, n_layers)."""
+        """View a table as (samples, groups, layers).
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_groups * n_layers)
+            Features in this layout.
+
+        Returns
+        -------
+        view : ndarray of shape (n_samples, n_groups, n_layers)
+        """
         return X.reshape(X.shape[0], len(self.groups), self.n_layers)
 
     @staticmethod
     def cell_names(layers=None, depths=None):
-        """The per-layer part of feature names: ``layerLL`` for layer indices (zero-padded), else ``depthD``."""
+        """The per-layer part of feature names: ``layerLL`` for layer indices (zero-padded), else ``depthD``.
+
+        Parameters
+        ----------
+        layers : array-like of int or None, default=None
+            Layer indices.
+        depths : array-like of float or None, default=None
+            Relative depths, used when ``layers`` is None.
+
+        Returns
+        -------
+        cells : list of str
+        """
         if layers is not None:
             width = max(2, len(str(int(layers[-1]))))
             return [f"layer{int(layer):0{width}d}" for layer in layers]
         return [f"depth{depth:.4f}" for depth in depths]
 
     def feature_names(self):
-        """``<group>_layerLL`` for every group and layer (``<group>_depthD`` without layer indices)."""
+        """``<group>_layerLL`` for every group and layer (``<group>_depthD`` without layer indices).
+
+        Returns
+        -------
+        names : list of str
+            In feature order.
+        """
         cells = self.cell_names(self.layers, self.depths)
         return [f"{group}_{cell}" for group in self.groups for cell in cells]
 
     def position_groups(self, statistic):
-        """Indices of the groups holding ``statistic`` at one position each (``aggregate="concat"``), by position."""
+        """Indices of the groups holding ``statistic`` at one position each (``aggregate="concat"``), by position.
+
+        Parameters
+        ----------
+        statistic : str
+            A statistic's name.
+
+        Returns
+        -------
+        indices : list of int
+        """
         found = []
         for k in self.groups_of(statistic):
             match = _CELL.match(self.groups[k])

@@ -241,7 +241,17 @@ class ProfileSpec:
         return {"n_tokens": self.n_tokens, "chat_template": self.chat_template, "truncation": self.truncation}
 
     def layers(self, n_blocks):
-        """Layer indices of the profile: ``[0,] 1 .. L``."""
+        """Layer indices of the profile: ``[0,] 1 .. L``.
+
+        Parameters
+        ----------
+        n_blocks : int
+            The model's number of blocks ``L``.
+
+        Returns
+        -------
+        layers : ndarray of int
+        """
         return np.arange(0 if self.include_embedding else 1, n_blocks + 1)
 
     def on(self, loaded):
@@ -265,7 +275,13 @@ class ProfileSpec:
         return dataclasses.replace(self, dtype=loaded.dtype_name, device_type=loaded.device_type)
 
     def check_model(self, loaded):
-        """Raise a ValueError naming the model and the reason when ``loaded`` cannot give this profile."""
+        """Raise a ValueError naming the model and the reason when ``loaded`` cannot give this profile.
+
+        Parameters
+        ----------
+        loaded : LoadedModel
+            The model as loaded.
+        """
         for site in self.sublayer_sites:
             if site not in loaded.adapter.sublayers:
                 raise ValueError(
@@ -282,6 +298,11 @@ class ProfileSpec:
         Not the batch size, the lens tiles, the device index, the number of workers, the progress bar or
         the output units (aggregation, ``log_base``, ``normalize``), none of which changes a raw profile
         beyond float rounding.
+
+        Returns
+        -------
+        key : str
+            A hex digest.
         """
         fields = {
             "format": CACHE_FORMAT,

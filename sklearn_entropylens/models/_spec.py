@@ -151,7 +151,13 @@ class ModelSpec:
         return hash(self.cache_key())
 
     def check(self):
-        """Check every field (as estimators check their model parameters) and return the specification."""
+        """Check every field (as estimators check their model parameters).
+
+        Returns
+        -------
+        self : ModelSpec
+            The specification, checked.
+        """
         check_model(self.model)
         check_revision(self.revision)
         check_dtype(self.dtype)
@@ -160,7 +166,13 @@ class ModelSpec:
         return self
 
     def params(self):
-        """The five estimator parameters of this specification: the inverse of :meth:`of`."""
+        """The five estimator parameters of this specification: the inverse of :meth:`of`.
+
+        Returns
+        -------
+        params : dict
+            ``model``, ``revision``, ``dtype``, ``device`` and ``model_kwargs``.
+        """
         return {"model": self.model, "revision": self.revision, "dtype": self.dtype, "device": self.device,
                 "model_kwargs": dict(self.model_kwargs) or None}
 
@@ -171,7 +183,12 @@ class ModelSpec:
                    model_kwargs=estimator.model_kwargs)
 
     def resolved(self):
-        """The same specification with ``dtype`` and ``device`` resolved here (``"auto"`` made explicit)."""
+        """The same specification with ``dtype`` and ``device`` resolved here (``"auto"`` made explicit).
+
+        Returns
+        -------
+        spec : ModelSpec
+        """
         if self.model_kwargs.get("device_map") is not None:
             device = "auto"
         else:
@@ -186,6 +203,15 @@ class ModelSpec:
         placement-only ones: ``device_map``, ``max_memory``, ...): the revision, dtype and device type a
         model resolves to are known only once loaded, and a profile's key holds those resolved values
         (:meth:`~sklearn_entropylens.lens.ProfileSpec.cache_key`).
+
+        Parameters
+        ----------
+        numeric_only : bool, default=False
+            Keep only what changes the numbers.
+
+        Returns
+        -------
+        key : str
         """
         kwargs = sorted(
             (key, value) for key, value in self.model_kwargs.items() if not (numeric_only and key in PLACEMENT_KWARGS)
@@ -262,7 +288,17 @@ def register_model(name, model, tokenizer, *, revision="registered"):
 
 
 def is_registered(name):
-    """Whether ``name`` was given to :func:`register_model` in this process."""
+    """Whether ``name`` was given to :func:`register_model` in this process.
+
+    Parameters
+    ----------
+    name : str
+        A model identifier.
+
+    Returns
+    -------
+    registered : bool
+    """
     return isinstance(name, str) and name in _REGISTRY
 
 

@@ -24,6 +24,19 @@ class ProfileClassifier(ValidatedParametersMixin, ClassifierMixin, BaseEstimator
     reachable as ``profiler__n_tokens``, ``scaler__with_mean`` or ``classifier__n_neighbors`` only when
     the step is given explicitly: a None step has no nested parameters, so ``get_params(deep=True)``
     lists the step alone and ``set_params`` fails on them, as for scikit-learn's ``estimator=None``.
+
+    Parameters
+    ----------
+    profiler : EntropyProfileTransformer or None, default=None
+        The profile step; None is the task's default.
+    scaler : transformer, "passthrough" or None, default=None
+        The scaling step; None is the task's default.
+    classifier : classifier or None, default=None
+        The classifier; None is the task's default.
+
+    See Also
+    --------
+    TaskClassifier, FormatClassifier, CorrectnessClassifier : The three prompt classifiers.
     """
 
     _entropylens_constraints = {

@@ -92,8 +92,12 @@ class TunedLens(ValidatedParametersMixin, BaseEstimator):
     sampled_vocab : int, default=2048
         Tokens drawn afresh at every step, uniformly from the rest of the vocabulary, to stand for it in
         the loss (ignored when ``training_vocab`` is None or when the rest is no larger: then exact).
-    dtype, device, model_kwargs
-        As in :class:`EntropyProfileTransformer`.
+    dtype : str, default="auto"
+        Weight dtype, as in :class:`EntropyProfileTransformer`.
+    device : str, default="auto"
+        Device, as in :class:`EntropyProfileTransformer`.
+    model_kwargs : dict or None, default=None
+        Extra ``from_pretrained`` options, as in :class:`EntropyProfileTransformer`.
     random_state : int, RandomState instance or None, default=0
         Seeds the validation split and the order of positions.
     progress : bool, default=False
@@ -230,7 +234,13 @@ class TunedLens(ValidatedParametersMixin, BaseEstimator):
         return tags
 
     def load(self):
-        """The model this lens reads, from the per-process cache."""
+        """The model this lens reads, from the per-process cache.
+
+        Returns
+        -------
+        loaded : LoadedModel
+            The model, its tokenizer and lens adapter.
+        """
         return ModelSpec.of(self).load()
 
     def fit(self, X=None, y=None):
@@ -304,7 +314,13 @@ class TunedLens(ValidatedParametersMixin, BaseEstimator):
         model : str, default="smollm2-135m"
             The model the lens belongs to, as in :class:`EntropyProfileTransformer` (its identifier here,
             which need not be the ``base_model_name_or_path`` the file names).
-        revision, dtype, device, model_kwargs
+        revision : str or None, default=None
+            As in :class:`EntropyProfileTransformer`.
+        dtype : str, default="auto"
+            As in :class:`EntropyProfileTransformer`.
+        device : str, default="auto"
+            As in :class:`EntropyProfileTransformer`.
+        model_kwargs : dict or None, default=None
             As in :class:`EntropyProfileTransformer`.
         check_unembedding : bool, default=True
             Refuse a lens whose ``unembed_hash`` (the package's fingerprint of the unembedding matrix) is not
@@ -389,7 +405,13 @@ class TunedLens(ValidatedParametersMixin, BaseEstimator):
                                 revision=self.model_revision_, unembed_hash=unembedding_hash(weight))
 
     def translators(self):
-        """The fitted translators as a :class:`~sklearn_entropylens.lens.Translators` (plain arrays)."""
+        """The fitted translators as plain arrays.
+
+        Returns
+        -------
+        translators : Translators
+            What a tuned-lens profile reads (see :class:`~sklearn_entropylens.lens.Translators`).
+        """
         check_is_fitted(self)
         return Translators(self.weights_, self.biases_, self.model_name_, self.model_revision_)
 

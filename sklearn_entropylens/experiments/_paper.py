@@ -48,7 +48,18 @@ PAPER_RESULTS = {
 
 
 def protocol_summary(result):
-    """The fold table of :func:`evaluate_profile_classifier` and its summary in one line."""
+    """The fold table of :func:`evaluate_profile_classifier` and its summary in one line.
+
+    Parameters
+    ----------
+    result : Bunch
+        What :func:`evaluate_profile_classifier` returned.
+
+    Returns
+    -------
+    text : str
+        The per-fold table, then one line with the scores, the dummy's and the test.
+    """
     summary = result.summary
     line = (
         f"ROC-AUC {summary['auc_mean']:.3f} [{summary['auc_ci_low']:.3f}, {summary['auc_ci_high']:.3f}] "

@@ -64,7 +64,7 @@ class UnsupportedArchitectureError(ValueError):
 class LensAdapter:
     """The modules of a causal LM that the logit lens needs.
 
-    Attributes
+    Parameters
     ----------
     model_type : str
         The ``config.model_type`` of the model.
@@ -128,7 +128,13 @@ class LensAdapter:
         return self.unembedding.weight.device
 
     def describe(self):
-        """One line saying where the lens reads the model."""
+        """One line saying where the lens reads the model.
+
+        Returns
+        -------
+        description : str
+            Blocks, head, unembedding and post-processing, by path.
+        """
         head = " -> ".join(self.paths.get("head", ())) or "no final norm"
         post = []
         if self.logit_scale is not None:

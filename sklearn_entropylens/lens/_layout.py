@@ -53,7 +53,7 @@ class FeatureLayout:
     A group is a statistic (``aggregate="mean"``), a statistic at one position (``"concat"``) or in one
     window of positions (an int ``aggregate``); within a group, features run over the same layers.
 
-    Attributes
+    Parameters
     ----------
     groups : tuple of str
         Group names, in feature order (for example ``entropy``, ``entropy_pos03``, ``kl_to_final_win1``).
@@ -99,7 +99,26 @@ class FeatureLayout:
 
     @classmethod
     def for_profile(cls, statistics, *, layers, n_blocks, aggregate, n_tokens):
-        """The layout of :class:`EntropyProfileTransformer` features (statistic-major)."""
+        """The layout of :class:`EntropyProfileTransformer` features (statistic-major).
+
+        Parameters
+        ----------
+        statistics : sequence of str
+            The profiled quantities, in order (``<site>_<statistic>`` at a sublayer site).
+        layers : array-like of int
+            The profiled layers.
+        n_blocks : int
+            The model's number of blocks (relative depth is ``layer / n_blocks``).
+        aggregate : {"mean", "concat"} or int
+            As the transformer's.
+        n_tokens : int
+            Profiled positions.
+
+        Returns
+        -------
+        layout : FeatureLayout
+            The layout of the transformer's output.
+        """
         layers = np.asarray(layers)
         if aggregate == "mean":
             cells = [""]
@@ -116,7 +135,15 @@ class FeatureLayout:
     def from_names(cls, names):
         """Read the layout from names such as ``entropy_pos03_layer12`` or ``entropy_depth0.500``.
 
-        Returns None when the names do not describe whole, consecutive groups of the same layers.
+        Parameters
+        ----------
+        names : sequence of str
+            Feature names.
+
+        Returns
+        -------
+        layout : FeatureLayout or None
+            None when the names do not describe whole, consecutive groups of the same layers.
         """
         names = [str(name) for name in names]
         for pattern in (_LAYER_NAME, _DEPTH_NAME):
@@ -211,7 +238,20 @@ class FeatureLayout:
 
     @classmethod
     def from_count(cls, n_features, n_layers):
-        """Layout of unnamed features: consecutive groups of blocks ``1 .. n_layers`` (all of them if None)."""
+        """Layout of unnamed features: consecutive groups of blocks ``1 .. n_layers`` (all of them if None).
+
+        Parameters
+        ----------
+        n_features : int
+            Number of columns.
+        n_layers : int or None
+            Layers per group; None makes one group of every column.
+
+        Returns
+        -------
+        layout : FeatureLayout
+            Groups named ``profile`` (``profile0``, ``profile1``, ... for several).
+        """
         if n_layers is None:
             n_layers = n_features
         if n_features % n_layers:
@@ -233,6 +273,7 @@ class FeatureLayout:
         Returns
         -------
         mentions : bool
+            True when a name ends in ``_layerLL`` or ``_depthD``.
         """
         return any(_LAYER_NAME.match(str(name)) or _DEPTH_NAME.match(str(name)) for name in names)
 
@@ -260,6 +301,7 @@ class FeatureLayout:
         Returns
         -------
         indices : list of int
+            Group indices, in layout order.
         """
         return [k for k, name in enumerate(self.statistics) if name == statistic]
 
@@ -274,6 +316,7 @@ class FeatureLayout:
         Returns
         -------
         view : ndarray of shape (n_samples, n_groups, n_layers)
+            A view, not a copy.
         """
         return X.reshape(X.shape[0], len(self.groups), self.n_layers)
 
@@ -291,6 +334,7 @@ class FeatureLayout:
         Returns
         -------
         cells : list of str
+            One per layer.
         """
         if layers is not None:
             width = max(2, len(str(int(layers[-1]))))
@@ -319,6 +363,7 @@ class FeatureLayout:
         Returns
         -------
         indices : list of int
+            Group indices, in layout order.
         """
         found = []
         for k in self.groups_of(statistic):

@@ -97,6 +97,18 @@ class Lens:
         """Apply the model's logit scaling and soft-cap to float32 logits; return them.
 
         In place by default; ``inplace=False`` leaves ``logits`` alone, for autograd (tuned-lens training).
+
+        Parameters
+        ----------
+        logits : torch.Tensor
+            Float32 logits straight out of the unembedding.
+        inplace : bool, default=True
+            Modify ``logits`` itself.
+
+        Returns
+        -------
+        logits : torch.Tensor
+            The model's logits.
         """
         scale, softcap = self.adapter.logit_scale, self.adapter.softcap
         if not inplace:
@@ -113,6 +125,15 @@ class Lens:
         """Feed the float32 logits of prepared rows ``(n_rows, d)`` to ``accumulator.update(tile, start)``.
 
         The tiles are ``vocab_chunk`` vocabulary columns wide; only one exists at a time.
+
+        Parameters
+        ----------
+        prepared : torch.Tensor of shape (n_rows, d)
+            Rows from :meth:`prepare`.
+        accumulator : object
+            Anything with an ``update(tile, start)`` method (the streamed statistics).
+        vocab_chunk : int
+            Columns per tile.
         """
         weight = self.adapter.unembedding.weight
         bias = getattr(self.adapter.unembedding, "bias", None)
@@ -135,6 +156,20 @@ class Lens:
         """Whole float32 logits of residual streams ``(n_rows, d)``, all of layer ``layers``.
 
         For checks and for the last block of low-precision models; the engine streams everything else.
+
+        Parameters
+        ----------
+        hidden : torch.Tensor of shape (n_rows, d)
+            Raw residual streams.
+        layers : sequence of int
+            The layer of each row (or one layer for all).
+        vocab_chunk : int or None, default=None
+            Columns per tile; None takes the whole vocabulary at once.
+
+        Returns
+        -------
+        logits : torch.Tensor of shape (n_rows, vocab_size), float32
+            The lens logits of each row.
         """
         prepared = self.prepare(hidden, layers)
         out = torch.empty(prepared.shape[0], self.vocab_size, dtype=torch.float32, device=prepared.device)
@@ -142,7 +177,20 @@ class Lens:
         return out
 
     def target_logits(self, prepared, targets):
-        """Logits of chosen tokens: ``prepared`` (P, K, B, d), ``targets`` (P, B) -> (P, K, B), float32."""
+        """Logits of chosen tokens, float32.
+
+        Parameters
+        ----------
+        prepared : torch.Tensor of shape (P, K, B, d)
+            Prepared rows.
+        targets : torch.Tensor of shape (P, B)
+            The token of each (P, B) row.
+
+        Returns
+        -------
+        logits : torch.Tensor of shape (P, K, B)
+            The logit of each row's target token.
+        """
         weight = self.adapter.unembedding.weight[targets]  # (P, B, d)
         logits = torch.einsum("pkbd,pbd->pkb", prepared.float(), weight.float())
         bias = getattr(self.adapter.unembedding, "bias", None)
@@ -155,7 +203,12 @@ class LogitLens(Lens):
     """The logit lens: ``finish(unembed(head(h_l)))`` with the model's own modules (final norm, projection).
 
     The same map for every layer, so ``layers`` is ignored. For the last block it reproduces the model's
-    own logits exactly; :func:`~sklearn_entropylens.lens._adapters.verify_adapter` checks that at load.
+    own logits exactly; :func:`verify_adapter` checks that at load.
+
+    Parameters
+    ----------
+    adapter : LensAdapter
+        The model's blocks, final norm, projection and unembedding.
 
     Examples
     --------
@@ -169,7 +222,20 @@ class LogitLens(Lens):
     """
 
     def prepare(self, hidden, layers=None):
-        """The head modules (final norm, projection) in order, each on its own device; the result on :attr:`device`."""
+        """The head modules (final norm, projection) in order, each on its own device; the result on :attr:`device`.
+
+        Parameters
+        ----------
+        hidden : torch.Tensor of shape (n_rows, d)
+            Raw residual streams.
+        layers : sequence of int or None, default=None
+            Ignored: the logit lens reads every layer the same way.
+
+        Returns
+        -------
+        prepared : torch.Tensor of shape (n_rows, d)
+            The unembedding's input.
+        """
         for module in self.adapter.head:
             hidden = block_output(module(hidden.to(module_device(module, hidden.device))))
         return hidden.to(self.device)

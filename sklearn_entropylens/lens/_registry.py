@@ -17,7 +17,7 @@ class Statistic:
     Adding a statistic is one entry of :data:`STATISTICS` (and, if it needs a new kind of pass, one
     method of :class:`LensStatistics`).
 
-    Attributes
+    Parameters
     ----------
     name : str
         Its name in ``statistics=`` and in feature names.
@@ -181,6 +181,7 @@ def decision_depth(settled, layers):
     Returns
     -------
     depths : ndarray of shape settled.shape[:-1], int
+        The layer index at which each position's top-1 token settles.
     """
     settled = np.asarray(settled)
     return np.asarray(layers)[np.argmax(settled >= 0.5, axis=-1)]

@@ -14,7 +14,7 @@ import numpy as np
 class ProfileResult:
     """Per-position, per-layer statistics of prompts' continuations.
 
-    Attributes
+    Parameters
     ----------
     values : ndarray of shape (n_samples, n_statistics, n_tokens, n_layers)
         Float64 raw statistics (entropies and KL in nats) of layer ``layers[l]`` at position ``t``.
@@ -40,7 +40,18 @@ class ProfileResult:
     token_text: object = None
 
     def with_token_text(self, token_text):
-        """A copy carrying the text of the tokens read at each position."""
+        """A copy carrying the text of the tokens read at each position.
+
+        Parameters
+        ----------
+        token_text : list of list of str
+            Per sample, the text of the token read at each position.
+
+        Returns
+        -------
+        result : ProfileResult
+            A copy with ``token_text`` set.
+        """
         return dataclasses.replace(self, token_text=token_text)
 
     def __getitem__(self, statistic):
@@ -50,13 +61,29 @@ class ProfileResult:
         return self.values[:, self.statistics.index(statistic)]
 
     def as_dict(self):
-        """``{statistic: (samples, positions, layers) array}``."""
+        """The values of each statistic.
+
+        Returns
+        -------
+        values : dict of str -> ndarray of shape (n_samples, n_tokens, n_layers)
+            Raw values (entropies and KL in nats) by statistic.
+        """
         return {name: self[name] for name in self.statistics}
 
     def read_tokens(self, sample=0):
         """Token ids read at each position of one sample: the last prompt token, then the generated ones.
 
         Position 0 reads the last prompt token; position ``t`` the ``t``-th generated token.
+
+        Parameters
+        ----------
+        sample : int, default=0
+            Which sample.
+
+        Returns
+        -------
+        tokens : list of int
+            One token id per position.
         """
         if self.tokens is None or self.prompt_token_ids is None:
             raise ValueError("This result does not carry its tokens (profiles served from a cache do not).")

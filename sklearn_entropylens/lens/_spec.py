@@ -251,6 +251,7 @@ class ProfileSpec:
         Returns
         -------
         layers : ndarray of int
+            0 first when the embedding layer is recorded.
         """
         return np.arange(0 if self.include_embedding else 1, n_blocks + 1)
 

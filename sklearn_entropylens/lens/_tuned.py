@@ -20,7 +20,7 @@ from ._lens import LogitLens
 class Translators:
     """The fitted affine translators of a tuned lens, and the model they were fitted on.
 
-    Attributes
+    Parameters
     ----------
     weights : ndarray of shape (n_layers, width, width), float32
         ``A_l`` for layers ``0 .. n_layers - 1``: the translator maps ``h`` to ``h + h @ A_l.T + b_l``.
@@ -46,11 +46,23 @@ class Translators:
         return self.weights.shape[-1]
 
     def content_hash(self):
-        """A SHA-256 of the arrays and the model they belong to: the profile cache's key for this lens."""
+        """A SHA-256 of the arrays and the model they belong to: the lens's part of a profile's cache key.
+
+        Returns
+        -------
+        digest : str
+            A hex SHA-256.
+        """
         return array_digest(self.weights, self.biases, text=f"{self.model}@{self.revision}")
 
     def check_model(self, loaded):
-        """Raise a ValueError unless ``loaded`` is the model, revision and width these translators fit."""
+        """Raise a ValueError unless ``loaded`` is the model, revision and width these translators fit.
+
+        Parameters
+        ----------
+        loaded : LoadedModel
+            The model as loaded.
+        """
         if (self.model, self.revision) != (loaded.name, loaded.revision):
             raise ValueError(
                 f"This tuned lens was fitted on {self.model!r} at revision {self.revision!r}, not on {loaded.name!r} "
@@ -63,7 +75,18 @@ class Translators:
             )
 
     def lens(self, adapter):
-        """The :class:`TunedLogitLens` of these translators on a model's adapter."""
+        """The :class:`TunedLogitLens` of these translators on a model's adapter.
+
+        Parameters
+        ----------
+        adapter : LensAdapter
+            The model's adapter.
+
+        Returns
+        -------
+        lens : TunedLogitLens
+            The lens that reads through these translators.
+        """
         return TunedLogitLens(adapter, self)
 
 
@@ -94,7 +117,20 @@ class TunedLogitLens(LogitLens):
         return self._on_device[device]
 
     def translate(self, hidden, layers):
-        """``h + h A_l^T + b_l`` in float32, for ``hidden`` shaped as in :meth:`Lens.prepare`."""
+        """``h + h A_l^T + b_l`` in float32.
+
+        Parameters
+        ----------
+        hidden : torch.Tensor of shape (n_rows, d)
+            Raw residual streams, shaped as in :meth:`Lens.prepare`.
+        layers : sequence of int
+            The layer of each row.
+
+        Returns
+        -------
+        translated : torch.Tensor of shape (n_rows, d), float32
+            The translated residual streams.
+        """
         weights, biases = self._arrays(hidden.device)
         index = torch.as_tensor(list(layers), device=hidden.device)
         rows = hidden.float()
@@ -104,5 +140,18 @@ class TunedLogitLens(LogitLens):
         return rows + moved + biases[index][None, :, None, :]
 
     def prepare(self, hidden, layers):
-        """Translate each layer's rows, then apply the model's head (final norm, projection)."""
+        """Translate each layer's rows, then apply the model's head (final norm, projection).
+
+        Parameters
+        ----------
+        hidden : torch.Tensor of shape (n_rows, d)
+            Raw residual streams.
+        layers : sequence of int
+            The layer of each row.
+
+        Returns
+        -------
+        prepared : torch.Tensor of shape (n_rows, d)
+            The unembedding's input.
+        """
         return super().prepare(self.translate(hidden, layers).to(hidden.dtype), layers)

@@ -35,6 +35,20 @@ def convert_units(entropy_nats, *, log_base=None, normalize=False, vocab_size=No
 def feature_unit(statistic, *, log_base=None, normalize=False):
     """The unit of a statistic's features after :func:`convert_units` (for axis labels).
 
+    Parameters
+    ----------
+    statistic : str
+        A statistic's name (``<site>_<statistic>`` at a sublayer site).
+    log_base : float or None, default=None
+        The features' logarithm base; None for nats.
+    normalize : bool, default=False
+        Whether entropies are divided by ``log V``.
+
+    Returns
+    -------
+    unit : str
+        Empty for a name that is not a statistic.
+
     Examples
     --------
     >>> from sklearn_entropylens.lens import feature_unit

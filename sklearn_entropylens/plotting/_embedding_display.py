@@ -114,7 +114,15 @@ class ProfileEmbeddingDisplay:
             Prompts.
         y : array-like of shape (n_samples,) or None, default=None
             Labels.
-        method, standardize, random_state, ax, scatter_kwargs
+        method : {"pca", "tsne"}, default="pca"
+            As in :meth:`from_profiles`.
+        standardize : bool, default=True
+            As in :meth:`from_profiles`.
+        random_state : int or None, default=0
+            As in :meth:`from_profiles`.
+        ax : matplotlib Axes or None, default=None
+            As in :meth:`from_profiles`.
+        scatter_kwargs : dict or None, default=None
             As in :meth:`from_profiles`.
 
         Returns

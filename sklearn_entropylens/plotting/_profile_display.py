@@ -83,7 +83,13 @@ class EntropyProfileDisplay:
         self.n_tokens = n_tokens
 
     def title(self):
-        """What the plot shows in one line: statistic, tokens averaged, profiles and the band."""
+        """What the plot shows in one line: statistic, tokens averaged, profiles and the band.
+
+        Returns
+        -------
+        title : str
+            One line, for the axes' title.
+        """
         parts = [f"mean {self.statistic.replace('_', ' ')} profile per group"]
         if self.n_tokens:
             parts[0] += f" over {self.n_tokens} tokens"

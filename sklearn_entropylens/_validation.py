@@ -11,6 +11,10 @@ class EmptyPromptWarning(UserWarning):
     """An empty prompt was profiled: it is the BOS token alone, the model-family protocol's input.
 
     Filter it (``warnings.simplefilter("ignore", EmptyPromptWarning)``) where empty prompts are meant.
+
+    See Also
+    --------
+    EntropyProfileTransformer : Profiles prompts; the empty prompt is the BOS token alone.
     """
 
 

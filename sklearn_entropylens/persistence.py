@@ -46,6 +46,10 @@ def get_trusted_types():
     types : list of str
         Pass them as ``trusted`` to :func:`skops.io.load`.
 
+    See Also
+    --------
+    dump, load : Save and load estimators with skops.
+
     Examples
     --------
     >>> from sklearn_entropylens import get_trusted_types
@@ -110,6 +114,11 @@ def dump(estimator, file):
         The estimator.
     file : str or path-like
         Destination, conventionally ``*.skops``.
+
+    See Also
+    --------
+    load : Loads a saved estimator, trusting the library's types.
+    get_trusted_types : The types a saved estimator may hold.
     """
     import skops.io
 
@@ -135,6 +144,11 @@ def load(file, *, trusted=()):
     ------
     skops.io.exceptions.UntrustedTypesFoundException
         If the file holds types that are neither the library's nor in ``trusted``.
+
+    See Also
+    --------
+    dump : Saves an estimator.
+    get_trusted_types : The types trusted by default.
     """
     import skops.io
 

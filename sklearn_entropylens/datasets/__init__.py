@@ -94,6 +94,10 @@ def load_story_texts():
     texts : list of str
         The stories, in their fixed order.
 
+    See Also
+    --------
+    load_story_tasks : The stories with task questions.
+
     Examples
     --------
     >>> from sklearn_entropylens.datasets import load_story_texts
@@ -158,6 +162,11 @@ def load_story_tasks(*, n_stories=None, variants=VARIANTS, random_state=0, retur
         text: evaluate with ``groups=frame["story_id"]`` (see
         :func:`~sklearn_entropylens.evaluate_profile_classifier`), and hold a wording out to see whether
         a classifier learned the task or the question's own fingerprint.
+
+    See Also
+    --------
+    load_story_texts : The stories alone.
+    sklearn_entropylens.TaskClassifier : Identifies the task from profiles.
 
     Examples
     --------
@@ -230,6 +239,10 @@ def load_formats(*, formats=tuple(FORMATS), wordings=(1,), n_topics=None, return
         ``data`` (list of instructions), ``target`` (format index), ``target_names`` (the formats),
         ``frame`` (columns ``prompt``, ``topic``, ``format``, ``wording`` and ``target``, when
         ``as_frame``) and ``DESCR``.
+
+    See Also
+    --------
+    sklearn_entropylens.FormatClassifier : Identifies the format from profiles.
 
     Examples
     --------

@@ -135,6 +135,11 @@ class DepthRescaler(ValidatedParametersMixin, _LayoutMixin, TransformerMixin, Ba
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Input feature names, when ``fit`` saw one DataFrame.
 
+    See Also
+    --------
+    ExpansionPruningTransformer : Expansion and pruning read from the same layout.
+    ModelFamilyClassifier : Fingerprints on rescaled profiles.
+
     Notes
     -----
     ``X`` can also be a list of arrays or DataFrames, each holding the profiles of one model (each
@@ -292,6 +297,11 @@ class ExpansionPruningTransformer(ValidatedParametersMixin, _LayoutMixin, Transf
         Number of input features.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Input feature names, when ``fit`` saw a DataFrame.
+
+    See Also
+    --------
+    DepthRescaler : Profiles on a common grid of relative depth.
+    InterventionScorer : Skips the expansion or pruning layers.
 
     Notes
     -----
@@ -463,6 +473,10 @@ def expansion_set_size_correlation(entropy, set_size, *, per_sample=False, confi
         changes are constant), ``statistic`` (their mean), ``ci_low``, ``ci_high`` (t interval),
         ``pvalue`` (one-sample t-test of the mean against 0), ``wilcoxon_pvalue`` (signed-rank test,
         free of the normality assumption) and ``n_samples`` (samples with a defined rho).
+
+    See Also
+    --------
+    ExpansionPruningTransformer : Expansion and pruning of entropy profiles.
 
     Examples
     --------

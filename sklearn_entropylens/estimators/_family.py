@@ -96,6 +96,11 @@ class ModelFamilyClassifier(ValidatedParametersMixin, ClassifierMixin, BaseEstim
     sampling_seed_ : int
         Base seed of the sampled continuations (from ``random_state``).
 
+    See Also
+    --------
+    DepthRescaler : The rescaling onto relative depth.
+    sklearn_entropylens.models.ModelSpec : A model given with its revision, dtype and device.
+
     Examples
     --------
     Precomputed profile tables (one per model) work as well as model identifiers:

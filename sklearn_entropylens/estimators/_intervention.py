@@ -173,6 +173,11 @@ class InterventionScorer(ValidatedParametersMixin, BaseEstimator):
     profiler_ : EntropyProfileTransformer
         The fitted calibration profiler.
 
+    See Also
+    --------
+    skip_layers : Skip blocks of a model for the length of a block of code.
+    ExpansionPruningTransformer : The expansion and pruning layers of a profile.
+
     Examples
     --------
     >>> from sklearn_entropylens import EntropyProfileTransformer, InterventionScorer

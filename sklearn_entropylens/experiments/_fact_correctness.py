@@ -89,6 +89,11 @@ def run_fact_correctness(*, model=DEFAULT_MODEL, questions=None, answers=None, m
         ``per_category`` (the headline setting's per-fold ROC-AUC within each category),
         ``answers`` (the labels, ``correct``, and the confidences), ``folds`` and ``summary``.
 
+    See Also
+    --------
+    sklearn_entropylens.datasets.load_fact_questions : The fact bank.
+    sklearn_entropylens.answer_correctness : The model's answers and confidence.
+
     Examples
     --------
     >>> from sklearn_entropylens.datasets import load_fact_questions

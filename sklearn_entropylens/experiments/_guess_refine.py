@@ -216,6 +216,10 @@ def run_guess_then_refine(*, model=DEFAULT_MODEL, memory=None, quick=False, lens
         ``table`` (one row per measure and lens, with its 95 % bootstrap interval over prompts),
         ``curves`` (per relative depth: the top-10 and top-100 shares and the refinement rate),
         ``summary``, ``figure`` and ``estimator`` (the tuned lens).
+
+    See Also
+    --------
+    sklearn_entropylens.TunedLens : The tuned lens it reads through.
     """
     from ..datasets import load_story_texts
 

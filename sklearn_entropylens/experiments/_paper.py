@@ -59,6 +59,10 @@ def protocol_summary(result):
     -------
     text : str
         The per-fold table, then one line with the scores, the dummy's and the test.
+
+    See Also
+    --------
+    evaluate_profile_classifier : The result it summarises.
     """
     summary = result.summary
     line = (
@@ -427,6 +431,11 @@ def run_experiment(name, *, model=None, memory=None, quick=False, progress=False
         comparison), ``figure`` (matplotlib) and ``estimator`` (fitted; save it with :func:`dump`). The
         classification experiments add ``evaluations`` (each setting's :func:`evaluate_profile_classifier`
         result); correctness adds ``per_category`` and ``versus_category_table``.
+
+    See Also
+    --------
+    EXPERIMENTS : The experiments by name.
+    evaluate_profile_classifier : The protocol of the classifier experiments.
 
     Examples
     --------

@@ -67,6 +67,10 @@ def held_out_condition_folds(y, groups, condition, *, n_splits=5, random_state=4
     folds : list of (train, test) index arrays
         Usable as ``cv=`` anywhere scikit-learn takes an iterable of splits. Every sample is tested once.
 
+    See Also
+    --------
+    evaluate_profile_classifier : Takes them as ``cv``.
+
     Examples
     --------
     >>> import numpy as np
@@ -148,6 +152,11 @@ def evaluate_profile_classifier(estimator, X, y, *, groups=None, cv=None, n_spli
         ``significant`` (corrected p < 0.05), ``n_folds`` and ``cv`` (the splitter's name);
         ``predictions``: DataFrame of the test predictions (``fold``, ``sample``, ``y_true`` and one
         ``proba_<class>`` column per class), for scores of one's own (per-category AUC, PRR, AURC).
+
+    See Also
+    --------
+    sklearn_entropylens.experiments.held_out_condition_folds : Folds that hold a condition out.
+    sklearn_entropylens.metrics.corrected_resampled_ttest : The test of the difference.
 
     Examples
     --------
@@ -280,6 +289,10 @@ def within_fold_category_auc(result, categories, *, n_bootstrap=1000, confidence
     table : DataFrame
         One row per category: ``n``, ``n_right``, ``share_right``, ``n_pairs`` (within-fold right x wrong
         pairs), ``auc`` (NaN without a pair) and ``ci_low``/``ci_high``.
+
+    See Also
+    --------
+    evaluate_profile_classifier : The protocol whose folds it reads.
 
     Examples
     --------

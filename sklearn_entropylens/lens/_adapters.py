@@ -56,7 +56,13 @@ SUPPORTED_MODEL_TYPES = (
 
 
 class UnsupportedArchitectureError(ValueError):
-    """Raised for a model whose blocks, head or unembedding cannot be found or do not reproduce its logits."""
+    """Raised for a model whose blocks, head or unembedding cannot be found or do not reproduce its logits.
+
+    See Also
+    --------
+    sklearn_entropylens.lens.get_adapter : Finds where the lens reads a model.
+    sklearn_entropylens.lens.verify_adapter : Checks it against the model's logits.
+    """
 
 
 
@@ -100,6 +106,11 @@ class LensAdapter:
         block). ``"module output"``: the model scales or mixes its sublayers' outputs outside any module
         (Falcon-H1, Beam), so the sites read the output of the block's direct child named like the
         sublayer, before that scaling.
+
+    See Also
+    --------
+    get_adapter : Finds it by tracing a model.
+    verify_adapter : Checks it against the model's logits.
     """
 
     model_type: str
@@ -288,6 +299,11 @@ def get_adapter(model, input_ids=None):
     ------
     UnsupportedArchitectureError
         Naming the model type and what was not found or did not match.
+
+    See Also
+    --------
+    verify_adapter : Checks the adapter against the model's logits.
+    LensAdapter : What it returns.
     """
     model_type = getattr(getattr(model, "config", None), "model_type", None)
     unembedding = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None

@@ -50,6 +50,10 @@ def get_profile_counters():
         ``computed``: prompts run through a model; ``cache_hits`` and ``cache_misses``: per-prompt
         look-ups in ``memory`` caches.
 
+    See Also
+    --------
+    reset_profile_counters : Sets them back to zero.
+
     Examples
     --------
     >>> from sklearn_entropylens import get_profile_counters
@@ -61,7 +65,12 @@ def get_profile_counters():
 
 
 def reset_profile_counters():
-    """Set every counter of :func:`get_profile_counters` back to zero."""
+    """Set every counter of :func:`get_profile_counters` back to zero.
+
+    See Also
+    --------
+    get_profile_counters : Reads them.
+    """
     with _LOCK:
         for name in _COUNTER_NAMES:
             _COUNTERS[name] = 0

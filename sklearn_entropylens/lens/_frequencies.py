@@ -21,6 +21,10 @@ def token_frequencies(texts, tokenizer, *, vocab_size=None):
     counts : ndarray of shape (vocab_size,), int64
         Occurrences of each token id.
 
+    See Also
+    --------
+    sklearn_entropylens.lens.frequency_ranks : Ranks from these counts.
+
     Examples
     --------
     >>> from sklearn_entropylens import load_model, token_frequencies
@@ -56,6 +60,10 @@ def frequency_ranks(counts, vocab_size):
     -------
     ranks : ndarray of shape (vocab_size,), int64
         Rank 1 is the most frequent token; every unseen token shares the rank after the last seen one.
+
+    See Also
+    --------
+    token_frequencies : The counts they rank.
     """
     counts = np.asarray(counts)
     if counts.ndim != 1 or counts.shape[0] != vocab_size:

@@ -177,6 +177,10 @@ def entropy_from_logits(logits, alpha=1.0, chunk_size=None):
     entropy : torch.Tensor of shape logits.shape[:-1]
         Entropies in nats (float32, or float64 for orders close to 1).
 
+    See Also
+    --------
+    EntropyProfileTransformer : Streams it over every layer of a model.
+
     Examples
     --------
     >>> import torch

@@ -65,6 +65,11 @@ class FeatureLayout:
     named : bool
         Whether the layout came from a profiler or from feature names (False: from a column count).
 
+    See Also
+    --------
+    EntropyProfileTransformer : Its fitted ``feature_layout_``.
+    DepthRescaler : Reads a table's layout.
+
     Examples
     --------
     >>> from sklearn_entropylens.lens import FeatureLayout

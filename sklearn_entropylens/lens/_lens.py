@@ -51,6 +51,11 @@ class Lens:
     adapter : LensAdapter
         The model's blocks, final norm, projection and unembedding.
 
+    See Also
+    --------
+    LogitLens : The model's own head.
+    TunedLogitLens : A tuned lens's translators, then the head.
+
     Notes
     -----
     Subclasses implement :meth:`prepare`. Everything after it (the unembedding in float32 tiles, the
@@ -209,6 +214,11 @@ class LogitLens(Lens):
     ----------
     adapter : LensAdapter
         The model's blocks, final norm, projection and unembedding.
+
+    See Also
+    --------
+    TunedLogitLens : Translates each layer first.
+    Lens : The interface.
 
     Examples
     --------

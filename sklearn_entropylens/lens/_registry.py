@@ -46,6 +46,10 @@ class Statistic:
         Measured in nats: ``log_base`` converts it.
     normalizable : bool
         ``normalize=True`` divides it by ``log V``.
+
+    See Also
+    --------
+    STATISTICS : The registry of statistics.
     """
 
     name: str
@@ -182,6 +186,10 @@ def decision_depth(settled, layers):
     -------
     depths : ndarray of shape settled.shape[:-1], int
         The layer index at which each position's top-1 token settles.
+
+    See Also
+    --------
+    EntropyProfileTransformer.decision_depths : The same, per prompt and position.
     """
     settled = np.asarray(settled)
     return np.asarray(layers)[np.argmax(settled >= 0.5, axis=-1)]

@@ -30,6 +30,10 @@ class ProfileResult:
     token_text : list of list of str or None
         Per sample, the text of the token read at each position, when asked for
         (:meth:`EntropyProfileTransformer.profile_tokens`).
+
+    See Also
+    --------
+    EntropyProfileTransformer.profile_tokens : One prompt's result with its tokens.
     """
 
     values: np.ndarray

@@ -201,6 +201,11 @@ class ProfileSpec:
         Frequency rank of each token, for ``top1_frequency_rank``.
     translators : Translators or None, default=None
         A tuned lens's translators; None reads the logit lens.
+
+    See Also
+    --------
+    sklearn_entropylens.models.ModelSpec : The model part of it.
+    EntropyProfileTransformer : Builds it in ``fit`` as ``spec_``.
     """
 
     model: object

@@ -30,6 +30,11 @@ class Translators:
         The identifier of the model.
     revision : str
         Its revision; a lens is only applied to the same revision.
+
+    See Also
+    --------
+    TunedLens : Fits them.
+    TunedLogitLens : Reads through them.
     """
 
     weights: np.ndarray
@@ -99,6 +104,11 @@ class TunedLogitLens(LogitLens):
         The model's modules.
     translators : Translators
         One translator per layer ``0 .. L-1``.
+
+    See Also
+    --------
+    LogitLens : The lens without translators.
+    TunedLens : The estimator that fits the translators.
     """
 
     def __init__(self, adapter, translators):

@@ -24,6 +24,10 @@ def convert_units(entropy_nats, *, log_base=None, normalize=False, vocab_size=No
     -------
     entropy : ndarray
         The converted entropies.
+
+    See Also
+    --------
+    feature_unit : The unit after conversion.
     """
     if normalize:
         return entropy_nats / math.log(vocab_size)
@@ -48,6 +52,10 @@ def feature_unit(statistic, *, log_base=None, normalize=False):
     -------
     unit : str
         Empty for a name that is not a statistic.
+
+    See Also
+    --------
+    convert_units : Converts entropies to those units.
 
     Examples
     --------

@@ -29,6 +29,10 @@ def verify_adapter(model, adapter, input_ids):
     ------
     UnsupportedArchitectureError
         If they differ beyond what the model's dtype explains.
+
+    See Also
+    --------
+    get_adapter : Finds the adapter.
     """
     captured = []
     handle = adapter.blocks[-1].register_forward_hook(lambda m, a, out: captured.append(block_output(out)))

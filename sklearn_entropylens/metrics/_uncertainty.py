@@ -118,6 +118,11 @@ def aurc_score(y_true, confidence):
     aurc : float
         The mean risk over the rejection curve (lower is better).
 
+    See Also
+    --------
+    prediction_rejection_ratio : The companion score.
+    rejection_curve : The curve it averages.
+
     Examples
     --------
     >>> from sklearn_entropylens.metrics import aurc_score

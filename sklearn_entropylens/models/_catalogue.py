@@ -14,7 +14,13 @@ DEFAULT_MODEL = "smollm2-135m"
 
 
 class ModelLoadError(ValueError):
-    """Raised when a model identifier cannot be resolved or loaded as a causal language model."""
+    """Raised when a model identifier cannot be resolved or loaded as a causal language model.
+
+    See Also
+    --------
+    load_model : Loads a model, or raises this.
+    UnsupportedArchitectureError : A model the lens cannot read exactly.
+    """
 
 
 
@@ -225,6 +231,10 @@ def model_cache_dir():
     -------
     path : pathlib.Path
         The directory (not created).
+
+    See Also
+    --------
+    clear_model_cache : Drops the models loaded in this process.
     """
     if os.environ.get(CACHE_ENV_VAR):
         return pathlib.Path(os.environ[CACHE_ENV_VAR]).expanduser()

@@ -121,6 +121,11 @@ class ModelSpec:
     model_kwargs : dict or None, default=None
         Extra ``from_pretrained`` options.
 
+    See Also
+    --------
+    load_model : Loads a model from its parameters.
+    sklearn_entropylens.lens.ProfileSpec : Holds one, with what changes a profile.
+
     Examples
     --------
     >>> from sklearn_entropylens.models import ModelSpec
@@ -284,6 +289,11 @@ def register_model(name, model, tokenizer, *, revision="registered"):
         ``name``, so that ``EntropyProfileTransformer(model=register_model("mine", model, tokenizer))``
         profiles a model already in memory (on a GPU, or modified in code) in one line.
 
+    See Also
+    --------
+    load_model : Loads a model by identifier.
+    sklearn_entropylens.models.is_registered : Whether a name is registered here.
+
     Notes
     -----
     A saved estimator (:func:`sklearn_entropylens.persistence.dump`) stores the name and revision, never the
@@ -312,13 +322,23 @@ def is_registered(name):
     -------
     registered : bool
         True for a name given to :func:`register_model` here.
+
+    See Also
+    --------
+    register_model : Registers a name.
     """
     return isinstance(name, str) and name in _REGISTRY
 
 
 
 def clear_model_cache():
-    """Drop every loaded model from the per-process cache (registered models stay registered)."""
+    """Drop every loaded model from the per-process cache (registered models stay registered).
+
+    See Also
+    --------
+    load_model : Loads a model into the per-process cache.
+    register_model : Registers an in-memory model.
+    """
     with _LOCK:
         _CACHE.clear()
 
@@ -357,6 +377,12 @@ def load_model(name=DEFAULT_MODEL, *, revision=None, dtype="auto", device="auto"
     ModelLoadError
         If the identifier is unknown, cannot be loaded offline, is not a causal LM, its architecture is
         not supported by the logit lens, or its unembedding is not usable (offloaded or quantized).
+
+    See Also
+    --------
+    sklearn_entropylens.models.ModelSpec : The specification it loads.
+    register_model : Makes an in-memory model loadable by name.
+    clear_model_cache : Drops the loaded models.
     """
     check_model(name)  # first, so that a model object gets the message that says to register it
     return ModelSpec(name, revision=revision, dtype=dtype, device=device, model_kwargs=model_kwargs).check().load()

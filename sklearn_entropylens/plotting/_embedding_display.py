@@ -37,6 +37,11 @@ class ProfileEmbeddingDisplay:
     scatters_ : list of matplotlib PathCollection
         One scatter per label.
 
+    See Also
+    --------
+    EntropyProfileDisplay : Mean profiles per group.
+    EntropyHeatmapDisplay : One prompt's positions by layers.
+
     Examples
     --------
     >>> import numpy as np

@@ -37,6 +37,11 @@ class EntropyHeatmapDisplay:
     colorbar_ : matplotlib Colorbar
         Its colour bar.
 
+    See Also
+    --------
+    EntropyProfileDisplay : Mean profiles per group.
+    ProfileEmbeddingDisplay : Profiles in two dimensions.
+
     Examples
     --------
     >>> import numpy as np

@@ -53,6 +53,11 @@ class EntropyProfileDisplay:
     phases_ : list of matplotlib artists
         The shaded expansion (rising) and pruning (falling) spans of the overall mean profile.
 
+    See Also
+    --------
+    EntropyHeatmapDisplay : One prompt's positions by layers.
+    ProfileEmbeddingDisplay : Profiles in two dimensions.
+
     Examples
     --------
     >>> import numpy as np

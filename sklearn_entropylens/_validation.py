@@ -15,6 +15,13 @@ class EmptyPromptWarning(UserWarning):
     See Also
     --------
     EntropyProfileTransformer : Profiles prompts; the empty prompt is the BOS token alone.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from sklearn_entropylens import EmptyPromptWarning
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", EmptyPromptWarning)  # empty prompts meant, as in a family fingerprint
     """
 
 

@@ -119,6 +119,17 @@ def dump(estimator, file):
     --------
     load : Loads a saved estimator, trusting the library's types.
     get_trusted_types : The types a saved estimator may hold.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> import numpy as np
+    >>> from sklearn_entropylens import DepthRescaler, dump, load
+    >>> rescaler = DepthRescaler(n_points=5).fit(np.random.default_rng(0).normal(size=(4, 30)))
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "rescaler.skops"
+    >>> dump(rescaler, path)
+    >>> load(path).depths_
+    array([0.2, 0.4, 0.6, 0.8, 1. ])
     """
     import skops.io
 

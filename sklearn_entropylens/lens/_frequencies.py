@@ -64,6 +64,12 @@ def frequency_ranks(counts, vocab_size):
     See Also
     --------
     token_frequencies : The counts they rank.
+
+    Examples
+    --------
+    >>> from sklearn_entropylens.lens import frequency_ranks
+    >>> frequency_ranks([5, 0, 9, 5], vocab_size=4)  # ties share a rank; the unseen token comes last
+    array([2, 4, 1, 2])
     """
     counts = np.asarray(counts)
     if counts.ndim != 1 or counts.shape[0] != vocab_size:

@@ -190,6 +190,12 @@ def decision_depth(settled, layers):
     See Also
     --------
     EntropyProfileTransformer.decision_depths : The same, per prompt and position.
+
+    Examples
+    --------
+    >>> from sklearn_entropylens.lens import decision_depth
+    >>> decision_depth([[0, 0, 1, 1, 1], [1, 1, 1, 1, 1]], layers=[1, 2, 3, 4, 5])  # settled from block 3, 1
+    array([3, 1])
     """
     settled = np.asarray(settled)
     return np.asarray(layers)[np.argmax(settled >= 0.5, axis=-1)]

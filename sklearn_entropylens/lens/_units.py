@@ -28,6 +28,15 @@ def convert_units(entropy_nats, *, log_base=None, normalize=False, vocab_size=No
     See Also
     --------
     feature_unit : The unit after conversion.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_entropylens.lens import convert_units
+    >>> convert_units(np.array([np.log(4.0)]), log_base=2)  # log 4 nats is 2 bits
+    array([2.])
+    >>> convert_units(np.array([np.log(4.0)]), normalize=True, vocab_size=16)  # log 4 is half of log 16
+    array([0.5])
     """
     if normalize:
         return entropy_nats / math.log(vocab_size)

@@ -326,6 +326,12 @@ def is_registered(name):
     See Also
     --------
     register_model : Registers a name.
+
+    Examples
+    --------
+    >>> from sklearn_entropylens.models import is_registered
+    >>> is_registered("smollm2-135m")  # a bundled model, loaded from its package, not registered
+    False
     """
     return isinstance(name, str) and name in _REGISTRY
 

@@ -136,7 +136,7 @@ def check_temperature(temperature):
 
 
 def check_profile_combination(*, statistics, alpha, include_embedding, sites, aggregate=None, n_tokens=None,
-                              frequency_ranks_known=True, tuned=False):
+                              tuned=False):
     """The checks that involve several profile parameters at once (each parameter alone is checked already)."""
     expand_statistics(statistics, alpha)
     sublayer_sites = tuple(site for site in sites if site != "block")
@@ -152,8 +152,6 @@ def check_profile_combination(*, statistics, alpha, include_embedding, sites, ag
             f"A tuned lens reads the block site only (its translators are fitted to the residual stream "
             f"leaving each block); profile the sites {sublayer_sites} with lens='logit'."
         )
-    if "top1_frequency_rank" in statistics and not frequency_ranks_known:
-        raise ValueError("top1_frequency_rank needs a token-frequency table: pass token frequencies.")
 
 
 @public_module("sklearn_entropylens.lens")

@@ -390,7 +390,6 @@ def load_model(name=DEFAULT_MODEL, *, revision=None, dtype="auto", device="auto"
     register_model : Makes an in-memory model loadable by name.
     clear_model_cache : Drops the loaded models.
     """
-    check_model(name)  # first, so that a model object gets the message that says to register it
     return ModelSpec(name, revision=revision, dtype=dtype, device=device, model_kwargs=model_kwargs).check().load()
 
 

@@ -19,6 +19,7 @@ GROUPS = [
     ("sklearn_entropylens.metrics", "Metrics"),
     ("sklearn_entropylens.plotting", "Plotting"),
     ("sklearn_entropylens.persistence", "Saving and loading"),
+    ("sklearn_entropylens.testing", "Tiny models for tests and examples"),
 ]
 
 

@@ -108,6 +108,14 @@ def _public_type_names(data):
 def dump(estimator, file):
     """Save a (fitted) estimator or pipeline with :func:`skops.io.dump`; no model weights are written.
 
+    Use it to keep a fitted pipeline (a profile transformer and the classifier after it) and read it
+    back with :func:`load`, which builds only types it trusts, where unpickling can run any code. A
+    model-backed estimator is saved with its model's identifier and resolved revision, not its weights:
+    using it after loading needs that model at that revision (a bundled or hub model, a local directory,
+    or a name registered again with :func:`register_model` in the loading process); a profile
+    transformer refuses another revision. The library's types are saved under their public paths, so
+    files stay loadable when private modules move.
+
     Parameters
     ----------
     estimator : object
@@ -119,6 +127,7 @@ def dump(estimator, file):
     --------
     load : Loads a saved estimator, trusting the library's types.
     get_trusted_types : The types a saved estimator may hold.
+    skops.io.dump : The function it calls.
 
     Examples
     --------
@@ -138,6 +147,14 @@ def dump(estimator, file):
 
 def load(file, *, trusted=()):
     """Load an estimator saved with :func:`dump`, trusting only the library's types and ``trusted``.
+
+    skops refuses any type it was not told to trust; this trusts the library's own types and the
+    scikit-learn types its default estimators hold (:func:`get_trusted_types`), and refuses a file that
+    holds anything else, naming the types to review. Pass the names you have reviewed as ``trusted``.
+    Files saved by earlier versions, which name the library's types by their private modules, are read
+    under the public names. No model is loaded here: a model-backed estimator loads its model on first
+    use, so that model must be available then (a name given to :func:`register_model` must be
+    registered again in the loading process).
 
     Parameters
     ----------
@@ -160,6 +177,30 @@ def load(file, *, trusted=()):
     --------
     dump : Saves an estimator.
     get_trusted_types : The types trusted by default.
+    skops.io.load : The function it calls.
+
+    Examples
+    --------
+    A pipeline whose first step applies :func:`operator.neg`, a function skops does not trust:
+
+    >>> import operator, pathlib, tempfile
+    >>> import numpy as np
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import FunctionTransformer
+    >>> from sklearn_entropylens import DepthRescaler, dump, load
+    >>> X = np.random.default_rng(0).normal(size=(4, 30))
+    >>> pipeline = make_pipeline(FunctionTransformer(operator.neg), DepthRescaler(n_points=5)).fit(X)
+    >>> directory = tempfile.TemporaryDirectory()
+    >>> path = pathlib.Path(directory.name) / "pipeline.skops"
+    >>> dump(pipeline, path)
+    >>> load(path)
+    Traceback (most recent call last):
+    ...
+    skops.io.exceptions.UntrustedTypesFoundException: Untrusted types found in the file: ['_operator.neg']. ...
+    >>> loaded = load(path, trusted=["_operator.neg"])
+    >>> loaded.transform(X).shape, bool(np.array_equal(loaded.transform(X), pipeline.transform(X)))
+    ((4, 5), True)
+    >>> directory.cleanup()
     """
     import skops.io
 

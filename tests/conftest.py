@@ -1,12 +1,13 @@
 import importlib.util
 import os
+import re
 
 # Tests never reach a model hub: fail fast instead of retrying the network.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import pytest
 
-from sklearn_entropylens._testing import register_tiny_model
+from sklearn_entropylens.testing import register_tiny_model
 
 # Fixture files and the scripts that made them (which need optional packages) are data, not tests.
 collect_ignore_glob = ["data/*"]
@@ -18,16 +19,23 @@ collect_ignore_glob = ["data/*"]
 REAL_MODEL_FIXTURES = frozenset({"smollm2", "gemma3"})
 
 
-# The package's doctests take no fixtures: those that build a model-backed object run the default model.
-MODEL_BACKED_CALLS = ("EntropyProfileTransformer(", "TunedLens(", "load_model(", "answer_correctness(",
-                      "Classifier(", "InterventionScorer(")
+# The package's doctests take no fixtures. One needs a bundled model when it names one, or when it builds a
+# model-backed object (which loads the default model) without building a tiny model of its own.
+BUNDLED_MODEL_NAMES = re.compile(r"smollm2|gemma3-270m|qwen2\.5-coder")
+MODEL_BACKED_CALLS = re.compile(
+    r"\b(EntropyProfileTransformer|TunedLens|TaskClassifier|FormatClassifier|CorrectnessClassifier"
+    r"|ModelFamilyClassifier|InterventionScorer|load_model|answer_correctness|run_[a-z_]+"
+    r"|token_frequencies)\(")
+TINY_MODEL_CALLS = re.compile(r"\b(register_tiny_model|save_tiny_model|make_tiny_model)\(")
 
 
 def _needs_a_bundled_model(item):
     if REAL_MODEL_FIXTURES.intersection(getattr(item, "fixturenames", ())):
         return True
-    examples = getattr(getattr(item, "dtest", None), "examples", ())
-    return any(call in example.source for example in examples for call in MODEL_BACKED_CALLS)
+    source = "\n".join(example.source for example in getattr(getattr(item, "dtest", None), "examples", ()))
+    if BUNDLED_MODEL_NAMES.search(source):
+        return True
+    return bool(MODEL_BACKED_CALLS.search(source)) and not TINY_MODEL_CALLS.search(source)
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest's own hook deselects by -m

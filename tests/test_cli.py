@@ -7,7 +7,7 @@ import pytest
 from sklearn_entropylens import load
 from sklearn_entropylens._cli import _parse_value, main
 from sklearn_entropylens.persistence import get_trusted_types
-from sklearn_entropylens._testing import save_tiny_model
+from sklearn_entropylens.testing import save_tiny_model
 
 PROMPTS = ["The cat sat", "Once upon a time", "1 2 3"]
 

@@ -21,7 +21,7 @@ from sklearn_entropylens import (
     TaskClassifier,
     TunedLens,
 )
-from sklearn_entropylens._testing import register_tiny_model, rows_to_text
+from sklearn_entropylens.testing import register_tiny_model, rows_to_text
 
 TINY = register_tiny_model("llama")
 

@@ -27,7 +27,7 @@ LAYERS = (
     ("estimators",),
     ("plotting",),
     ("experiments",),
-    ("persistence", "_cli", "_testing", "__main__", ""),
+    ("persistence", "_cli", "testing", "__main__", ""),
 )
 RANK = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}
 

@@ -48,7 +48,7 @@ def test_loading_without_trust_is_refused(fitted_pipeline, tmp_path):
 def test_our_loader_refuses_types_it_was_not_told_about(tiny_llama, tmp_path):
     from sklearn.preprocessing import FunctionTransformer
 
-    from sklearn_entropylens._testing import rows_to_text
+    from sklearn_entropylens.testing import rows_to_text
 
     pipe = make_pipeline(FunctionTransformer(rows_to_text), EntropyProfileTransformer(tiny_llama, n_tokens=2))
     pipe.fit(np.ones((3, 2)))
@@ -58,7 +58,7 @@ def test_our_loader_refuses_types_it_was_not_told_about(tiny_llama, tmp_path):
         load(path)
     assert "get_trusted_types() lists those" in str(error.value)
     assert "pass it as load(file, trusted=[...])" in str(error.value)
-    reloaded = load(path, trusted=["sklearn_entropylens._testing.rows_to_text"])
+    reloaded = load(path, trusted=["sklearn_entropylens.testing.rows_to_text"])
     np.testing.assert_allclose(reloaded.transform(np.ones((2, 2))), pipe.transform(np.ones((2, 2))))
 
 
@@ -140,7 +140,7 @@ def test_prompt_classifier_round_trip(tiny_llama, tmp_path):
 def test_a_model_already_in_memory_in_one_line_saved_without_weights_and_reattached(tmp_path):
     from sklearn_entropylens import ModelLoadError, clear_model_cache, register_model
     from sklearn_entropylens.models import _spec
-    from sklearn_entropylens._testing import make_byte_tokenizer, make_tiny_model
+    from sklearn_entropylens.testing import make_byte_tokenizer, make_tiny_model
 
     model = make_tiny_model("qwen2")  # a model built or modified in code
     profiler = EntropyProfileTransformer(model=register_model("my-qwen", model, make_byte_tokenizer(), revision="v1"), n_tokens=2)

@@ -306,6 +306,13 @@ def load_multiple_choice(*, prompt_style="cloze", random_state=0, return_X_y=Fal
         ``prompt``, ``category``, ``question``, ``A`` to ``D`` and ``target``, when ``as_frame``) and
         ``DESCR``.
 
+    See Also
+    --------
+    load_fact_questions : About 2,600 graded four-option fact questions, built from data packages.
+    sklearn_entropylens.answer_correctness : Reads the model's answer to each question from its logits.
+    sklearn_entropylens.CorrectnessClassifier : Predicts from the entropy profile whether the model answers right.
+    sklearn_entropylens.InterventionScorer : The accuracy on these questions with chosen decoder blocks skipped.
+
     Examples
     --------
     >>> from sklearn_entropylens.datasets import load_multiple_choice
@@ -388,6 +395,13 @@ def load_fact_questions(*, categories=FACT_CATEGORIES, difficulties=(1, 2, 3, 4)
         ``options`` (array of shape (n_samples, 4), in letter order), ``category``, ``difficulty``,
         ``entity``, ``source`` (arrays), ``frame`` (when ``as_frame``: ``prompt``, ``question``, ``A`` to
         ``D``, ``letter``, ``category``, ``difficulty``, ``entity``, ``source`` and ``target``) and ``DESCR``.
+
+    See Also
+    --------
+    load_multiple_choice : 206 easy four-option questions shipped with the package, no extra needed.
+    sklearn_entropylens.answer_correctness : Reads the model's answers by option likelihood (``method="options"``).
+    sklearn_entropylens.experiments.run_fact_correctness : Asks on these questions whether the profile adds to
+        the output's own confidence.
 
     Examples
     --------

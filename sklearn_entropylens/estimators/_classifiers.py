@@ -37,6 +37,34 @@ class ProfileClassifier(ValidatedParametersMixin, ClassifierMixin, BaseEstimator
     See Also
     --------
     TaskClassifier, FormatClassifier, CorrectnessClassifier : The three prompt classifiers.
+
+    Examples
+    --------
+    The three prompt classifiers are its subclasses. A step left as None has no nested parameters:
+
+    >>> from sklearn.neighbors import KNeighborsClassifier
+    >>> from sklearn_entropylens import EntropyProfileTransformer, FormatClassifier
+    >>> from sklearn_entropylens.estimators import ProfileClassifier
+    >>> issubclass(FormatClassifier, ProfileClassifier)
+    True
+    >>> FormatClassifier().get_params()
+    {'classifier': None, 'profiler': None, 'scaler': None}
+
+    A step given explicitly has tunable parameters. Here the profiler reads a tiny random-initialised
+    model (three blocks, a byte tokenizer), which profiles in milliseconds:
+
+    >>> from sklearn_entropylens.testing import register_tiny_model
+    >>> model = register_tiny_model("llama")
+    >>> clf = FormatClassifier(profiler=EntropyProfileTransformer(model, n_tokens=2),
+    ...                        classifier=KNeighborsClassifier(n_neighbors=1))
+    >>> clf.get_params()["profiler__n_tokens"]
+    2
+    >>> X = ["Write a poem about the sea", "Simulate a chat log about tea",
+    ...      "Write a poem about rain", "Simulate a chat log about maps"]
+    >>> clf.fit(X, ["poem", "chat log", "poem", "chat log"]).classes_
+    array(['chat log', 'poem'], dtype='<U8')
+    >>> clf.profiler_.get_feature_names_out()
+    array(['entropy_layer01', 'entropy_layer02', 'entropy_layer03'], dtype=object)
     """
 
     _entropylens_constraints = {
@@ -157,6 +185,10 @@ _SHARED_DOC = """
         The fitted ``profiler``, ``scaler`` and ``classifier`` steps.
     profiler_ : EntropyProfileTransformer
         The fitted profile step (``pipeline_["profiler"]``).
+
+    See Also
+    --------
+{see_also}
 """
 
 
@@ -174,6 +206,11 @@ class TaskClassifier(ProfileClassifier):
             profiler="EntropyProfileTransformer(n_tokens=8, temperature=1.0, random_state=0)",
             tuned="EntropyProfileTransformer(n_tokens=4, temperature=1.0, random_state=0)",
             classifier="KNeighborsClassifier(n_neighbors=29)",
+            see_also="""\
+    sklearn_entropylens.datasets.load_story_tasks : Stories with task questions, labelled by task class.
+    evaluate_profile_classifier : Cross-validated ROC-AUC against a stratified dummy; pass the story as ``groups``.
+    FormatClassifier : Identifies the output format an instruction asks for.
+    sklearn_entropylens.estimators.ProfileClassifier : The base class of the three prompt classifiers.""",
         )
         + """
     Examples
@@ -214,6 +251,11 @@ class FormatClassifier(ProfileClassifier):
             profiler="EntropyProfileTransformer(n_tokens=256, aggregate=8)",
             tuned="EntropyProfileTransformer(n_tokens=32, aggregate=4)",
             classifier="KNeighborsClassifier(n_neighbors=5)",
+            see_also="""\
+    sklearn_entropylens.datasets.load_formats : Instructions for poems, chat logs and other formats, by topic.
+    evaluate_profile_classifier : Cross-validated ROC-AUC against a stratified dummy; pass the topic as ``groups``.
+    TaskClassifier : Identifies the task a prompt asks for.
+    sklearn_entropylens.estimators.ProfileClassifier : The base class of the three prompt classifiers.""",
         )
         + """
     Examples
@@ -253,6 +295,12 @@ class CorrectnessClassifier(ProfileClassifier):
             profiler="EntropyProfileTransformer(n_tokens=8)",
             tuned="EntropyProfileTransformer(n_tokens=4)",
             classifier="KNeighborsClassifier(n_neighbors=29)",
+            see_also="""\
+    answer_correctness : Its labels: whether the model answers each prompt right, read from its logits.
+    sklearn_entropylens.datasets.load_multiple_choice : Built-in four-option questions to label and classify.
+    sklearn_entropylens.metrics.prediction_rejection_ratio : Scores ``predict_proba(X)[:, 1]`` as a confidence
+        in the model's answers.
+    evaluate_profile_classifier : Cross-validated ROC-AUC against a stratified dummy.""",
         )
         + """
     Examples

@@ -159,6 +159,12 @@ def answer_correctness(X, answers, *, options=None, method="letters", model=DEFA
         ``answer_entropy`` / ``answer_max_probability`` (entropy in nats and largest probability of the
         whole-vocabulary next-token distribution right after the prompt, at the final layer).
 
+    See Also
+    --------
+    CorrectnessClassifier : Learns to predict ``correct`` from the entropy profile of each prompt.
+    sklearn_entropylens.datasets.load_multiple_choice : Built-in questions with their options and correct letters.
+    sklearn_entropylens.datasets.load_fact_questions : Graded fact questions, answered with ``method="options"``.
+
     Examples
     --------
     >>> from sklearn_entropylens import answer_correctness

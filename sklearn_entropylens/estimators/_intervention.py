@@ -44,6 +44,13 @@ def skip_layers(model, layers):
     model : torch.nn.Module
         The model, with the blocks skipped.
 
+    See Also
+    --------
+    InterventionScorer : Chooses the blocks where entropy expands or prunes most and scores the accuracy
+        with them skipped.
+    ExpansionPruningTransformer : Entropy changes across depth, which locate the expansion and pruning blocks.
+    EntropyProfileTransformer : The profiles whose ``layerLL`` features number the blocks as ``layers`` does.
+
     Examples
     --------
     >>> import torch

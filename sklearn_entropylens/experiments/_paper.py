@@ -50,6 +50,13 @@ PAPER_RESULTS = {
 def protocol_summary(result):
     """The fold table of :func:`evaluate_profile_classifier` and its summary in one line.
 
+    The line is what :func:`run_experiment` reports as a classification experiment's ``summary``: the
+    mean ROC-AUC with its corrected t interval and the mean accuracy, each beside the stratified dummy's
+    on the same folds, the number and kind of folds, and two tests of the fold AUCs against the dummy's:
+    Nadeau and Bengio's corrected resampled t-test, which decides, and the plain paired t-test (the
+    paper's), over-confident because the folds share training data. It only formats: every number is
+    read from ``result.summary``, so no model is loaded and nothing is refitted.
+
     Parameters
     ----------
     result : Bunch
@@ -57,12 +64,39 @@ def protocol_summary(result):
 
     Returns
     -------
-    text : str
-        The per-fold table, then one line with the scores, the dummy's and the test.
+    folds : DataFrame
+        ``result.folds``, one row per fold: ``fold``, ``n_train``, ``n_test``, ``auc``, ``accuracy``,
+        ``dummy_auc`` and ``dummy_accuracy``.
+    line : str
+        The scores, the dummy's and both tests' p-values in one line.
 
     See Also
     --------
     evaluate_profile_classifier : The result it summarises.
+    run_experiment : Reports this line as each classification experiment's ``summary``.
+    sklearn_entropylens.metrics.corrected_resampled_ttest : The corrected test in the line.
+
+    Examples
+    --------
+    Any features stand in for profiles here, so that nothing loads a model:
+
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn_entropylens.experiments import evaluate_profile_classifier, protocol_summary
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.r_[rng.normal(0, 1, (40, 3)), rng.normal(1, 1, (40, 3))]
+    >>> y = np.r_[np.zeros(40), np.ones(40)]
+    >>> folds, line = protocol_summary(evaluate_profile_classifier(LogisticRegression(), X, y, n_splits=5))
+    >>> folds.round(3)
+       fold  n_train  n_test    auc  accuracy  dummy_auc  dummy_accuracy
+    0     0       64      16  0.922     0.688      0.438           0.438
+    1     1       64      16  0.703     0.750      0.500           0.500
+    2     2       64      16  0.875     0.812      0.375           0.375
+    3     3       64      16  0.859     0.750      0.375           0.375
+    4     4       64      16  0.812     0.688      0.625           0.625
+    >>> print(line)
+    ROC-AUC 0.834 [0.680, 0.989] (dummy 0.463), accuracy 0.738 (dummy 0.463), 5 StratifiedKFold folds,
+    corrected t = 3.4, p = 2.6e-02 (plain paired p = 6.7e-03)
     """
     summary = result.summary
     line = (
@@ -401,6 +435,15 @@ def intervention_figure(scorer, table):
 def run_experiment(name, *, model=None, memory=None, quick=False, progress=False):
     """Run one of the paper's experiments end to end on the built-in data.
 
+    Each experiment loads its built-in prompts, profiles them with the model, evaluates and fits its
+    estimator and draws its figure, as the command ``entropylens experiment <name>`` does through it.
+    At full scale an experiment takes from minutes to hours on a CPU (Guess-then-Refine first fits a
+    tuned lens, about 8 minutes on SmolLM2 with 2 cores); ``quick=True`` scales each down (fewer
+    prompts, tokens and folds) to check a setup, not to report. The scores depend on the model: the
+    default SmolLM2-135M is far smaller than the paper's models, so ``paper`` (the paper's result for
+    the same experiment) is a point of comparison, not a target. Pass ``memory`` to profile each prompt
+    once across the settings, the final fit and the figure (Guess-then-Refine does not use it).
+
     Parameters
     ----------
     name : {"tasks", "formats", "correctness", "families", "intervention", "guess-then-refine"}
@@ -439,9 +482,28 @@ def run_experiment(name, *, model=None, memory=None, quick=False, progress=False
 
     Examples
     --------
-    >>> from sklearn_entropylens import run_experiment
-    >>> result = run_experiment("tasks", quick=True)  # doctest: +SKIP
-    >>> result.figure.savefig("tasks.png")  # doctest: +SKIP
+    >>> from sklearn_entropylens import EXPERIMENTS, run_experiment
+    >>> EXPERIMENTS
+    ('tasks', 'formats', 'correctness', 'families', 'intervention', 'guess-then-refine')
+    >>> run_experiment("topics")
+    Traceback (most recent call last):
+    ...
+    ValueError: Unknown experiment 'topics'; choose one of tasks, formats, correctness, families, intervention,
+    guess-then-refine.
+
+    A quick run of the format experiment, here on a tiny random-initialised model (three blocks, a byte
+    tokenizer) so that it takes a second; its scores mean nothing. Without ``model`` it runs SmolLM2:
+
+    >>> from sklearn_entropylens.testing import register_tiny_model
+    >>> result = run_experiment("formats", model=register_tiny_model("llama"), quick=True)
+    >>> result.table[["setting", "n_folds", "cv"]]
+                                           setting  n_folds                    cv
+    0                        profile, standardised        5  StratifiedGroupKFold
+    1  profile, raw nats (no scaler, as the paper)        5  StratifiedGroupKFold
+    >>> print(result.summary)
+    ROC-AUC ... (dummy ...), accuracy ... (dummy ...), 5 StratifiedGroupKFold folds, corrected t = ...
+    >>> result.paper
+    'ROC-AUC 0.966-0.987 (gemma-2-2b-it, 256 tokens in 8 windows)'
     """
     runners = {"tasks": run_tasks, "formats": run_formats, "correctness": run_correctness,
                "families": run_families, "intervention": run_intervention,

@@ -58,10 +58,35 @@ SUPPORTED_MODEL_TYPES = (
 class UnsupportedArchitectureError(ValueError):
     """Raised for a model whose blocks, head or unembedding cannot be found or do not reproduce its logits.
 
+    The lens never guesses where a model keeps its blocks, final norm and unembedding:
+    :func:`~sklearn_entropylens.lens.get_adapter` finds them by tracing one forward pass, and
+    :func:`~sklearn_entropylens.lens.verify_adapter` checks that the lens of the last block reproduces the
+    model's logits. Either raises this, naming the model and what did not match, rather than let the lens
+    return a silently wrong number. Common causes: a model without its LM head (loaded with ``AutoModel``
+    rather than ``AutoModelForCausalLM``), a model that changes its hidden state between blocks, or logits
+    post-processed in a way the adapter does not know. :func:`~sklearn_entropylens.load_model` and the
+    estimators raise a :class:`~sklearn_entropylens.ModelLoadError` instead, with this error as its
+    ``__cause__``; this one reaches you when you call those two functions yourself.
+
     See Also
     --------
     sklearn_entropylens.lens.get_adapter : Finds where the lens reads a model.
     sklearn_entropylens.lens.verify_adapter : Checks it against the model's logits.
+    ModelLoadError : What loading a model by name raises instead.
+
+    Examples
+    --------
+    A Llama without its LM head has no unembedding for the lens:
+
+    >>> from transformers import AutoModel
+    >>> from sklearn_entropylens.testing import make_tiny_config
+    >>> from sklearn_entropylens.lens import get_adapter
+    >>> base_model = AutoModel.from_config(make_tiny_config("llama"))
+    >>> get_adapter(base_model)
+    Traceback (most recent call last):
+    ...
+    sklearn_entropylens.lens._adapters.UnsupportedArchitectureError: LlamaModel (model_type 'llama') has no output
+    embedding with a (vocabulary, hidden) weight; is it a causal language model with its LM head?
     """
 
 
@@ -69,6 +94,13 @@ class UnsupportedArchitectureError(ValueError):
 @dataclass
 class LensAdapter:
     """The modules of a causal LM that the logit lens needs.
+
+    Every loaded model carries one (``LoadedModel.adapter``); :func:`get_adapter` finds it by tracing a model
+    and :func:`verify_adapter` checks it. Read it to know what a profile reads: the lens of block ``l`` is
+    the ``head`` modules applied to the block's output, then the ``unembedding``, then ``logit_scale`` and
+    ``softcap``; the ``sublayers`` are what the ``"attention"`` and ``"mlp"`` sites read. Its modules are
+    the model's own, not copies: they share its weights, devices and dtype, and a change to the model
+    changes them.
 
     Parameters
     ----------
@@ -111,6 +143,21 @@ class LensAdapter:
     --------
     get_adapter : Finds it by tracing a model.
     verify_adapter : Checks it against the model's logits.
+    LogitLens : The lens it defines.
+
+    Examples
+    --------
+    Gemma-2 soft-caps its logits and normalises each sublayer's output before adding it to the stream:
+
+    >>> from sklearn_entropylens.testing import make_tiny_model
+    >>> from sklearn_entropylens.lens import get_adapter
+    >>> adapter = get_adapter(make_tiny_model("gemma2"))
+    >>> adapter.describe()
+    'gemma2: 3 blocks at model.layers, head model.norm, unembedding lm_head, soft-cap 30'
+    >>> adapter.n_layers, adapter.width, adapter.vocab_size, adapter.softcap
+    (3, 32, 259, 30.0)
+    >>> adapter.paths["attention"][0]
+    'model.layers.0.post_attention_layernorm'
     """
 
     model_type: str
@@ -127,10 +174,12 @@ class LensAdapter:
 
     @property
     def n_layers(self):
+        """The number of decoder blocks."""
         return len(self.blocks)
 
     @property
     def vocab_size(self):
+        """The number of rows of the unembedding: the length of a lens distribution."""
         return self.unembedding.weight.shape[0]
 
     @property
@@ -283,6 +332,14 @@ def probe_ids(model, tokenizer=None):
 def get_adapter(model, input_ids=None):
     """Find the blocks, head, unembedding and logit post-processing of a causal LM by tracing it.
 
+    :func:`~sklearn_entropylens.load_model` calls it, then :func:`verify_adapter`, on every model it loads,
+    and keeps the result as ``LoadedModel.adapter``. Call it yourself to see whether, and where, the lens
+    can read a model you hold in memory before registering it, or to find out why a model fails to load.
+    No table of model types is involved: one forward pass with a hook on every module finds the blocks (the
+    module list whose elements pass the residual stream on, one to the next), the head (the modules called
+    between the last block and the unembedding) and the post-processing (what maps the unembedding's output
+    onto the logits). The adapter it returns is not yet verified: check it with :func:`verify_adapter`.
+
     Parameters
     ----------
     model : transformers.PreTrainedModel
@@ -304,6 +361,17 @@ def get_adapter(model, input_ids=None):
     --------
     verify_adapter : Checks the adapter against the model's logits.
     LensAdapter : What it returns.
+    sklearn_entropylens.UnsupportedArchitectureError : Raised for a model it cannot read.
+
+    Examples
+    --------
+    >>> from sklearn_entropylens.testing import make_tiny_model
+    >>> from sklearn_entropylens.lens import get_adapter
+    >>> adapter = get_adapter(make_tiny_model("gpt2"))
+    >>> adapter.describe()
+    'gpt2: 3 blocks at transformer.h, head transformer.ln_f, unembedding lm_head'
+    >>> adapter.paths["mlp"]
+    ('transformer.h.0.mlp', 'transformer.h.1.mlp', 'transformer.h.2.mlp')
     """
     model_type = getattr(getattr(model, "config", None), "model_type", None)
     unembedding = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None

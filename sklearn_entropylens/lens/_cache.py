@@ -44,6 +44,14 @@ def count(name, amount):
 def get_profile_counters():
     """Profiling work done in this process since start or the last reset.
 
+    Use them to see what a run really cost: whether a grid search or a second ``transform`` was served from
+    an estimator's ``memory`` cache (``cache_hits``) or ran the model again (``computed``). A greedy prompt
+    that repeats in one call's input is computed and counted once, as its repeats share one profile (sampled
+    repeats are computed each). Prompts decoded on joblib's worker processes (``n_jobs`` > 1) count too: the
+    process that called the estimator counts them as their results return. The counters are process-wide
+    and shared by every thread and estimator, so reset them (:func:`reset_profile_counters`) before the run
+    you measure.
+
     Returns
     -------
     counters : dict
@@ -53,12 +61,23 @@ def get_profile_counters():
     See Also
     --------
     reset_profile_counters : Sets them back to zero.
+    EntropyProfileTransformer : Profiles prompts, with a per-prompt cache under ``memory``.
 
     Examples
     --------
-    >>> from sklearn_entropylens import get_profile_counters
-    >>> sorted(get_profile_counters())
-    ['cache_hits', 'cache_misses', 'computed']
+    >>> import tempfile
+    >>> from sklearn_entropylens import EntropyProfileTransformer, get_profile_counters, reset_profile_counters
+    >>> from sklearn_entropylens.testing import register_tiny_model
+    >>> cache = tempfile.TemporaryDirectory()
+    >>> profiler = EntropyProfileTransformer(register_tiny_model("llama"), n_tokens=2, memory=cache.name)
+    >>> reset_profile_counters()
+    >>> X = profiler.fit_transform(["The cat", "The dog", "The cat"])  # two distinct prompts
+    >>> get_profile_counters()
+    {'computed': 2, 'cache_hits': 0, 'cache_misses': 2}
+    >>> X = profiler.transform(["The dog", "The cat"])  # both served from the cache
+    >>> get_profile_counters()
+    {'computed': 2, 'cache_hits': 2, 'cache_misses': 2}
+    >>> cache.cleanup()
     """
     with _LOCK:
         return dict(_COUNTERS)
@@ -67,9 +86,27 @@ def get_profile_counters():
 def reset_profile_counters():
     """Set every counter of :func:`get_profile_counters` back to zero.
 
+    The counters add up every profiling call in the process since it started; call this just before the
+    run you want to measure (a ``fit_transform``, a grid search) so that they count that run alone. It
+    resets the counts only: profiles already in a ``memory`` cache stay there and are served as before.
+
     See Also
     --------
     get_profile_counters : Reads them.
+    EntropyProfileTransformer : Profiles prompts, which the counters count.
+
+    Examples
+    --------
+    >>> from sklearn_entropylens import EntropyProfileTransformer, get_profile_counters, reset_profile_counters
+    >>> from sklearn_entropylens.testing import register_tiny_model
+    >>> profiler = EntropyProfileTransformer(register_tiny_model("llama"), n_tokens=2)
+    >>> reset_profile_counters()
+    >>> X = profiler.fit_transform(["The cat", "The dog"])
+    >>> get_profile_counters()
+    {'computed': 2, 'cache_hits': 0, 'cache_misses': 0}
+    >>> reset_profile_counters()
+    >>> get_profile_counters()
+    {'computed': 0, 'cache_hits': 0, 'cache_misses': 0}
     """
     with _LOCK:
         for name in _COUNTER_NAMES:

@@ -6,6 +6,12 @@ import numpy as np
 def token_frequencies(texts, tokenizer, *, vocab_size=None):
     """How often each token id occurs in ``texts``, tokenized without special tokens.
 
+    The table behind the ``"top1_frequency_rank"`` statistic (Guess-then-Refine, arXiv 2510.18871):
+    :func:`~sklearn_entropylens.lens.frequency_ranks` ranks these counts, and the statistic gives each
+    layer's top-1 token its rank. Pass the counts of a corpus of your own as the profile transformer's
+    ``token_frequencies``; without them it counts the built-in stories with the model's tokenizer, as
+    here. Count with the tokenizer of the model you profile: token ids mean nothing across tokenizers.
+
     Parameters
     ----------
     texts : iterable of str
@@ -24,6 +30,8 @@ def token_frequencies(texts, tokenizer, *, vocab_size=None):
     See Also
     --------
     sklearn_entropylens.lens.frequency_ranks : Ranks from these counts.
+    EntropyProfileTransformer : Takes them as ``token_frequencies`` for ``"top1_frequency_rank"``.
+    sklearn_entropylens.datasets.load_story_texts : The built-in stories counted by default.
 
     Examples
     --------
@@ -49,6 +57,12 @@ def token_frequencies(texts, tokenizer, *, vocab_size=None):
 def frequency_ranks(counts, vocab_size):
     """Each token's rank by frequency: 1 + the number of strictly more frequent tokens (ties share a rank).
 
+    The ranks that ``"top1_frequency_rank"`` reads for each layer's top-1 token: a small rank means the
+    layer predicts one of the corpus's most frequent tokens, which Guess-then-Refine (arXiv 2510.18871)
+    counts as a frequency guess up to rank 10. The profile transformer computes them at ``fit`` from its
+    ``token_frequencies``; call this to rank counts of your own the same way. Unseen tokens all share one
+    rank, after the last seen token, so a small corpus leaves most of a large vocabulary tied.
+
     Parameters
     ----------
     counts : array-like of shape (vocab_size,)
@@ -64,6 +78,8 @@ def frequency_ranks(counts, vocab_size):
     See Also
     --------
     token_frequencies : The counts they rank.
+    sklearn_entropylens.EntropyProfileTransformer : Ranks its ``token_frequencies`` with it at ``fit``.
+    sklearn_entropylens.experiments.run_guess_then_refine : The experiment that reads the ranks.
 
     Examples
     --------

@@ -163,6 +163,14 @@ class StreamingEntropy:
 def entropy_from_logits(logits, alpha=1.0, chunk_size=None):
     """Renyi (or Shannon) entropy, in nats, of ``softmax(logits)`` along the last axis.
 
+    The accumulator the engine streams over each layer's lens logits, as one function: use it on any
+    logits (a model's output, a lens's :meth:`Lens.logits`) to get the entropies a profile records.
+    It works from the logits themselves, shifted by each row's maximum, so logits of any magnitude
+    are safe and no probability vector is formed; ``chunk_size`` splits the vocabulary as the engine's
+    tiles do, which changes the result by float rounding at most. The sums are accumulated in float32
+    (float64 for orders within 0.05 of 1, but not 1), so float64 input is not computed in float64.
+    ``alpha=0`` is the log of the number of logits that are not ``-inf``.
+
     Parameters
     ----------
     logits : array-like or torch.Tensor of shape (..., vocab_size)
@@ -179,14 +187,24 @@ def entropy_from_logits(logits, alpha=1.0, chunk_size=None):
 
     See Also
     --------
-    EntropyProfileTransformer : Streams it over every layer of a model.
+    sklearn_entropylens.EntropyProfileTransformer : Streams it over every layer of a model.
+    convert_units : Convert the entropies from nats to bits or fractions of ``log V``.
+    Lens : Gives the logits of a layer's residual stream.
 
     Examples
     --------
+    >>> import numpy as np
     >>> import torch
     >>> from sklearn_entropylens.lens import entropy_from_logits
     >>> round(float(entropy_from_logits(torch.zeros(4))), 6)  # uniform over 4 tokens: log 4
     1.386294
+    >>> logits = torch.tensor([[2.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    >>> entropy_from_logits(logits)  # Shannon, one entropy per row
+    tensor([0.6656, 1.0986])
+    >>> entropy_from_logits(logits, alpha=np.inf)  # min-entropy: -log of the largest probability
+    tensor([0.2395, 1.0986])
+    >>> torch.allclose(entropy_from_logits(logits, chunk_size=2), entropy_from_logits(logits))
+    True
     """
     alpha = check_alpha(alpha)
     logits = torch.as_tensor(np.asarray(logits) if not torch.is_tensor(logits) else logits)

@@ -46,6 +46,14 @@ class _RowWriter:
 class Lens:
     """Residual stream of block ``l`` -> float32 next-token logits, through the model's unembedding.
 
+    The base class of every lens the decode loop reads. Use it to read the residual stream in a new way
+    (a lens that skips the final norm, a probe of its own): subclass it and write :meth:`prepare`, which
+    maps raw residual streams to the unembedding's input; the unembedding, the model's logit scaling
+    and soft-cap, and the streaming over tiles of vocabulary columns are inherited. ``Lens`` itself is
+    abstract (its ``prepare`` raises ``NotImplementedError``); :class:`LogitLens` and
+    :class:`TunedLogitLens` are the lenses the estimators use. Logits are float32 whatever the weights'
+    dtype.
+
     Parameters
     ----------
     adapter : LensAdapter
@@ -55,11 +63,33 @@ class Lens:
     --------
     LogitLens : The model's own head.
     TunedLogitLens : A tuned lens's translators, then the head.
+    get_adapter : Finds the modules a lens reads in a causal language model.
+    entropy_from_logits : Entropy of the logits a lens gives.
 
     Notes
     -----
     Subclasses implement :meth:`prepare`. Everything after it (the unembedding in float32 tiles, the
     model's logit scaling and soft-cap) is shared, so every lens is streamed and exact in the same way.
+
+    Examples
+    --------
+    A lens that applies the unembedding to the raw residual stream, without the final norm, on a tiny
+    random three-block model (width 32, 259 tokens):
+
+    >>> import torch
+    >>> from sklearn_entropylens.testing import make_tiny_model
+    >>> from sklearn_entropylens.lens import Lens, entropy_from_logits, get_adapter
+    >>> class UnembeddingLens(Lens):
+    ...     def prepare(self, hidden, layers):
+    ...         return hidden.to(self.device)
+    >>> lens = UnembeddingLens(get_adapter(make_tiny_model("llama")))
+    >>> lens.n_layers, lens.vocab_size
+    (3, 259)
+    >>> logits = lens.logits(torch.zeros(2, 32), layers=[1])
+    >>> logits.shape, logits.dtype
+    (torch.Size([2, 259]), torch.float32)
+    >>> entropy_from_logits(logits)  # a zero stream gives uniform logits: log 259 nats
+    tensor([5.5568, 5.5568])
     """
 
     def __init__(self, adapter):
@@ -72,6 +102,7 @@ class Lens:
 
     @property
     def vocab_size(self):
+        """Number of columns ``V`` of the unembedding: the length of each row of logits."""
         return self.adapter.vocab_size
 
     @property

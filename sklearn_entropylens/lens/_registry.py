@@ -14,8 +14,12 @@ import numpy as np
 class Statistic:
     """The declaration of one per-layer statistic: everything the engine and the estimators need to know.
 
-    Adding a statistic is one entry of :data:`STATISTICS` (and, if it needs a new kind of pass, one
-    method of :class:`LensStatistics`).
+    Each entry of :data:`STATISTICS` is one: read it to learn a statistic's raw unit, whether
+    ``log_base`` and ``normalize`` convert it, and what it costs the streaming pass (``whole_rows``
+    statistics, the top-p sets, need whole rows of logits at once). Adding a statistic is one entry of
+    :data:`STATISTICS` (and, if it needs a new kind of pass, one method of the engine's
+    ``LensStatistics``). A Renyi entropy of a given order, ``entropy_alpha<order>``, is no entry of its
+    own: it takes the declaration of ``"entropy"`` under its own name.
 
     Parameters
     ----------
@@ -50,6 +54,19 @@ class Statistic:
     See Also
     --------
     STATISTICS : The registry of statistics.
+    feature_unit : The unit of a statistic's features after conversion.
+    sklearn_entropylens.EntropyProfileTransformer : Profiles the statistics named in ``statistics``.
+
+    Examples
+    --------
+    >>> from sklearn_entropylens.lens import STATISTICS
+    >>> entropy = STATISTICS["entropy"]
+    >>> entropy.unit, entropy.in_nats, entropy.normalizable, sorted(entropy.passes)
+    ('nats', True, True, ['normalizer'])
+    >>> STATISTICS["final_token_rank"].final_value  # the final layer ranks its own top-1 token first
+    1.0
+    >>> [name for name, statistic in STATISTICS.items() if statistic.whole_rows]
+    ['top_p_size', 'top_p_overlap']
     """
 
     name: str
@@ -175,6 +192,13 @@ def expand_statistics(statistics, alpha):
 def decision_depth(settled, layers):
     """The first layer of ``layers`` at which ``settled`` (``top1_settled`` values, layers last) is 1.
 
+    Guess-then-Refine's decision depth (arXiv 2510.18871): the first layer from which the lens's top-1
+    token is the model's final one and stays so in every later layer. Use it on the raw
+    ``top1_settled`` values of a profile (positions and layers last), and divide by the number of
+    blocks for a relative depth that compares models. A value counts as settled when it is at least
+    0.5. The last layer must be the final one, where ``top1_settled`` is 1 by definition: a row with no
+    settled layer at all would get ``layers[0]``.
+
     Parameters
     ----------
     settled : ndarray of shape (..., n_layers)
@@ -189,7 +213,9 @@ def decision_depth(settled, layers):
 
     See Also
     --------
-    EntropyProfileTransformer.decision_depths : The same, per prompt and position.
+    sklearn_entropylens.EntropyProfileTransformer.decision_depths : The same, per prompt and position.
+    sklearn_entropylens.experiments.run_guess_then_refine : The experiment that reads decision depths.
+    STATISTICS : The statistics, ``top1_settled`` among them.
 
     Examples
     --------

@@ -14,6 +14,15 @@ import numpy as np
 class ProfileResult:
     """Per-position, per-layer statistics of prompts' continuations.
 
+    What the engine returns before any aggregation or unit conversion: one raw value per sample,
+    statistic, profiled position and layer, in nats for entropies and KL whatever the estimator's
+    ``log_base`` and ``normalize``. :meth:`EntropyProfileTransformer.profile_tokens
+    <sklearn_entropylens.EntropyProfileTransformer.profile_tokens>` returns one with the tokens read at
+    each position, to line a profile up with its text; index it by a statistic's name for that
+    statistic's (samples, positions, layers) array. Position 0 reads the last prompt token, position
+    ``t`` the ``t``-th generated token. Results served from the profile cache carry statistics only
+    (``tokens`` is None).
+
     Parameters
     ----------
     values : ndarray of shape (n_samples, n_statistics, n_tokens, n_layers)
@@ -33,7 +42,27 @@ class ProfileResult:
 
     See Also
     --------
-    EntropyProfileTransformer.profile_tokens : One prompt's result with its tokens.
+    sklearn_entropylens.EntropyProfileTransformer.profile_tokens : One prompt's result with its tokens.
+    sklearn_entropylens.EntropyProfileTransformer.statistic_matrices : The raw values of prompts by statistic.
+    ProfileSpec : Everything that determines a result's values.
+    convert_units : Convert raw entropies in nats to bits or fractions of ``log V``.
+
+    Examples
+    --------
+    On a tiny random three-block model with a byte-level tokenizer (one token per byte):
+
+    >>> from sklearn_entropylens import EntropyProfileTransformer
+    >>> from sklearn_entropylens.testing import register_tiny_model
+    >>> profiler = EntropyProfileTransformer(register_tiny_model("llama"), n_tokens=3).fit(["The cat"])
+    >>> result = profiler.profile_tokens("The cat")
+    >>> result.values.shape, result.statistics, result.layers
+    ((1, 1, 3, 3), ('entropy',), array([1, 2, 3]))
+    >>> result["entropy"].shape  # (samples, positions, layers), in nats
+    (1, 3, 3)
+    >>> result.token_text[0][0]  # position 0 reads the last prompt token
+    't'
+    >>> result.read_tokens()[1:] == result.tokens[0][:-1].tolist()  # then the generated ones
+    True
     """
 
     values: np.ndarray

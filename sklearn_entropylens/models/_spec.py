@@ -293,12 +293,27 @@ def register_model(name, model, tokenizer, *, revision="registered"):
     --------
     load_model : Loads a model by identifier.
     sklearn_entropylens.models.is_registered : Whether a name is registered here.
+    EntropyProfileTransformer : Profiles the registered model given its name.
 
     Notes
     -----
     A saved estimator (:func:`sklearn_entropylens.persistence.dump`) stores the name and revision, never the
     weights: in another process, register the same model under the same name (and revision) again
     before using it; a different revision is refused at ``transform``.
+
+    Examples
+    --------
+    Profile a model built in code (here a tiny random-initialised Llama with a byte-level tokenizer):
+
+    >>> from sklearn_entropylens import EntropyProfileTransformer, register_model
+    >>> from sklearn_entropylens.testing import make_byte_tokenizer, make_tiny_model
+    >>> model, tokenizer = make_tiny_model("llama"), make_byte_tokenizer()
+    >>> name = register_model("my-llama", model, tokenizer, revision="seed0")
+    >>> profiler = EntropyProfileTransformer(model=name, n_tokens=2)
+    >>> profiler.fit_transform(["The capital of France is", "Once upon a time"]).shape
+    (2, 3)
+    >>> profiler.model_name_, profiler.model_revision_
+    ('my-llama', 'seed0')
     """
     if name in BUNDLED_MODELS:
         raise ValueError(f"{name!r} is a bundled model name; register under another name.")
@@ -313,6 +328,12 @@ def register_model(name, model, tokenizer, *, revision="registered"):
 def is_registered(name):
     """Whether ``name`` was given to :func:`register_model` in this process.
 
+    A registered model exists only in the process that registered it: estimators profile it there even with
+    ``n_jobs`` > 1 (never on joblib's worker processes), and an estimator saved with it needs it registered
+    again, under the same name and revision, in the process that loads it. Check it before using a saved
+    estimator, or to tell a registered name from a bundled model, a directory or a hub id, which load in any
+    process.
+
     Parameters
     ----------
     name : str
@@ -325,13 +346,19 @@ def is_registered(name):
 
     See Also
     --------
-    register_model : Registers a name.
+    sklearn_entropylens.register_model : Registers a name.
+    sklearn_entropylens.clear_model_cache : Drops loaded models; registered names stay registered.
+    sklearn_entropylens.load_model : Loads a registered model, or any other, by name.
 
     Examples
     --------
     >>> from sklearn_entropylens.models import is_registered
+    >>> from sklearn_entropylens.testing import register_tiny_model
     >>> is_registered("smollm2-135m")  # a bundled model, loaded from its package, not registered
     False
+    >>> name = register_tiny_model("llama")  # register_model with a tiny random Llama
+    >>> name, is_registered(name)
+    ('tiny-llama', True)
     """
     return isinstance(name, str) and name in _REGISTRY
 
@@ -340,10 +367,34 @@ def is_registered(name):
 def clear_model_cache():
     """Drop every loaded model from the per-process cache (registered models stay registered).
 
+    The cache keeps every model loaded in this process, by :func:`load_model` or by an estimator, so that
+    estimators with the same model share one copy of its weights; they stay in memory, on the CPU or a GPU,
+    until cleared. Call it to free that memory, for example between the models of a sweep over model
+    families; the memory is freed only once no other reference to a model remains (a
+    :class:`~sklearn_entropylens.models.LoadedModel` you still hold keeps its weights alive). The next use of
+    a model loads it again, a bundled model from its converted copy on disk (:func:`model_cache_dir`, which
+    this does not touch).
+
     See Also
     --------
     load_model : Loads a model into the per-process cache.
     register_model : Registers an in-memory model.
+    model_cache_dir : The converted bundled models on disk, which stay.
+
+    Examples
+    --------
+    >>> from sklearn_entropylens import clear_model_cache, load_model
+    >>> from sklearn_entropylens.models import is_registered
+    >>> from sklearn_entropylens.testing import register_tiny_model
+    >>> name = register_tiny_model("llama")
+    >>> loaded = load_model(name)
+    >>> load_model(name) is loaded  # served from the cache
+    True
+    >>> clear_model_cache()
+    >>> load_model(name) is loaded  # loaded again
+    False
+    >>> is_registered(name)
+    True
     """
     with _LOCK:
         _CACHE.clear()
@@ -352,6 +403,15 @@ def clear_model_cache():
 
 def load_model(name=DEFAULT_MODEL, *, revision=None, dtype="auto", device="auto", model_kwargs=None):
     """Return the loaded model for an identifier, from the per-process cache when possible.
+
+    Use it to work with a model outside the estimators (its tokenizer, its modules, its lens adapter), or
+    to check that an identifier loads before fitting on it. Estimators load through the same cache, keyed by
+    the identifier, revision, dtype, device and loading options (``"auto"`` resolved), so an estimator
+    with the same model reuses the weights loaded here rather than loading a second copy. Loading traces
+    the model to find where the lens reads it (:func:`~sklearn_entropylens.lens.get_adapter`) and checks
+    that the lens of the last block reproduces the model's own logits
+    (:func:`~sklearn_entropylens.lens.verify_adapter`): a model that loads is one the lens reads exactly.
+    The first load of a bundled model converts its GGUF file once into :func:`model_cache_dir`.
 
     Parameters
     ----------
@@ -389,6 +449,19 @@ def load_model(name=DEFAULT_MODEL, *, revision=None, dtype="auto", device="auto"
     sklearn_entropylens.models.ModelSpec : The specification it loads.
     register_model : Makes an in-memory model loadable by name.
     clear_model_cache : Drops the loaded models.
+
+    Examples
+    --------
+    >>> from sklearn_entropylens import load_model
+    >>> loaded = load_model("smollm2-135m")
+    >>> loaded.n_layers, loaded.vocab_size
+    (30, 49152)
+    >>> loaded.adapter.describe()
+    'llama: 30 blocks at model.layers, head model.norm, unembedding lm_head'
+    >>> loaded.revision  # a content hash of the bundled GGUF file
+    'sha256-b179c9523d0e6a0f'
+    >>> load_model("smollm2-135m") is loaded  # the per-process cache: loaded once
+    True
     """
     return ModelSpec(name, revision=revision, dtype=dtype, device=device, model_kwargs=model_kwargs).check().load()
 

@@ -32,6 +32,12 @@ def pyplot(caller_name="sklearn_entropylens.plotting.pyplot"):
     pyplot : module
         ``matplotlib.pyplot``.
 
+    See Also
+    --------
+    EntropyProfileDisplay : The mean entropy profile of each group over relative depth.
+    EntropyHeatmapDisplay : One prompt's statistic over positions and layers.
+    sklearn_entropylens.run_experiment : Draws each experiment's figure through it.
+
     Examples
     --------
     >>> from sklearn_entropylens.plotting import pyplot

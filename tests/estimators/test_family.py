@@ -12,7 +12,7 @@ from sklearn_entropylens import (
     get_profile_counters,
     reset_profile_counters,
 )
-from sklearn_entropylens._testing import register_tiny_model
+from sklearn_entropylens.testing import register_tiny_model
 
 
 def _tables(rng):

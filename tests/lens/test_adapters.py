@@ -5,7 +5,7 @@ import torch
 from sklearn_entropylens import ModelLoadError, load_model, register_model
 from sklearn_entropylens.lens import LogitLens
 from sklearn_entropylens.lens import UnsupportedArchitectureError, get_adapter, verify_adapter
-from sklearn_entropylens._testing import TINY_MODEL_TYPES, make_byte_tokenizer, make_tiny_model, register_tiny_model
+from sklearn_entropylens.testing import TINY_MODEL_TYPES, make_byte_tokenizer, make_tiny_model, register_tiny_model
 
 EXPECTED_NORM = {
     "gpt2": "transformer.ln_f",

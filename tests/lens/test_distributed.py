@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from sklearn_entropylens import EntropyProfileTransformer, get_profile_counters, reset_profile_counters
-from sklearn_entropylens._testing import register_tiny_model, save_tiny_model
+from sklearn_entropylens.testing import register_tiny_model, save_tiny_model
 
 distributed = pytest.importorskip("distributed")
 

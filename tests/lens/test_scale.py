@@ -15,7 +15,7 @@ from sklearn_entropylens.lens._runner import plan_profiling, profile_token_ids
 from sklearn_entropylens.models import ModelSpec
 from sklearn_entropylens.models._loading import check_unembedding
 from sklearn_entropylens.lens._reference import statistics_bruteforce
-from sklearn_entropylens._testing import register_tiny_model, save_tiny_model
+from sklearn_entropylens.testing import register_tiny_model, save_tiny_model
 
 PROMPTS = ["The cat sat on the mat", "Once upon a time", "1 2 3 4", "a", "Quantum", "Hello, world"]
 ALL_STATISTICS = ("entropy", "kl_to_final", "final_token_rank", "top1_agreement", "top_p_size")

@@ -11,7 +11,7 @@ from sklearn_entropylens import (
     register_model,
 )
 from sklearn_entropylens.models import resolve_device, resolve_dtype
-from sklearn_entropylens._testing import make_byte_tokenizer, make_tiny_model
+from sklearn_entropylens.testing import make_byte_tokenizer, make_tiny_model
 
 
 def test_cache_dir_honours_environment(monkeypatch, tmp_path):

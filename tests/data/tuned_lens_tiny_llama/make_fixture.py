@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from tuned_lens import TunedLens as PackageTunedLens
 
-from sklearn_entropylens._testing import make_byte_tokenizer, make_tiny_model
+from sklearn_entropylens.testing import make_byte_tokenizer, make_tiny_model
 
 TEXT = "Once upon a time, a fox met a crow."
 here = pathlib.Path(__file__).parent

@@ -46,7 +46,7 @@ def convert_units(entropy_nats, *, log_base=None, normalize=False, vocab_size=No
     >>> entropy_nats = np.log(np.array([4.0, 64.0]))  # uniform over 4 and over 64 tokens
     >>> convert_units(entropy_nats, log_base=2).tolist()  # in bits
     [2.0, 6.0]
-    >>> convert_units(entropy_nats, normalize=True, vocab_size=64).tolist()  # fractions of log 64
+    >>> convert_units(entropy_nats, normalize=True, vocab_size=64).round(6).tolist()  # fractions of log 64
     [0.333333, 1.0]
     """
     if normalize:

@@ -31,6 +31,28 @@ def _kind(obj):
     return "data"
 
 
+# A constant whose value prints in more characters than this is shown without its value (its page says
+# what it holds); shorter ones, such as a tuple of names, show their value.
+LONGEST_VALUE_SHOWN = 200
+
+
+def _template(obj):
+    kind = _kind(obj)
+    if kind == "data" and len(repr(obj)) > LONGEST_VALUE_SHOWN:
+        return "autosummary/data_no_value.rst"
+    return f"autosummary/{kind}.rst"
+
+
+_TEMPLATE_ORDER = ["autosummary/class.rst", "autosummary/function.rst", "autosummary/data.rst",
+                   "autosummary/data_no_value.rst"]
+
+
+def _key(name, obj):
+    # Classes and functions are one object wherever they are exported; a constant is keyed by its name as
+    # well, since two constants may be one interned string or small number.
+    return id(obj) if _kind(obj) != "data" else (name, id(obj))
+
+
 def write(path):
     seen, lines = {}, [
         "API reference", "=============", "",
@@ -41,20 +63,19 @@ def write(path):
         module = importlib.import_module(module_name)
         names = list(getattr(module, "__all__", ()))
         lines += [title, "-" * len(title), "", f".. currentmodule:: {module_name}", ""]
-        new = {kind: [] for kind in ("class", "function", "data")}
+        new = {}
         again = []
         for name in sorted(names):
             obj = getattr(module, name)
-            key = id(obj) if _kind(obj) != "data" else (module_name, name)
+            key = _key(name, obj)
             if key in seen:
                 again.append((name, seen[key]))
                 continue
             seen[key] = f"{module_name}.{name}"
-            new[_kind(obj)].append(name)
-        for kind, template in (("class", "class.rst"), ("function", "function.rst"), ("data", "data.rst")):
-            if new[kind]:
-                lines += [".. autosummary::", "   :toctree: generated", f"   :template: {template}", ""]
-                lines += [f"   {name}" for name in new[kind]] + [""]
+            new.setdefault(_template(obj), []).append(name)
+        for template in sorted(new, key=_TEMPLATE_ORDER.index):
+            lines += [".. autosummary::", "   :toctree: generated", f"   :template: {template}", ""]
+            lines += [f"   {name}" for name in new[template]] + [""]
         if again:
             lines += ["Also here: " + ", ".join(f":obj:`{name} <{target}>`" for name, target in again) + ".", ""]
     pathlib.Path(path).write_text("\n".join(lines))

@@ -4,6 +4,7 @@ Build: ``pip install -c constraints.txt -e ".[docs]" && sphinx-build -W -b html 
 """
 
 import os
+import pkgutil
 import re
 import sys
 import warnings
@@ -14,6 +15,7 @@ sys.path.insert(0, os.path.abspath(".."))
 
 import numpydoc.validate  # noqa: E402
 import sphinx.util.logging  # noqa: E402
+from sphinx.pycode import ModuleAnalyzer  # noqa: E402
 
 import sklearn_entropylens  # noqa: E402
 
@@ -113,6 +115,35 @@ def _validate_classes_and_functions(app, what, name, obj, options, lines):
             sphinx.util.logging.getLogger(__name__).warning(f"{name}: {code}: {message}")
 
 
+def _constant_descriptions():
+    # A constant's description is the "#:" comment above its definition. autodoc reads such comments from
+    # the module its page names, so a constant re-exported elsewhere (sklearn_entropylens.DEFAULT_MODEL)
+    # would show its type's docstring (str's); this maps each constant's name to its comment, wherever it
+    # is defined in the package.
+    descriptions = {}
+    for info in pkgutil.walk_packages(sklearn_entropylens.__path__, "sklearn_entropylens."):
+        if info.name.endswith("__main__"):
+            continue
+        for (namespace, name), lines in ModuleAnalyzer.for_module(info.name).find_attr_docs().items():
+            if not namespace and name.isupper():
+                descriptions[name] = list(lines)
+    return descriptions
+
+
+_CONSTANT_DESCRIPTIONS = _constant_descriptions()
+
+
+def _describe_constants(app, what, name, obj, options, lines):
+    if what != "data":
+        return
+    short_name = name.rpartition(".")[2]
+    if short_name in _CONSTANT_DESCRIPTIONS:
+        lines[:] = _CONSTANT_DESCRIPTIONS[short_name]
+    elif getattr(obj, "__doc__", None) in (None, type(obj).__doc__):  # an instance with its own text keeps it
+        raise ValueError(f"{name} has no '#:' comment above its definition to describe it")
+
+
 def setup(app):
     app.connect("autodoc-skip-member", _skip_metadata_request_setters)
     app.connect("autodoc-process-docstring", _validate_classes_and_functions)
+    app.connect("autodoc-process-docstring", _describe_constants)

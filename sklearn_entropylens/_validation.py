@@ -19,9 +19,21 @@ class EmptyPromptWarning(UserWarning):
     Examples
     --------
     >>> import warnings
-    >>> from sklearn_entropylens import EmptyPromptWarning
+    >>> from sklearn_entropylens import EmptyPromptWarning, EntropyProfileTransformer
+    >>> from sklearn_entropylens.testing import register_tiny_model
+    >>> profiler = EntropyProfileTransformer(register_tiny_model("llama"), n_tokens=1)
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     X = profiler.fit_transform([""])
+    >>> [warning.category.__name__ for warning in caught], X.shape
+    (['EmptyPromptWarning'], (1, 3))
+
+    Where empty prompts are meant, as in a family fingerprint, filter it:
+
     >>> with warnings.catch_warnings():
-    ...     warnings.simplefilter("ignore", EmptyPromptWarning)  # empty prompts meant, as in a family fingerprint
+    ...     warnings.simplefilter("error")
+    ...     warnings.simplefilter("ignore", EmptyPromptWarning)
+    ...     X = profiler.fit_transform([""])
     """
 
 

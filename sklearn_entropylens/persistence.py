@@ -14,6 +14,8 @@ import io
 import json
 import zipfile
 
+__all__ = ["dump", "get_trusted_types", "load"]
+
 
 # scikit-learn types that skops does not trust by default but that the library's default estimators
 # hold once fitted: the k-d tree (and its metric) of a fitted KNeighborsClassifier.

@@ -7,19 +7,21 @@ cluster set-up without downloading a model; their profiles are those of random w
 about language models.
 """
 
-import numpy as np
+import hashlib
+
 
 from .models import register_model
 
 __all__ = ["TINY_MODEL_TYPES", "make_byte_tokenizer", "make_tiny_config", "make_tiny_model", "register_tiny_model",
            "save_tiny_model"]
 
+#: Model types with hand-sized tiny models in :func:`make_tiny_config` (hidden size 32, three blocks).
 TINY_MODEL_TYPES = (
     "llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text",
     "gpt2", "gpt_neo", "gpt_neox", "opt", "phi", "phi3",
 )
 _SPECIAL_TOKENS = ("<pad>", "<bos>", "<eos>")
-TINY_CONTEXT = 1024
+_TINY_CONTEXT = 1024
 
 
 def make_byte_tokenizer():
@@ -61,82 +63,8 @@ def make_byte_tokenizer():
     backend.post_processor = processors.TemplateProcessing(single="<bos> $A", special_tokens=[("<bos>", 1)])
     return PreTrainedTokenizerFast(
         tokenizer_object=backend, pad_token="<pad>", bos_token="<bos>", eos_token="<eos>",
-        model_max_length=TINY_CONTEXT,
+        model_max_length=_TINY_CONTEXT,
     )
-
-
-# Sizes of a tiny model, by the names configurations give them; each is set where a configuration has it.
-_TINY_SIZES = {
-    "hidden_size": 32, "n_embd": 32, "d_model": 32, "n_embed": 32,
-    "intermediate_size": 64, "ffn_dim": 64, "n_inner": 64, "ffn_hidden_size": 64, "d_ff": 64,
-    "num_attention_heads": 4, "n_head": 4, "num_heads": 4, "n_heads": 4,
-    "num_key_value_heads": 2, "n_kv_heads": 2, "num_kv_heads": 2, "head_dim": 8,
-    "max_position_embeddings": TINY_CONTEXT, "n_positions": TINY_CONTEXT, "n_ctx": TINY_CONTEXT,
-    "num_experts": 4, "num_local_experts": 4, "n_routed_experts": 4, "moe_num_experts": 4,
-    "num_experts_per_tok": 2, "moe_k": 2, "moe_intermediate_size": 32, "shared_expert_intermediate_size": 32,
-    "n_shared_experts": 1, "kv_lora_rank": 16, "q_lora_rank": 16, "qk_rope_head_dim": 8, "qk_nope_head_dim": 8,
-    "v_head_dim": 8, "n_group": 1, "topk_group": 1, "first_k_dense_replace": 1, "sliding_window": 16,
-    "state_size": 8, "mamba_d_state": 8, "ssm_state_size": 8, "time_step_rank": 4, "rotary_dim": 8,
-}
-_TINY_LAYER_COUNTS = ("num_hidden_layers", "n_layer", "num_layers", "n_layers")
-
-
-def _tiny_overrides(config, n_layers, vocab_size):
-    keys = config.to_dict()
-    overrides = {name: value for name, value in _TINY_SIZES.items() if name in keys}
-    overrides.update({name: n_layers for name in _TINY_LAYER_COUNTS if name in keys})
-    if "kv_lora_rank" in keys and "num_key_value_heads" in keys:
-        overrides["num_key_value_heads"] = overrides["num_attention_heads"]  # multi-head latent attention
-    overrides.update({name: value for name, value in [("vocab_size", vocab_size), ("bos_token_id", 1),
-                      ("eos_token_id", 2), ("pad_token_id", 0), ("initializer_range", 0.2)] if name in keys})
-    return overrides
-
-
-def make_any_tiny_config(model_type, vocab_size=259, n_layers=3):
-    """A tiny configuration of any model type, from its default by shrinking every size it names.
-
-    The text decoder gets ``n_layers`` blocks of width 32; other parts (a vision tower) get one block, so
-    a multimodal model stays small. For the architecture sweep of ``tests/lens/test_architectures.py``.
-    """
-    from transformers import AutoConfig, PretrainedConfig
-
-    default = AutoConfig.for_model(model_type)
-    config = AutoConfig.for_model(model_type, **_tiny_overrides(default, n_layers, vocab_size))
-    for name, sub in list(vars(config).items()):
-        if isinstance(sub, PretrainedConfig):
-            is_text = sub is config.get_text_config(decoder=True) if hasattr(config, "get_text_config") else False
-            fields = {name: value for name, value in sub.to_dict().items() if name != "layer_types"}  # derived
-            shrunk = type(sub)(**{**fields, **_tiny_overrides(sub, n_layers if is_text else 1, vocab_size)})
-            setattr(config, name, shrunk)
-    return config
-
-
-def make_any_tiny_model(model_type, *, seed=0, max_parameters=30_000_000):
-    """A tiny random-initialised model of any causal-LM type (hand-tuned sizes for ``TINY_MODEL_TYPES``).
-
-    Raises
-    ------
-    Exception
-        Whatever transformers raises when the type does not build, or run on four tokens, from its
-        shrunk default configuration; ``MemoryError`` when it would still exceed ``max_parameters``.
-    """
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    config = make_tiny_config(model_type) if model_type in TINY_MODEL_TYPES else make_any_tiny_config(model_type)
-    with torch.device("meta"):
-        size = sum(parameter.numel() for parameter in AutoModelForCausalLM.from_config(config).parameters())
-    if size > max_parameters:
-        raise MemoryError(f"{model_type} keeps {size} parameters when shrunk")
-    torch.manual_seed(seed)
-    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32).eval()
-    with torch.no_grad():
-        # Zero-initialised projections (xLSTM's gates) would leave a random model's sublayer silent.
-        for module in model.modules():
-            if isinstance(module, torch.nn.Linear) and not module.weight.any():
-                module.weight.normal_(0.0, 0.2)
-        model(input_ids=torch.tensor([[1, 5, 9, 20]]), use_cache=False)
-    return model
 
 
 def make_tiny_config(model_type, vocab_size=259, n_layers=3, **overrides):
@@ -144,7 +72,7 @@ def make_tiny_config(model_type, vocab_size=259, n_layers=3, **overrides):
 
     The sizes are set by hand for each type in ``TINY_MODEL_TYPES`` so that every architectural feature
     the lens must handle (grouped-query attention, Gemma's scaled embeddings and soft-capping, sliding
-    windows, GPT-2's fused projections, OPT's projections around the blocks) is present at a width of 32.
+    windows, GPT-2's fused projections) is present at a width of 32.
 
     Parameters
     ----------
@@ -178,19 +106,19 @@ def make_tiny_config(model_type, vocab_size=259, n_layers=3, **overrides):
     common = {"vocab_size": vocab_size, "bos_token_id": 1, "eos_token_id": 2, "pad_token_id": 0,
               "initializer_range": 0.2}
     if model_type == "gpt2":
-        params = dict(n_layer=n_layers, n_embd=32, n_head=4, n_positions=TINY_CONTEXT)
+        params = dict(n_layer=n_layers, n_embd=32, n_head=4, n_positions=_TINY_CONTEXT)
     elif model_type == "gpt_neo":
-        params = dict(num_layers=n_layers, hidden_size=32, num_heads=4, max_position_embeddings=TINY_CONTEXT,
+        params = dict(num_layers=n_layers, hidden_size=32, num_heads=4, max_position_embeddings=_TINY_CONTEXT,
                       # Exactly n_layers layers (global, local, global, ...): transformers 5.0 checks the count.
                       attention_types=[[["global", "local"], n_layers // 2]] + [[["global"], n_layers % 2]],
                       window_size=16)
         params["attention_layers"] = (["global", "local"] * n_layers)[:n_layers]
     elif model_type == "opt":
         params = dict(hidden_size=32, num_hidden_layers=n_layers, ffn_dim=64, num_attention_heads=4,
-                      word_embed_proj_dim=32, max_position_embeddings=TINY_CONTEXT)
+                      word_embed_proj_dim=32, max_position_embeddings=_TINY_CONTEXT)
     else:
         params = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=n_layers, num_attention_heads=4,
-                      max_position_embeddings=TINY_CONTEXT)
+                      max_position_embeddings=_TINY_CONTEXT)
         if model_type in ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text", "phi3"):
             params["num_key_value_heads"] = 2
         if model_type in ("gemma", "gemma2", "gemma3_text", "qwen3"):
@@ -264,7 +192,8 @@ def register_tiny_model(model_type="llama", name=None, **overrides):
     Returns
     -------
     name : str
-        The registered name. Its revision is ``"<name>-seed0"``.
+        The registered name. Its revision is ``"<name>-seed<seed>"``, followed by a hash of any other
+        override, so that profiles cached for one tiny model are never served for another.
 
     See Also
     --------
@@ -283,44 +212,13 @@ def register_tiny_model(model_type="llama", name=None, **overrides):
     (1, 3)
     """
     name = name or f"tiny-{model_type}"
-    register_model(name, make_tiny_model(model_type, **overrides), make_byte_tokenizer(), revision=f"{name}-seed0")
+    seed = overrides.get("seed", 0)
+    revision = f"{name}-seed{seed}"
+    configuration = {key: value for key, value in overrides.items() if key != "seed"}
+    if configuration:
+        revision += "-" + hashlib.sha256(repr(sorted(configuration.items())).encode()).hexdigest()[:12]
+    register_model(name, make_tiny_model(model_type, **overrides), make_byte_tokenizer(), revision=revision)
     return name
-
-
-def float64_copy(model):
-    """A float64 copy of a model for the oracles, with mixture-of-experts layers on their eager path.
-
-    torch's grouped matrix products, the default path of transformers' expert layers, have no float64
-    kernel.
-    """
-    import copy
-
-    model64 = copy.deepcopy(model).double()
-    if getattr(model64, "_can_set_experts_implementation", lambda: False)():
-        model64.set_experts_implementation("eager")
-    return model64
-
-
-def rows_to_text(X):
-    """Render each numeric row as a prompt (space-joined ``%.3g`` values), for scikit-learn's checks."""
-    X = np.asarray(X)
-    return [" ".join(f"{value:.3g}" for value in np.ravel(row)) for row in X]
-
-
-def entropies_of(loaded, token_ids, n_tokens, **kwargs):
-    """Entropy profiles and tokens from the engine (:func:`profile_token_ids` with entropy only)."""
-    from .lens import profile_token_ids
-
-    result = profile_token_ids(loaded, token_ids, n_tokens=n_tokens, **kwargs)
-    return result["entropy"], result.tokens
-
-
-def reference_entropies(loaded, token_ids, n_tokens, **kwargs):
-    """Entropy profiles and tokens from :func:`~sklearn_entropylens.lens._reference.reference_profiles`."""
-    from .lens import reference_profiles
-
-    values, tokens = reference_profiles(loaded, token_ids, n_tokens, **kwargs)
-    return values["entropy"], tokens
 
 
 def save_tiny_model(directory, model_type="llama", **overrides):

@@ -21,7 +21,8 @@ from sklearn_entropylens import (
     TaskClassifier,
     TunedLens,
 )
-from sklearn_entropylens.testing import register_tiny_model, rows_to_text
+from sklearn_entropylens.testing import register_tiny_model
+from tests._helpers import rows_to_text
 
 TINY = register_tiny_model("llama")
 

@@ -48,7 +48,7 @@ def test_loading_without_trust_is_refused(fitted_pipeline, tmp_path):
 def test_our_loader_refuses_types_it_was_not_told_about(tiny_llama, tmp_path):
     from sklearn.preprocessing import FunctionTransformer
 
-    from sklearn_entropylens.testing import rows_to_text
+    from tests._helpers import rows_to_text
 
     pipe = make_pipeline(FunctionTransformer(rows_to_text), EntropyProfileTransformer(tiny_llama, n_tokens=2))
     pipe.fit(np.ones((3, 2)))

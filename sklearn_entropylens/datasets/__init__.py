@@ -38,6 +38,7 @@ __all__ = [
 
 _DATA = pathlib.Path(__file__).parent / "data"
 
+#: The six task questions of :func:`load_story_tasks`, by name: two wordings for each task class.
 TASKS = {
     "continuation_prompt_1": "How can the story be continued?",
     "continuation_prompt_2": "Which could be a continuation of the story?",
@@ -46,20 +47,25 @@ TASKS = {
     "semantic_prompt_1": "What is the main idea of the story?",
     "semantic_prompt_2": "Who is the subject of the story?",
 }
+#: The three task classes of :func:`load_story_tasks`.
 TASK_CLASSES = ("continuation", "counting", "semantic")
+#: Prompt variants of :func:`load_story_tasks`: story then question (``"base"``), question first
+#: (``"rev"``), the story's words shuffled (``"scramble"``) and both (``"scramble_rev"``).
 VARIANTS = ("base", "rev", "scramble", "scramble_rev")
 
+#: The reference's instruction for each output format of :func:`load_formats`; ``{topic}`` is filled in.
 FORMATS = {
     "chat log": "Simulate a chat log about {topic}",
     "poem": "Write a poem about {topic}",
     "scientific piece": "Write a scientific piece about {topic}",
     "news report": "Write a news report about {topic}",
 }
+#: The three formats the paper classifies.
 PAPER_FORMATS = ("chat log", "poem", "scientific piece")
-# Three instruction wordings per format: the first is the reference's (FORMATS); the other two were
-# written apart from it and from each other. Formats share only generic words (verbs such as "write" or
-# "draft", articles, prepositions), never a word that names a kind of text, so that a classifier trained
-# on two wordings and tested on the third cannot read the class off the wording.
+#: Three instruction wordings per format: the first is the reference's (:data:`FORMATS`); the other two
+#: were written apart from it and from each other. Formats share only generic words (verbs such as
+#: "write" or "draft", articles, prepositions), never a word that names a kind of text, so that a
+#: classifier trained on two wordings and tested on the third cannot read the class off the wording.
 FORMAT_WORDINGS = {
     "chat log": ("Simulate a chat log about {topic}",
                  "Write the messages two friends send each other in an online chat about {topic}",

@@ -20,6 +20,7 @@ from ._questions import draw_sum_or_difference
 
 CONTINENTS = {"AF": "Africa", "AS": "Asia", "EU": "Europe", "NA": "North America", "OC": "Oceania",
               "SA": "South America"}
+#: The eight categories of :func:`load_fact_questions`.
 FACT_CATEGORIES = ("country capital", "country currency", "country continent", "city country", "element symbol",
                    "element number", "us state capital", "arithmetic")
 # Only sovereign states recognised by ISO 3166-1 (pycountry) enter, as questions and as options: GeoNames

@@ -225,7 +225,8 @@ def run_guess_then_refine(*, model=DEFAULT_MODEL, memory=None, quick=False, lens
     result : Bunch
         ``table`` (one row per measure and lens, with its 95 % bootstrap interval over prompts),
         ``curves`` (per relative depth: the top-10 and top-100 shares and the refinement rate),
-        ``summary``, ``figure`` and ``estimator`` (the tuned lens).
+        ``summary``, ``figure``, ``estimator`` (the tuned lens) and ``paper`` (what the paper reports, by
+        study).
 
     See Also
     --------
@@ -253,6 +254,8 @@ def run_guess_then_refine(*, model=DEFAULT_MODEL, memory=None, quick=False, lens
     first quarter of blocks: refinement rate
     >>> result.table["n_prompts"][:4].tolist()  # six story openings
     [6, 6, 6, 6]
+    >>> result.table["value"][:4].round(4).tolist()
+    [0.0208, 0.0833, -0.0625, 0.7917]
     >>> result.curves.columns.tolist()
     ['relative_depth', 'top10_share', 'top100_share', 'refinement_rate', 'lens']
     >>> print(result.summary)

@@ -32,6 +32,8 @@ from ._guess_refine import run_guess_then_refine
 from ..metrics import aurc_score, corrected_resampled_ttest, prediction_rejection_ratio
 from ._protocol import evaluate_profile_classifier, held_out_condition_folds, within_fold_category_auc
 
+#: Names of the paper's experiments that :func:`run_experiment` (and ``entropylens experiment NAME``)
+#: runs.
 EXPERIMENTS = ("tasks", "formats", "correctness", "families", "intervention", "guess-then-refine")
 # The paper's figures next to which ours are reported (arXiv 2502.16570; see the README).
 PAPER_RESULTS = {
@@ -500,8 +502,12 @@ def run_experiment(name, *, model=None, memory=None, quick=False, progress=False
                                            setting  n_folds                    cv
     0                        profile, standardised        5  StratifiedGroupKFold
     1  profile, raw nats (no scaler, as the paper)        5  StratifiedGroupKFold
+    >>> result.table[["auc", "dummy_auc"]].round(3)
+         auc  dummy_auc
+    0  0.594       0.45
+    1  0.610       0.45
     >>> print(result.summary)
-    ROC-AUC ... (dummy ...), accuracy ... (dummy ...), 5 StratifiedGroupKFold folds, corrected t = ...
+    ROC-AUC 0.594 [...] (dummy 0.450), accuracy ... (dummy ...), 5 StratifiedGroupKFold folds, corrected t = ...
     >>> result.paper
     'ROC-AUC 0.966-0.987 (gemma-2-2b-it, 256 tokens in 8 windows)'
     """

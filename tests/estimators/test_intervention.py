@@ -15,7 +15,8 @@ from sklearn_entropylens import (
     skip_layers,
 )
 from sklearn_entropylens.lens._adapters import get_adapter
-from sklearn_entropylens.testing import TINY_MODEL_TYPES, float64_copy, reference_entropies, register_tiny_model
+from sklearn_entropylens.testing import TINY_MODEL_TYPES, register_tiny_model
+from tests._helpers import float64_copy, reference_entropies
 
 IDS = torch.tensor([[1, 5, 9, 200, 17, 33, 4], [1, 70, 71, 72, 73, 74, 75]])
 

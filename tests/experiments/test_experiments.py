@@ -10,7 +10,8 @@ from sklearn_entropylens.datasets import FACT_RECALL, load_story_texts  # noqa: 
 from sklearn_entropylens.lens import frequency_ranks  # noqa: E402
 from sklearn_entropylens.lens._encoding import encode_prompts  # noqa: E402
 from sklearn_entropylens.lens._reference import reference_profiles  # noqa: E402
-from sklearn_entropylens.testing import entropies_of, float64_copy, save_tiny_model  # noqa: E402
+from sklearn_entropylens.testing import save_tiny_model  # noqa: E402
+from tests._helpers import entropies_of, float64_copy  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,8 @@ from sklearn_entropylens.lens._reference import reference_profiles
 from sklearn_entropylens.lens import block_input, block_output, site_stream
 from sklearn_entropylens.lens._runner import profile_token_ids
 from sklearn_entropylens.models import _spec as _loading
-from sklearn_entropylens.testing import float64_copy, make_any_tiny_model, make_byte_tokenizer
+from sklearn_entropylens.testing import make_byte_tokenizer
+from tests._helpers import float64_copy, make_any_tiny_model
 
 # Refused, with the reason the error gives.
 NO_SINGLE_STREAM = "no list of .* blocks whose outputs, one \\(batch, positions, width\\) residual stream each"
@@ -206,7 +207,8 @@ def test_multimodal_gemma3_profiles_text_through_its_language_model():
 def test_post_processing_of_the_logits_is_found_and_exact(model_type, field, value, logit_scale, softcap):
     from transformers import AutoModelForCausalLM
 
-    from sklearn_entropylens.testing import make_any_tiny_config, make_tiny_config, TINY_MODEL_TYPES
+    from sklearn_entropylens.testing import make_tiny_config, TINY_MODEL_TYPES
+    from tests._helpers import make_any_tiny_config
 
     config = make_tiny_config(model_type) if model_type in TINY_MODEL_TYPES else make_any_tiny_config(model_type)
     setattr(config, field, value)
@@ -235,7 +237,7 @@ def test_models_without_a_usable_cache_or_padding_decode_exactly_without_them():
 def test_image_text_checkpoints_load_from_disk_and_profile_text_through_their_language_model(model_type, blocks, tmp_path):
     from transformers import AutoModelForImageTextToText
 
-    from sklearn_entropylens.testing import make_any_tiny_config
+    from tests._helpers import make_any_tiny_config
 
     torch.manual_seed(0)
     model = AutoModelForImageTextToText.from_config(make_any_tiny_config(model_type), dtype=torch.float32).eval()

@@ -9,7 +9,8 @@ from sklearn_entropylens.lens import LogitLens
 from sklearn_entropylens.lens._encoding import encode_prompts
 from sklearn_entropylens.lens._runner import profile_token_ids
 from sklearn_entropylens.lens._reference import entropy_bruteforce, reference_profiles
-from sklearn_entropylens.testing import TINY_MODEL_TYPES, entropies_of, float64_copy, reference_entropies, register_tiny_model
+from sklearn_entropylens.testing import TINY_MODEL_TYPES, register_tiny_model
+from tests._helpers import entropies_of, float64_copy, reference_entropies
 
 
 PROMPTS = ["hello world", "a", "The quick brown fox jumps", "", "12 34 56", "zzz"]

@@ -9,7 +9,8 @@ from sklearn_entropylens.lens import frequency_ranks
 from sklearn_entropylens.lens._encoding import encode_prompts
 from sklearn_entropylens.lens._reference import reference_profiles
 from sklearn_entropylens.lens._runner import profile_token_ids
-from sklearn_entropylens.testing import float64_copy, make_byte_tokenizer, register_tiny_model
+from sklearn_entropylens.testing import make_byte_tokenizer, register_tiny_model
+from tests._helpers import float64_copy
 
 PROMPTS = ["hello world", "The quick brown fox", "12 34", "zzz"]
 

@@ -5,7 +5,7 @@ import numpy as np
 
 from sklearn_entropylens import EntropyProfileTransformer
 from sklearn_entropylens.lens._encoding import encode_prompts
-from sklearn_entropylens.testing import entropies_of, float64_copy, reference_entropies
+from tests._helpers import entropies_of, float64_copy, reference_entropies
 
 PROMPTS = [
     "The capital of France is",

@@ -78,3 +78,36 @@ out.write_text(json.dumps({"summary": result.summary, "n_questions": len(frame),
                            "table": result.table.to_dict("records"), "comparisons": result.comparisons.to_dict("records"),
                            "per_category": result.per_category.to_dict("records")}, indent=1, default=float))
 print(f"[{time.perf_counter() - started:.0f} s] saved {out}")
+
+# %%
+# Output of the last recorded run
+# -------------------------------
+#
+# This example is not run when the documentation is built (3 to 14 minutes per model on 2 CPU cores). The
+# output below is from its last recorded run; the first lines say when, at which commit, on which machine and
+# with which command.
+#
+# SmolLM2-135M:
+#
+# .. literalinclude:: ../../examples/recorded/fact_correctness_smollm2-135m.txt
+#    :language: text
+#
+# Gemma-3-270M:
+#
+# .. literalinclude:: ../../examples/recorded/fact_correctness_gemma3-270m.txt
+#    :language: text
+#
+# Qwen2.5-Coder-0.5B:
+#
+# .. literalinclude:: ../../examples/recorded/fact_correctness_qwen2.5-coder-0.5b.txt
+#    :language: text
+#
+# Qwen2.5-Coder-1.5B, the evaluation set used (grade 4 of four categories):
+#
+# .. literalinclude:: ../../examples/recorded/fact_correctness_qwen2.5-coder-1.5b.txt
+#    :language: text
+#
+# Qwen2.5-Coder-1.5B, the first sample (grades 3 and 4: too easy for it, not used):
+#
+# .. literalinclude:: ../../examples/recorded/fact_correctness_qwen2.5-coder-1.5b_grades-3-4.txt
+#    :language: text

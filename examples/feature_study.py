@@ -132,3 +132,26 @@ if args.experiment == "formats":
         print(f"  tokens {start}-{start + span}: ROC-AUC {window['auc_mean']:.3f} [{window['auc_ci_low']:.3f}, "
               f"{window['auc_ci_high']:.3f}]")
 print(f"class balance: {np.bincount(y).tolist()}; [{time.perf_counter() - started:.0f} s]")
+
+# %%
+# Output of the last recorded run
+# -------------------------------
+#
+# This example is not run when the documentation is built (3 minutes to about 3.5 hours, by experiment and
+# model, on 2 CPU cores). The output below is from its last recorded run; the first lines say when, at which
+# commit, on which machine and with which command.
+#
+# ``format-wordings`` on SmolLM2-135M:
+#
+# .. literalinclude:: ../../examples/recorded/feature_study_format-wordings_smollm2-135m.txt
+#    :language: text
+#
+# ``format-wordings`` on Gemma-3-270M:
+#
+# .. literalinclude:: ../../examples/recorded/feature_study_format-wordings_gemma3-270m.txt
+#    :language: text
+#
+# ``format-wordings`` on Qwen2.5-Coder-0.5B:
+#
+# .. literalinclude:: ../../examples/recorded/feature_study_format-wordings_qwen2.5-coder-0.5b.txt
+#    :language: text

@@ -75,3 +75,14 @@ for model in MODELS:
           f"taken as independent); per prompt: mean {per_prompt.statistic:.3f} [{per_prompt.ci_low:.3f}, "
           f"{per_prompt.ci_high:.3f}] over {per_prompt.n_samples} prompts, t-test p = {per_prompt.pvalue:.1e}, "
           f"Wilcoxon p = {per_prompt.wilcoxon_pvalue:.1e}; per-prompt rho {np.round(per_prompt.per_sample, 2).tolist()}")
+
+# %%
+# Output of the last recorded run
+# -------------------------------
+#
+# This example is not run when the documentation is built (12 minutes on 2 CPU cores in the run below). The
+# output below is from its last recorded run; the first lines say when, at which commit, on which machine and
+# with which command.
+#
+# .. literalinclude:: ../../examples/recorded/model_families.txt
+#    :language: text

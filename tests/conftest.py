@@ -1,12 +1,14 @@
 import importlib.util
 import os
 import re
+from unittest import mock
 
 # Tests never reach a model hub: fail fast instead of retrying the network.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import pytest
 
+from sklearn_entropylens.models import BUNDLED_MODELS, ModelSpec
 from sklearn_entropylens.testing import register_tiny_model
 
 # Fixture files and the scripts that made them (which need optional packages) are data, not tests.
@@ -38,11 +40,32 @@ def _needs_a_bundled_model(item):
     return bool(MODEL_BACKED_CALLS.search(source)) and not TINY_MODEL_CALLS.search(source)
 
 
+def _loading_no_bundled_model(item, run):
+    # The marker is a reading of each test's source; an unmarked test or doctest that loads a bundled model
+    # anyway fails here, by name, instead of needing the model in the offline run (-m "not bundled").
+    load = ModelSpec.load
+
+    def load_unless_bundled(spec):
+        name = spec.resolved().model
+        if name in BUNDLED_MODELS:
+            raise AssertionError(f"{item.nodeid} loads the bundled model {name!r} without the bundled marker: "
+                                 "give the test a smollm2 or gemma3 fixture, or its doctest a tiny model")
+        return load(spec)
+
+    def runtest():
+        with mock.patch.object(ModelSpec, "load", load_unless_bundled):
+            run()
+
+    return runtest
+
+
 @pytest.hookimpl(tryfirst=True)  # before pytest's own hook deselects by -m
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if _needs_a_bundled_model(item):
             item.add_marker(pytest.mark.bundled)
+        else:
+            item.runtest = _loading_no_bundled_model(item, item.runtest)
 
 
 @pytest.fixture(scope="session")

@@ -58,7 +58,7 @@ def test_our_loader_refuses_types_it_was_not_told_about(tiny_llama, tmp_path):
         load(path)
     assert "get_trusted_types() lists those" in str(error.value)
     assert "pass it as load(file, trusted=[...])" in str(error.value)
-    reloaded = load(path, trusted=["sklearn_entropylens.testing.rows_to_text"])
+    reloaded = load(path, trusted=["tests._helpers.rows_to_text"])
     np.testing.assert_allclose(reloaded.transform(np.ones((2, 2))), pipe.transform(np.ones((2, 2))))
 
 

@@ -5,9 +5,11 @@ several namespaces (the top level re-exports the subpackages' main names) gets o
 first namespace below that exports it; the others list it by that page.
 """
 
+import ast
 import importlib
 import inspect
 import pathlib
+import pkgutil
 
 GROUPS = [
     ("sklearn_entropylens", "Estimators, displays and top-level functions"),
@@ -33,7 +35,7 @@ def _kind(obj):
 
 # A constant whose value prints in more characters than this is shown without its value (its page says
 # what it holds); shorter ones, such as a tuple of names, show their value.
-LONGEST_VALUE_SHOWN = 200
+LONGEST_VALUE_SHOWN = 400
 
 
 def _template(obj):
@@ -51,6 +53,47 @@ def _key(name, obj):
     # Classes and functions are one object wherever they are exported; a constant is keyed by its name as
     # well, since two constants may be one interned string or small number.
     return id(obj) if _kind(obj) != "data" else (name, id(obj))
+
+
+def constant_descriptions(package="sklearn_entropylens"):
+    """Each public constant's description: the ``#:`` comment above its definition, keyed by (module, name).
+
+    autodoc reads such comments only from the module a page names, so a constant re-exported elsewhere
+    (``sklearn_entropylens.DEFAULT_MODEL``) would show its type's docstring (str's); ``conf.py`` puts this
+    text on its page instead, found in the module that defines the very object the page documents.
+    """
+    found = {}
+    for info in pkgutil.walk_packages(importlib.import_module(package).__path__, f"{package}."):
+        if info.name.endswith("__main__"):
+            continue
+        module = importlib.import_module(info.name)
+        lines = inspect.getsource(module).splitlines()
+        for node in ast.parse("\n".join(lines)).body:
+            targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+            for target in targets:
+                if isinstance(target, ast.Name) and target.id.isupper():
+                    comment, row = [], node.lineno - 2
+                    while row >= 0 and lines[row].startswith("#:"):
+                        comment.insert(0, lines[row][3:] if lines[row].startswith("#: ") else "")
+                        row -= 1
+                    if comment:
+                        found[info.name, target.id] = comment
+    return found
+
+
+def describe_constant(qualified_name, obj, descriptions):
+    """The description of the constant that ``qualified_name`` names: that of the module defining ``obj``.
+
+    Raises ``ValueError`` when no module of the package defines that object with a ``#:`` comment, or when
+    several do (two constants of one name and value could then not be told apart).
+    """
+    name = qualified_name.rpartition(".")[2]
+    defining = [module for module, constant in descriptions if constant == name
+                and getattr(importlib.import_module(module), name, None) is obj]
+    if len(defining) != 1:
+        raise ValueError(f"{qualified_name}: {len(defining)} modules define it with a '#:' comment above it "
+                         f"({defining}); exactly one must")
+    return descriptions[defining[0], name]
 
 
 def write(path):

@@ -4,7 +4,6 @@ Build: ``pip install -c constraints.txt -e ".[docs]" && sphinx-build -W -b html 
 """
 
 import os
-import pkgutil
 import re
 import sys
 import warnings
@@ -15,7 +14,6 @@ sys.path.insert(0, os.path.abspath(".."))
 
 import numpydoc.validate  # noqa: E402
 import sphinx.util.logging  # noqa: E402
-from sphinx.pycode import ModuleAnalyzer  # noqa: E402
 
 import sklearn_entropylens  # noqa: E402
 
@@ -64,8 +62,8 @@ numpydoc_xref_param_type = False
 TOP_LEVEL_CHECKS = {"SA01", "EX01", "ES01"}
 numpydoc_validation_checks = {"all", "RT02", "SS05", *TOP_LEVEL_CHECKS}
 # Scorer objects made by scikit-learn's make_scorer (their call signature and docstring are scikit-learn's),
-# and module constants (a dict, tuple or str carries its type's docstring, not one of its own; their pages
-# give the name and the text around them in the user guide says what they hold).
+# and module constants: numpydoc would validate their type's docstring (str's, tuple's), which is not theirs;
+# their pages carry the "#:" comment above their definition instead (_describe_constants, below).
 numpydoc_validation_exclude = {r"\.(aurc|prr)_scorer$", r"\.[A-Z][A-Z0-9_]+$"}
 _EXCLUDED = re.compile("|".join(numpydoc_validation_exclude))
 
@@ -115,32 +113,16 @@ def _validate_classes_and_functions(app, what, name, obj, options, lines):
             sphinx.util.logging.getLogger(__name__).warning(f"{name}: {code}: {message}")
 
 
-def _constant_descriptions():
-    # A constant's description is the "#:" comment above its definition. autodoc reads such comments from
-    # the module its page names, so a constant re-exported elsewhere (sklearn_entropylens.DEFAULT_MODEL)
-    # would show its type's docstring (str's); this maps each constant's name to its comment, wherever it
-    # is defined in the package.
-    descriptions = {}
-    for info in pkgutil.walk_packages(sklearn_entropylens.__path__, "sklearn_entropylens."):
-        if info.name.endswith("__main__"):
-            continue
-        for (namespace, name), lines in ModuleAnalyzer.for_module(info.name).find_attr_docs().items():
-            if not namespace and name.isupper():
-                descriptions[name] = list(lines)
-    return descriptions
-
-
-_CONSTANT_DESCRIPTIONS = _constant_descriptions()
+_CONSTANT_DESCRIPTIONS = _api.constant_descriptions()
 
 
 def _describe_constants(app, what, name, obj, options, lines):
     if what != "data":
         return
-    short_name = name.rpartition(".")[2]
-    if short_name in _CONSTANT_DESCRIPTIONS:
-        lines[:] = _CONSTANT_DESCRIPTIONS[short_name]
+    if name.rpartition(".")[2].isupper():
+        lines[:] = _api.describe_constant(name, obj, _CONSTANT_DESCRIPTIONS)
     elif getattr(obj, "__doc__", None) in (None, type(obj).__doc__):  # an instance with its own text keeps it
-        raise ValueError(f"{name} has no '#:' comment above its definition to describe it")
+        raise ValueError(f"{name} is documented as data but has no text of its own")
 
 
 def setup(app):

@@ -16,6 +16,7 @@ import datetime
 import os
 import pathlib
 import platform
+import resource
 import subprocess
 import sys
 import time
@@ -47,11 +48,11 @@ def _machine():
 
 
 def _commit():
-    changed = _git("status", "--porcelain", "--untracked-files=no")
+    changed = _git("status", "--porcelain", "--", ":/sklearn_entropylens", ":/examples/*.py")
     return _git("rev-parse", "--short", "HEAD") + (" with uncommitted changes" if changed else "")
 
 
-def header(command, commit, started, wall_s, load_before, load_after):
+def header(command, commit, started, wall_s, cpu_s, load_before):
     import sklearn_entropylens
 
     minutes, seconds = divmod(round(wall_s), 60)
@@ -59,9 +60,9 @@ def header(command, commit, started, wall_s, load_before, load_after):
         f"Recorded output of: {command}",
         f"Date: {started:%Y-%m-%d %H:%M} UTC; wall time {minutes} min {seconds:02d} s",
         f"sklearn_entropylens {sklearn_entropylens.__version__}, commit {commit}",
-        f"Machine: {_machine()}; 1-minute load average {load_before:.1f} before and {load_after:.1f} after the run"
-        + (" (above the core count: other work shared the cores, so the wall time is longer than on an idle machine)"
-           if max(load_before, load_after) > os.cpu_count() else ""),
+        f"Machine: {_machine()}",
+        f"CPU time of the run: {cpu_s:.0f} s in {wall_s:.0f} s of wall time ({cpu_s / wall_s:.2f} cores busy on "
+        f"average); 1-minute load average just before it: {load_before:.1f}",
         "",
     ])
 
@@ -79,17 +80,19 @@ def main():
     started = datetime.datetime.now(datetime.timezone.utc)
     commit = _commit()  # the code the run imports, before anything is committed while it runs
     load_before = os.getloadavg()[0]
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     clock = time.perf_counter()
     run = subprocess.run([sys.executable, str(script), *args.arguments], capture_output=True, text=True)
     wall_s = time.perf_counter() - clock
-    load_after = os.getloadavg()[0]
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
     if run.returncode != 0:
         sys.stderr.write(run.stdout + run.stderr)
         sys.exit(f"{command} failed with exit status {run.returncode}; nothing recorded")
     RECORDED.mkdir(exist_ok=True)
     name = args.example + (f"_{args.tag}" if args.tag else "")
     path = RECORDED / f"{name}.txt"
-    path.write_text(header(command, commit, started, wall_s, load_before, load_after) + "\n" + run.stdout)
+    path.write_text(header(command, commit, started, wall_s, cpu_s, load_before) + "\n" + run.stdout)
     print(f"wrote {path} ({wall_s:.0f} s)")
 
 

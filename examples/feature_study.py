@@ -137,9 +137,11 @@ print(f"class balance: {np.bincount(y).tolist()}; [{time.perf_counter() - starte
 # Output of the last recorded run
 # -------------------------------
 #
-# This example is not run when the documentation is built (3 minutes to about 3.5 hours, by experiment and
-# model, on 2 CPU cores). The output below is from its last recorded run; the first lines say when, at which
-# commit, on which machine and with which command.
+# This example is not run when the documentation is built (from under a minute with its profiles cached to
+# about 3.5 hours cold, by experiment and model, on 2 CPU cores). The output below is from its last recorded
+# runs, of ``format-wordings``; the first lines say when, at which commit, on which machine and with which
+# command. The other experiments' last runs were not kept verbatim; their numbers are on the :doc:`Results
+# </results>` page (Feature study), stamped with date, commit and command.
 #
 # ``format-wordings`` on SmolLM2-135M:
 #

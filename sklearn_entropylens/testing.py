@@ -192,8 +192,10 @@ def register_tiny_model(model_type="llama", name=None, **overrides):
     Returns
     -------
     name : str
-        The registered name. Its revision is ``"<name>-seed<seed>"``, followed by a hash of any other
-        override, so that profiles cached for one tiny model are never served for another.
+        The registered name. Its revision is ``"<name>-seed<seed>"``; under another name than
+        ``"tiny-<model_type>"``, or with configuration overrides, a hash of the model's whole configuration
+        follows, so that two tiny models registered under one name never share a revision (the profile
+        cache's key holds the name and the revision, not the weights).
 
     See Also
     --------
@@ -215,8 +217,9 @@ def register_tiny_model(model_type="llama", name=None, **overrides):
     seed = overrides.get("seed", 0)
     revision = f"{name}-seed{seed}"
     configuration = {key: value for key, value in overrides.items() if key != "seed"}
-    if configuration:
-        revision += "-" + hashlib.sha256(repr(sorted(configuration.items())).encode()).hexdigest()[:12]
+    if configuration or name != f"tiny-{model_type}":
+        built = make_tiny_config(model_type, **configuration).to_json_string(use_diff=False)
+        revision += "-" + hashlib.sha256(built.encode()).hexdigest()[:12]
     register_model(name, make_tiny_model(model_type, **overrides), make_byte_tokenizer(), revision=revision)
     return name
 

@@ -1,3 +1,4 @@
+import contextlib
 import importlib.util
 import os
 import re
@@ -40,23 +41,60 @@ def _needs_a_bundled_model(item):
     return bool(MODEL_BACKED_CALLS.search(source)) and not TINY_MODEL_CALLS.search(source)
 
 
-def _loading_no_bundled_model(item, run):
-    # The marker is a reading of each test's source; an unmarked test or doctest that loads a bundled model
-    # anyway fails here, by name, instead of needing the model in the offline run (-m "not bundled").
-    load = ModelSpec.load
+class _BundledModelGuard:
+    """Fails an unmarked test or doctest that loads a bundled model, whatever it does with the error.
 
-    def load_unless_bundled(spec):
-        name = spec.resolved().model
-        if name in BUNDLED_MODELS:
-            raise AssertionError(f"{item.nodeid} loads the bundled model {name!r} without the bundled marker: "
-                                 "give the test a smollm2 or gemma3 fixture, or its doctest a tiny model")
-        return load(spec)
+    The marker is a reading of each test's source; a test it misses would need the model in the offline run
+    (-m "not bundled"). A plugin object rather than conftest hooks: a conftest's item hooks reach only the
+    items under its folder, and the package's doctests are not under tests/. It watches ModelSpec.load in
+    this process (fixtures' set-up and the test itself), not in worker processes.
+    """
 
-    def runtest():
+    violation = pytest.StashKey[str]()
+
+    @contextlib.contextmanager
+    def _watching(self, item):
+        if item.get_closest_marker("bundled"):
+            yield
+            return
+        load = ModelSpec.load
+
+        def load_unless_bundled(spec):
+            name = spec.resolved().model
+            if name in BUNDLED_MODELS:
+                message = (f"{item.nodeid} loads the bundled model {name!r} without the bundled marker: give the "
+                           "test a smollm2 or gemma3 fixture, or its doctest a tiny model")
+                item.stash[self.violation] = message
+                raise AssertionError(message)
+            return load(spec)
+
         with mock.patch.object(ModelSpec, "load", load_unless_bundled):
-            run()
+            yield
 
-    return runtest
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_setup(self, item):
+        with self._watching(item):
+            return (yield)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item):
+        with self._watching(item):
+            return (yield)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        report = yield
+        message = item.stash.get(self.violation, None)
+        if message is not None and report.when in ("setup", "call") and not report.failed:
+            # Caught by the test (pytest.raises) or expected to fail (xfail): it fails all the same.
+            report.outcome, report.longrepr = "failed", message
+            if hasattr(report, "wasxfail"):
+                del report.wasxfail
+        return report
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(_BundledModelGuard(), "sklearn-entropylens-bundled-model-guard")
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest's own hook deselects by -m
@@ -64,8 +102,6 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if _needs_a_bundled_model(item):
             item.add_marker(pytest.mark.bundled)
-        else:
-            item.runtest = _loading_no_bundled_model(item, item.runtest)
 
 
 @pytest.fixture(scope="session")

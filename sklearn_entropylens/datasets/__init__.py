@@ -53,7 +53,8 @@ TASK_CLASSES = ("continuation", "counting", "semantic")
 #: (``"rev"``), the story's words shuffled (``"scramble"``) and both (``"scramble_rev"``).
 VARIANTS = ("base", "rev", "scramble", "scramble_rev")
 
-#: The reference's instruction for each output format of :func:`load_formats`; ``{topic}`` is filled in.
+#: Each output format of :func:`load_formats` with its first wording (the reference's for
+#: :data:`PAPER_FORMATS`; the news report is this library's own); ``{topic}`` is filled in.
 FORMATS = {
     "chat log": "Simulate a chat log about {topic}",
     "poem": "Write a poem about {topic}",

@@ -32,8 +32,8 @@ from ._guess_refine import run_guess_then_refine
 from ..metrics import aurc_score, corrected_resampled_ttest, prediction_rejection_ratio
 from ._protocol import evaluate_profile_classifier, held_out_condition_folds, within_fold_category_auc
 
-#: Names of the paper's experiments that :func:`run_experiment` (and ``entropylens experiment NAME``)
-#: runs.
+#: Names of the experiments :func:`run_experiment` (and ``entropylens experiment NAME``) runs: the
+#: Entropy-Lens paper's five and the Guess-then-Refine study.
 EXPERIMENTS = ("tasks", "formats", "correctness", "families", "intervention", "guess-then-refine")
 # The paper's figures next to which ours are reported (arXiv 2502.16570; see the README).
 PAPER_RESULTS = {

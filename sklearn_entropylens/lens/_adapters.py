@@ -29,9 +29,8 @@ from ._sublayers import find_sublayers
 from ._tracing import _describe_model, _is_stream, _same, _trace, relative_tolerance, text_config
 
 
-#: Model types whose tiny random-initialised models the test suite profiles and checks against a float64
-#: lens (``tests/lens/test_architectures.py``); other model types are discovered and verified the same way
-#: at load.
+#: Model types whose tiny random-initialised models the project's test suite profiles and checks against a
+#: float64 lens; other model types are discovered and verified the same way at load.
 SUPPORTED_MODEL_TYPES = (
     'afmoe', 'apertus', 'arcee', 'aria_text', 'axk1', 'axk2', 'bart', 'beam', 'bert', 'bert-generation',
     'bigbird_pegasus', 'biogpt', 'bitnet', 'blenderbot-small', 'bloom', 'codegen', 'cohere', 'cohere2',

@@ -89,8 +89,8 @@ class Statistic:
 
 #: The statistics the lens can compute, by the name ``statistics=`` accepts: each a
 #: :class:`~sklearn_entropylens.lens.Statistic`
-#: giving its unit, its value at the final layer's own distribution and the passes over the vocabulary it
-#: needs.
+#: giving its unit, the passes over the vocabulary it needs, and its value at the last block where that is
+#: fixed by definition (KL to the final layer is 0 there).
 STATISTICS = {
     statistic.name: statistic
     for statistic in (

@@ -216,8 +216,8 @@ class BundledModel:
 
 
 
-#: The installable models, by name: each a :class:`~sklearn_entropylens.models.BundledModel` that says what it is, its licence and
-#: the command that installs it. A name here is accepted wherever a model is.
+#: The installable models, by name: each a :class:`~sklearn_entropylens.models.BundledModel` that says
+#: what it is, its licence and the command that installs it. A name here is accepted wherever a model is.
 BUNDLED_MODELS = {
     "smollm2-135m": BundledModel(
         name="smollm2-135m",

@@ -8,7 +8,7 @@ version and commit, the machine, the exact command and its wall time.
 Usage (from the repository root, on an otherwise idle machine so the wall time means something)::
 
     python examples/_record.py task_identification
-    python examples/_record.py guess_then_refine --tag gemma3-270m -- gemma3-270m
+    python examples/_record.py --tag gemma3-270m guess_then_refine -- gemma3-270m
 """
 
 import argparse
@@ -71,8 +71,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("example", help="the example's file name without .py, e.g. task_identification")
     parser.add_argument("--tag", help="suffix of the recorded file, for a run with arguments")
-    parser.add_argument("arguments", nargs="*", help="arguments passed to the example (after --)")
+    parser.add_argument("arguments", nargs=argparse.REMAINDER, help="arguments passed to the example (after --)")
     args = parser.parse_args()
+    if args.arguments[:1] == ["--"]:
+        args.arguments = args.arguments[1:]
     script = HERE / f"{args.example}.py"
     if not script.is_file():
         parser.error(f"no example {script.name} in {HERE}")

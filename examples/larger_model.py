@@ -46,7 +46,13 @@ for name in args.experiments:
 # Output of the last recorded run
 # -------------------------------
 #
-# This example is not run when the documentation is built (about 1 h 40 min on 2 CPU cores for the three
-# experiments), and no verbatim output of its last run was kept. The numbers it printed are on the
-# :doc:`Results </results>` page (A larger model: Qwen2.5-Coder-1.5B), with their date, commit, machine and
-# command. ``python examples/_record.py larger_model`` records a run here.
+# This example is not run when the documentation is built (about 1 h 40 min cold on 2 CPU cores for the three
+# experiments). The output below is from its last recorded runs, one experiment each (``correctness``); the
+# first lines say when, at which commit, on which machine and with which command. The last run of ``tasks``
+# and ``formats`` was not kept verbatim; its numbers are on the :doc:`Results </results>` page (A larger
+# model: Qwen2.5-Coder-1.5B), stamped with date, commit and command.
+#
+# ``correctness``:
+#
+# .. literalinclude:: ../../examples/recorded/larger_model_correctness.txt
+#    :language: text

@@ -122,4 +122,3 @@ def write(path):
         if again:
             lines += ["Also here: " + ", ".join(f":obj:`{name} <{target}>`" for name, target in again) + ".", ""]
     pathlib.Path(path).write_text("\n".join(lines))
-    return seen
